@@ -1,0 +1,71 @@
+//! `/api/v1/events`: the event feed, oldest first, cursor-paged.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{AppState, method_not_allowed};
+use crate::auth::Actor;
+use crate::domain::events::{self, Event, EventQuery};
+use crate::domain::types::page_size;
+use crate::error::{Error, Result};
+
+/// Query of `GET /api/v1/events`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListEventsQuery {
+    /// Only events with a larger id (the last id a consumer has seen).
+    pub after: Option<i64>,
+    /// Only events about this model.
+    pub model: Option<String>,
+    /// Only events of this type, e.g. `version.stage_changed`.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    pub max_results: Option<i64>,
+    /// Token from the previous page.
+    pub page_token: Option<String>,
+}
+
+/// A page of events.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListEventsResponse {
+    /// Oldest first.
+    pub events: Vec<Event>,
+    /// Present when more events remain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/events")
+            .route(web::get().to(list_events))
+            .default_service(method_not_allowed("GET")),
+    );
+}
+
+/// Reads the event feed.
+pub async fn list_events(
+    state: web::Data<AppState>,
+    _actor: Actor,
+    query: web::Query<ListEventsQuery>,
+) -> Result<HttpResponse> {
+    let query = query.into_inner();
+    if let Some(after) = query.after
+        && after < 0
+    {
+        return Err(Error::invalid(format!("after must not be negative, got {after}")));
+    }
+    let search = EventQuery {
+        after: query.after,
+        model: query.model,
+        event_type: query.event_type,
+        max_results: page_size(query.max_results)?,
+        page_token: query.page_token.filter(|t| !t.is_empty()),
+    };
+    let page = state.db(move |conn| events::list(conn, search)).await?;
+    Ok(HttpResponse::Ok().json(ListEventsResponse {
+        events: page.items,
+        next_page_token: page.next_page_token,
+    }))
+}

@@ -1,0 +1,296 @@
+//! `/api/v1/models`: registered models, their tags and aliases.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{AppState, method_not_allowed};
+use crate::auth::Actor;
+use crate::domain::filter;
+use crate::domain::models::{
+    self, ModelChanges, ModelOrder, ModelQuery, NewModel, RegisteredModel,
+};
+use crate::domain::types::{self, Alias, ModelName, TagKey, VersionNumber, page_size};
+use crate::domain::versions::ModelVersion;
+use crate::error::Result;
+
+/// Body of `POST /api/v1/models`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateModelRequest {
+    /// Unique name: 1–256 characters, no `/` or control characters.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Initial tags.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// Body of `PATCH /api/v1/models/{name}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateModelRequest {
+    /// New name (rename).
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+/// Query of `GET /api/v1/models`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListModelsQuery {
+    /// e.g. `name LIKE 'fraud%' AND tags.team = 'risk'`.
+    pub filter: Option<String>,
+    /// `name`, `creation_timestamp` or `last_updated_timestamp`, then `ASC` or `DESC`.
+    pub order_by: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    pub max_results: Option<i64>,
+    /// Token from the previous page.
+    pub page_token: Option<String>,
+}
+
+/// A page of models.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListModelsResponse {
+    /// The models of this page.
+    pub models: Vec<RegisteredModel>,
+    /// Present when more models remain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// Body of `PUT …/tags/{key}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTagRequest {
+    /// Tag value (up to 5000 characters).
+    pub value: String,
+}
+
+/// A tag as set.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TagResponse {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+/// Body of `PUT …/aliases/{alias}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetAliasRequest {
+    /// The version the alias points at.
+    pub version: i64,
+}
+
+/// An alias as set.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AliasResponse {
+    /// The alias.
+    pub alias: String,
+    /// The version it points at.
+    pub version: i64,
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/models")
+            .route(web::post().to(create_model))
+            .route(web::get().to(list_models))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/models/{name}")
+            .route(web::get().to(get_model))
+            .route(web::patch().to(update_model))
+            .route(web::delete().to(delete_model))
+            .default_service(method_not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/models/{name}/tags/{key}")
+            .route(web::put().to(set_model_tag))
+            .route(web::delete().to(delete_model_tag))
+            .default_service(method_not_allowed("PUT, DELETE")),
+    )
+    .service(
+        web::resource("/models/{name}/aliases/{alias}")
+            .route(web::put().to(set_model_alias))
+            .route(web::get().to(get_model_alias))
+            .route(web::delete().to(delete_model_alias))
+            .default_service(method_not_allowed("GET, PUT, DELETE")),
+    );
+}
+
+/// Registers a new model.
+pub async fn create_model(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: web::Json<CreateModelRequest>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let new = NewModel {
+        name: ModelName::parse(body.name)?,
+        description: types::description(body.description)?,
+        tags: types::tag_map(body.tags)?,
+    };
+    let model = state
+        .db(move |conn| models::create(conn, &actor, new))
+        .await?;
+    Ok(HttpResponse::Created().json(model))
+}
+
+/// Searches models.
+pub async fn list_models(
+    state: web::Data<AppState>,
+    _actor: Actor,
+    query: web::Query<ListModelsQuery>,
+) -> Result<HttpResponse> {
+    let query = query.into_inner();
+    let search = ModelQuery {
+        filter: filter::parse(query.filter.as_deref().unwrap_or(""))?,
+        order: match query.order_by.as_deref() {
+            Some(text) if !text.trim().is_empty() => ModelOrder::parse(text)?,
+            _ => ModelOrder::default(),
+        },
+        max_results: page_size(query.max_results)?,
+        page_token: query.page_token.filter(|t| !t.is_empty()),
+    };
+    let page = state.db(move |conn| models::list(conn, search)).await?;
+    Ok(HttpResponse::Ok().json(ListModelsResponse {
+        models: page.items,
+        next_page_token: page.next_page_token,
+    }))
+}
+
+/// Reads a model.
+pub async fn get_model(
+    state: web::Data<AppState>,
+    _actor: Actor,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let name = ModelName::parse(path.into_inner())?;
+    let model = state.db(move |conn| models::get(conn, &name)).await?;
+    Ok(HttpResponse::Ok().json(model))
+}
+
+/// Renames a model or changes its description.
+pub async fn update_model(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+    body: web::Json<UpdateModelRequest>,
+) -> Result<HttpResponse> {
+    let name = ModelName::parse(path.into_inner())?;
+    let body = body.into_inner();
+    let changes = ModelChanges {
+        new_name: body.name.map(ModelName::parse).transpose()?,
+        description: types::description(body.description)?.map(Some),
+    };
+    let model = state
+        .db(move |conn| models::update(conn, &actor, &name, changes))
+        .await?;
+    Ok(HttpResponse::Ok().json(model))
+}
+
+/// Deletes a model with all its versions.
+pub async fn delete_model(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let name = ModelName::parse(path.into_inner())?;
+    state
+        .db(move |conn| models::delete(conn, &actor, &name))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sets a tag on a model.
+pub async fn set_model_tag(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+    body: web::Json<SetTagRequest>,
+) -> Result<HttpResponse> {
+    let (name, key) = path.into_inner();
+    let name = ModelName::parse(name)?;
+    let key = TagKey::parse(key)?;
+    let value = types::tag_value(body.into_inner().value)?;
+    let response = TagResponse {
+        key: key.as_str().to_owned(),
+        value: value.clone(),
+    };
+    state
+        .db(move |conn| models::set_tag(conn, &actor, &name, &key, &value))
+        .await?;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+/// Removes a tag from a model.
+pub async fn delete_model_tag(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (name, key) = path.into_inner();
+    let name = ModelName::parse(name)?;
+    let key = TagKey::parse(key)?;
+    state
+        .db(move |conn| models::delete_tag(conn, &actor, &name, &key))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Points an alias at a version.
+pub async fn set_model_alias(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+    body: web::Json<SetAliasRequest>,
+) -> Result<HttpResponse> {
+    let (name, alias) = path.into_inner();
+    let name = ModelName::parse(name)?;
+    let alias = Alias::parse(alias)?;
+    let version = VersionNumber::new(body.into_inner().version)?;
+    let response = AliasResponse {
+        alias: alias.as_str().to_owned(),
+        version: version.get(),
+    };
+    state
+        .db(move |conn| models::set_alias(conn, &actor, &name, &alias, version))
+        .await?;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+/// The version an alias points at.
+pub async fn get_model_alias(
+    state: web::Data<AppState>,
+    _actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (name, alias) = path.into_inner();
+    let name = ModelName::parse(name)?;
+    let alias = Alias::parse(alias)?;
+    let version: ModelVersion = state
+        .db(move |conn| models::get_alias(conn, &name, &alias))
+        .await?;
+    Ok(HttpResponse::Ok().json(version))
+}
+
+/// Removes an alias.
+pub async fn delete_model_alias(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (name, alias) = path.into_inner();
+    let name = ModelName::parse(name)?;
+    let alias = Alias::parse(alias)?;
+    state
+        .db(move |conn| models::delete_alias(conn, &actor, &name, &alias))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,318 @@
+//! `/api/v1/models/{name}/versions`: versions, their tags, stage moves and trail.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{AppState, method_not_allowed};
+use crate::auth::Actor;
+use crate::domain::stage::Stage;
+use crate::domain::types::{self, ModelName, TagKey, VersionNumber, page_size};
+use crate::domain::versions::{self, Activity, ModelVersion, NewVersion, Transition, VersionQuery};
+use crate::error::{Error, Result};
+
+/// Body of `POST /api/v1/models/{name}/versions`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVersionRequest {
+    /// Artifact URI, e.g. `s3://bucket/models/fraud/7`.
+    pub source: String,
+    /// Producing run.
+    pub run_id: Option<String>,
+    /// Link to the run.
+    pub run_link: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Initial tags.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// Body of `PATCH /api/v1/models/{name}/versions/{version}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVersionRequest {
+    /// New description.
+    pub description: Option<String>,
+}
+
+/// Query of `GET /api/v1/models/{name}/versions`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListVersionsQuery {
+    /// Only versions in this stage.
+    pub stage: Option<String>,
+    /// `version DESC` (default) or `version ASC`.
+    pub order_by: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    pub max_results: Option<i64>,
+    /// Token from the previous page.
+    pub page_token: Option<String>,
+}
+
+/// A page of versions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListVersionsResponse {
+    /// The versions of this page.
+    pub versions: Vec<ModelVersion>,
+    /// Present when more versions remain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// Query of `GET /api/v1/models/{name}/latest`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LatestQuery {
+    /// The stage; without it, the newest version in any stage.
+    pub stage: Option<String>,
+}
+
+/// Body of `POST …/versions/{version}/stage`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionStageRequest {
+    /// Target stage: None, Staging, Production or Archived.
+    pub stage: String,
+    /// Archive the versions now in the target stage (Staging/Production only).
+    #[serde(default)]
+    pub archive_existing_versions: bool,
+    /// Why.
+    pub comment: Option<String>,
+}
+
+/// A version's audit trail.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActivityResponse {
+    /// Oldest first.
+    pub activities: Vec<Activity>,
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/models/{name}/versions")
+            .route(web::post().to(create_model_version))
+            .route(web::get().to(list_model_versions))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/models/{name}/latest")
+            .route(web::get().to(get_latest_model_version))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource("/models/{name}/versions/{version}")
+            .route(web::get().to(get_model_version))
+            .route(web::patch().to(update_model_version))
+            .route(web::delete().to(delete_model_version))
+            .default_service(method_not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/models/{name}/versions/{version}/tags/{key}")
+            .route(web::put().to(set_model_version_tag))
+            .route(web::delete().to(delete_model_version_tag))
+            .default_service(method_not_allowed("PUT, DELETE")),
+    )
+    .service(
+        web::resource("/models/{name}/versions/{version}/stage")
+            .route(web::post().to(transition_model_version_stage))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource("/models/{name}/versions/{version}/activity")
+            .route(web::get().to(get_model_version_activity))
+            .default_service(method_not_allowed("GET")),
+    );
+}
+
+fn name_and_version(path: (String, String)) -> Result<(ModelName, VersionNumber)> {
+    Ok((ModelName::parse(path.0)?, VersionNumber::parse(&path.1)?))
+}
+
+/// Registers a new version; its number is the model's next.
+pub async fn create_model_version(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+    body: web::Json<CreateVersionRequest>,
+) -> Result<HttpResponse> {
+    let name = ModelName::parse(path.into_inner())?;
+    let body = body.into_inner();
+    let new = NewVersion {
+        source: types::source(body.source)?,
+        run_id: types::optional_field("run_id", body.run_id, 256)?,
+        run_link: types::optional_field("run_link", body.run_link, 4096)?,
+        description: types::description(body.description)?,
+        tags: types::tag_map(body.tags)?,
+    };
+    let version = state
+        .db(move |conn| versions::create(conn, &actor, &name, new))
+        .await?;
+    Ok(HttpResponse::Created().json(version))
+}
+
+/// Lists a model's versions.
+pub async fn list_model_versions(
+    state: web::Data<AppState>,
+    _actor: Actor,
+    path: web::Path<String>,
+    query: web::Query<ListVersionsQuery>,
+) -> Result<HttpResponse> {
+    let name = ModelName::parse(path.into_inner())?;
+    let query = query.into_inner();
+    let descending = match query.order_by.as_deref().map(str::trim) {
+        None | Some("") => true,
+        Some(text) => {
+            let words: Vec<String> = text.split_whitespace().map(str::to_ascii_lowercase).collect();
+            match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                ["version"] | ["version", "asc"] => false,
+                ["version", "desc"] => true,
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "invalid order_by '{}': expected 'version ASC' or 'version DESC'",
+                        text.escape_debug()
+                    )));
+                }
+            }
+        }
+    };
+    let search = VersionQuery {
+        stage: query.stage.as_deref().map(str::parse::<Stage>).transpose()?,
+        descending,
+        max_results: page_size(query.max_results)?,
+        page_token: query.page_token.filter(|t| !t.is_empty()),
+    };
+    let page = state
+        .db(move |conn| versions::list(conn, &name, search))
+        .await?;
+    Ok(HttpResponse::Ok().json(ListVersionsResponse {
+        versions: page.items,
+        next_page_token: page.next_page_token,
+    }))
+}
+
+/// The newest version of a model, optionally within one stage.
+pub async fn get_latest_model_version(
+    state: web::Data<AppState>,
+    _actor: Actor,
+    path: web::Path<String>,
+    query: web::Query<LatestQuery>,
+) -> Result<HttpResponse> {
+    let name = ModelName::parse(path.into_inner())?;
+    let stage = query.into_inner().stage.as_deref().map(str::parse::<Stage>).transpose()?;
+    let version = state
+        .db(move |conn| versions::latest(conn, &name, stage))
+        .await?;
+    Ok(HttpResponse::Ok().json(version))
+}
+
+/// Reads a version.
+pub async fn get_model_version(
+    state: web::Data<AppState>,
+    _actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (name, version) = name_and_version(path.into_inner())?;
+    let version = state
+        .db(move |conn| versions::get(conn, &name, version))
+        .await?;
+    Ok(HttpResponse::Ok().json(version))
+}
+
+/// Changes a version's description.
+pub async fn update_model_version(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+    body: web::Json<UpdateVersionRequest>,
+) -> Result<HttpResponse> {
+    let (name, version) = name_and_version(path.into_inner())?;
+    let description = types::description(body.into_inner().description)?;
+    let version = state
+        .db(move |conn| versions::update(conn, &actor, &name, version, description))
+        .await?;
+    Ok(HttpResponse::Ok().json(version))
+}
+
+/// Deletes a version; its number is never reused.
+pub async fn delete_model_version(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (name, version) = name_and_version(path.into_inner())?;
+    state
+        .db(move |conn| versions::delete(conn, &actor, &name, version))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sets a tag on a version.
+pub async fn set_model_version_tag(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String, String)>,
+    body: web::Json<crate::api::models::SetTagRequest>,
+) -> Result<HttpResponse> {
+    let (name, version, key) = path.into_inner();
+    let (name, version) = name_and_version((name, version))?;
+    let key = TagKey::parse(key)?;
+    let value = types::tag_value(body.into_inner().value)?;
+    let response = crate::api::models::TagResponse {
+        key: key.as_str().to_owned(),
+        value: value.clone(),
+    };
+    state
+        .db(move |conn| versions::set_tag(conn, &actor, &name, version, &key, &value))
+        .await?;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+/// Removes a tag from a version.
+pub async fn delete_model_version_tag(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse> {
+    let (name, version, key) = path.into_inner();
+    let (name, version) = name_and_version((name, version))?;
+    let key = TagKey::parse(key)?;
+    state
+        .db(move |conn| versions::delete_tag(conn, &actor, &name, version, &key))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Moves a version to another stage directly, where the policy allows the caller.
+pub async fn transition_model_version_stage(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+    body: web::Json<TransitionStageRequest>,
+) -> Result<HttpResponse> {
+    let (name, version) = name_and_version(path.into_inner())?;
+    let body = body.into_inner();
+    let transition = Transition {
+        to: body.stage.parse()?,
+        archive_existing_versions: body.archive_existing_versions,
+        comment: types::comment(body.comment)?,
+    };
+    let policy = state.policy.clone();
+    let version = state
+        .db(move |conn| versions::transition(conn, &actor, &policy, &name, version, transition))
+        .await?;
+    Ok(HttpResponse::Ok().json(version))
+}
+
+/// A version's audit trail, oldest first.
+pub async fn get_model_version_activity(
+    state: web::Data<AppState>,
+    _actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (name, version) = name_and_version(path.into_inner())?;
+    let activities = state
+        .db(move |conn| versions::activity(conn, &name, version))
+        .await?;
+    Ok(HttpResponse::Ok().json(ActivityResponse { activities }))
+}

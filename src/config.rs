@@ -1,0 +1,279 @@
+//! Configuration: built-in defaults < `modelgate.toml` (or `--config FILE`)
+//! < `MODELGATE__SECTION__KEY` environment variables.
+//!
+//! Every struct denies unknown fields, so a typo in the file or in an
+//! environment variable stops the server at start instead of being ignored.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The file read from the working directory when no `--config` is given.
+pub const DEFAULT_CONFIG_FILE: &str = "modelgate.toml";
+
+/// All settings of one modelgate process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Directory for the SQLite database and generated secrets.
+    pub data_dir: PathBuf,
+    /// HTTP listener.
+    pub server: ServerSettings,
+    /// Database connection.
+    pub database: DatabaseSettings,
+    /// Authentication.
+    pub auth: AuthSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Lifecycle policy.
+    #[serde(default)]
+    pub lifecycle: LifecycleSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://…`; empty means `sqlite://<data_dir>/modelgate.db`.
+    pub url: Option<String>,
+    /// Connections in the pool; 0 or absent sizes it to the machine.
+    pub pool_size: Option<u32>,
+    /// Seconds a request waits for a connection before answering 503.
+    pub connect_timeout_seconds: u64,
+    /// Milliseconds SQLite waits on a locked database before giving up.
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HS256 signing secret; generated and kept in `data_dir` when absent.
+    pub jwt_secret: Option<String>,
+    /// Password of the `admin` user created on first start.
+    pub bootstrap_admin_password: Option<String>,
+    /// Lifetime of login tokens, in seconds.
+    pub token_ttl_seconds: u64,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines for a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter: `info`, `debug`, `modelgate=debug,actix_web=info`, …
+    pub level: String,
+}
+
+/// `[lifecycle]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleSettings {
+    /// The transition rules; absent means the built-in default table.
+    pub rules: Option<Vec<RuleSettings>>,
+}
+
+/// One `[[lifecycle.rules]]` entry, validated into a policy rule at start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSettings {
+    /// Stage the version is in.
+    pub from: String,
+    /// Stage it moves to.
+    pub to: String,
+    /// Lowest role that may move it directly.
+    pub direct: String,
+    /// Distinct approvals a request for this move needs.
+    #[serde(default = "default_approvals")]
+    pub approvals: u32,
+}
+
+fn default_approvals() -> u32 {
+    1
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The explicitly named file does not exist.
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// The sources could not be read or did not fit the settings.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] config::ConfigError),
+}
+
+impl Settings {
+    /// Loads the layered configuration. `explicit` is the `--config` path;
+    /// without it `modelgate.toml` is read from the working directory if it exists.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(explicit, None)
+    }
+
+    /// Like [`Settings::load`], with the environment given as a map (tests).
+    pub fn load_with_env(
+        explicit: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .set_default("data_dir", "./modelgate-data")?
+            .set_default("server.host", "127.0.0.1")?
+            .set_default("server.port", 8080)?
+            .set_default("server.max_body_bytes", 1_048_576)?
+            .set_default("server.workers", 0)?
+            .set_default("database.connect_timeout_seconds", 5)?
+            .set_default("database.sqlite_busy_timeout_ms", 5000)?
+            .set_default("auth.token_ttl_seconds", 3600)?
+            .set_default("log.format", "pretty")?
+            .set_default("log.level", "info")?;
+        match explicit {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::MissingFile(path.to_path_buf()));
+                }
+                builder = builder.add_source(config::File::from(path).required(true));
+            }
+            None => {
+                builder = builder.add_source(
+                    config::File::from(Path::new(DEFAULT_CONFIG_FILE))
+                        .format(config::FileFormat::Toml)
+                        .required(false),
+                );
+            }
+        }
+        let environment = config::Environment::with_prefix("MODELGATE")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(env);
+        builder = builder.add_source(environment);
+        Ok(builder.build()?.try_deserialize()?)
+    }
+
+    /// The database URL in force: the configured one or the default SQLite file.
+    pub fn database_url(&self) -> String {
+        match self.database.url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => url.to_owned(),
+            _ => format!("sqlite://{}", self.data_dir.join("modelgate.db").display()),
+        }
+    }
+
+    /// Pool size in force: the configured one or one sized to the machine.
+    pub fn pool_size(&self) -> u32 {
+        match self.database.pool_size {
+            Some(size) if size > 0 => size,
+            _ => {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                u32::try_from(cores * 4).unwrap_or(16).clamp(8, 64)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    fn write_file(contents: &str) -> tempfile::NamedTempFile {
+        use std::io::Write;
+        let mut file = tempfile::Builder::new()
+            .suffix(".toml")
+            .tempfile()
+            .unwrap_or_else(|e| panic!("temp file: {e}"));
+        file.write_all(contents.as_bytes())
+            .unwrap_or_else(|e| panic!("write: {e}"));
+        file
+    }
+
+    #[test]
+    fn defaults_match_the_documented_contract() {
+        let settings = Settings::load_with_env(None, env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.data_dir, PathBuf::from("./modelgate-data"));
+        assert_eq!(settings.server.host, "127.0.0.1");
+        assert_eq!(settings.server.port, 8080);
+        assert_eq!(settings.auth.token_ttl_seconds, 3600);
+        assert_eq!(settings.log.format, LogFormat::Pretty);
+        assert_eq!(settings.log.level, "info");
+        assert_eq!(
+            settings.database_url(),
+            "sqlite://./modelgate-data/modelgate.db"
+        );
+        assert!(settings.pool_size() >= 8);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = write_file("data_dir = \"/tmp/a\"\n[server]\nport = 9000\n");
+        let settings = Settings::load_with_env(
+            Some(file.path()),
+            env(&[
+                ("MODELGATE__SERVER__PORT", "9100"),
+                ("MODELGATE__DATABASE__URL", "postgres://u@h/db"),
+                ("MODELGATE__AUTH__JWT_SECRET", "12345"),
+                ("MODELGATE_URL", "http://client-side-only"),
+            ]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.data_dir, PathBuf::from("/tmp/a"));
+        assert_eq!(settings.server.port, 9100);
+        assert_eq!(settings.database_url(), "postgres://u@h/db");
+        assert_eq!(settings.auth.jwt_secret.as_deref(), Some("12345"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_in_the_file_and_the_environment() {
+        let file = write_file("[server]\nprot = 9000\n");
+        let error = Settings::load_with_env(Some(file.path()), env(&[]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("prot"), "{error}");
+
+        let error = Settings::load_with_env(None, env(&[("MODELGATE__SERVER__PROT", "1")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("prot"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_explicit_file_is_an_error() {
+        let result = Settings::load_with_env(Some(Path::new("/nonexistent/x.toml")), env(&[]));
+        assert!(matches!(result, Err(ConfigError::MissingFile(_))));
+    }
+}

@@ -1,0 +1,264 @@
+//! Storage: one connection type over SQLite and PostgreSQL, the pool, the
+//! embedded migrations and the write-transaction helper.
+
+pub mod rows;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::R2D2Connection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::{Error, Result};
+
+/// Migrations for SQLite, embedded in the binary.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// Migrations for PostgreSQL, embedded in the binary.
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Key of the advisory lock that serializes migrations of replicas starting together.
+const MIGRATION_LOCK_KEY: i64 = 0x6d6f_6465_6c67_6174; // "modelgat"
+
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// PostgreSQL (production).
+    Postgresql(PgConnection),
+    /// SQLite (embedded default).
+    Sqlite(SqliteConnection),
+}
+
+/// The query backend of [`DbConn`] (dispatches to the connected database).
+pub type Backend = <DbConn as Connection>::Backend;
+
+/// Which backend a URL selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    /// A `postgres://` or `postgresql://` URL, passed to libpq as is.
+    Postgres(String),
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+}
+
+impl DbUrl {
+    /// Picks the backend from the scheme; anything else is an error, never a guess.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbUrl::Postgres(url.to_owned()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() || path.contains(":memory:") {
+                return Err("sqlite:// needs a file path (in-memory databases are not shared by the pool)".to_owned());
+            }
+            Ok(DbUrl::Sqlite(PathBuf::from(path)))
+        } else {
+            Err("database.url must start with sqlite:// or postgres://".to_owned())
+        }
+    }
+
+    /// Short backend name for logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            DbUrl::Postgres(_) => "postgres",
+            DbUrl::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// Opens connections of the backend the URL names, with SQLite's pragmas set.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DbUrl,
+    busy_timeout_ms: u32,
+}
+
+impl ConnectionManager {
+    /// A manager for `url`.
+    pub fn new(url: DbUrl, busy_timeout_ms: u32) -> Self {
+        ConnectionManager {
+            url,
+            busy_timeout_ms,
+        }
+    }
+
+    /// Opens one connection outside the pool.
+    pub fn establish(&self) -> Result<DbConn, diesel::r2d2::Error> {
+        use diesel::r2d2::Error as E;
+        match &self.url {
+            DbUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Postgresql)
+                .map_err(E::ConnectionError),
+            DbUrl::Sqlite(path) => {
+                let text = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&text).map_err(E::ConnectionError)?;
+                // WAL lets readers run beside the writer; synchronous=NORMAL in WAL
+                // keeps every committed transaction across a process crash.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA case_sensitive_like = ON;",
+                    self.busy_timeout_ms
+                ))
+                .map_err(E::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// The connection pool.
+pub type Pool = r2d2::Pool<ConnectionManager>;
+/// A connection checked out of the pool.
+pub type PooledConn = r2d2::PooledConnection<ConnectionManager>;
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Largest number of open connections.
+    pub max_size: u32,
+    /// How long a checkout waits before the request answers 503.
+    pub connect_timeout: Duration,
+    /// SQLite's busy timeout.
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+/// Builds the pool without connecting yet (so `serve` can start while the database is down).
+pub fn build_pool(url: &DbUrl, options: &PoolOptions) -> Result<Pool, String> {
+    if let DbUrl::Sqlite(path) = url
+        && let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let manager = ConnectionManager::new(url.clone(), options.sqlite_busy_timeout_ms);
+    Ok(r2d2::Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(0))
+        .test_on_check_out(false)
+        .connection_timeout(options.connect_timeout)
+        .build_unchecked(manager))
+}
+
+type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies every pending migration. On PostgreSQL an advisory lock makes
+/// replicas that start together take turns; the later ones find nothing to do.
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, MigrationError> {
+    match conn {
+        DbConn::Postgresql(pg) => {
+            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+            let result = pg
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|applied| applied.len());
+            pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+            result
+        }
+        DbConn::Sqlite(sqlite) => sqlite
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|applied| applied.len()),
+    }
+}
+
+/// Reverts every applied migration (used by the migration round-trip test).
+pub fn revert_all_migrations(conn: &mut DbConn) -> Result<usize, MigrationError> {
+    match conn {
+        DbConn::Postgresql(pg) => pg
+            .revert_all_migrations(POSTGRES_MIGRATIONS)
+            .map(|reverted| reverted.len()),
+        DbConn::Sqlite(sqlite) => sqlite
+            .revert_all_migrations(SQLITE_MIGRATIONS)
+            .map(|reverted| reverted.len()),
+    }
+}
+
+/// Runs `f` in a transaction that holds the write lock from its start.
+///
+/// SQLite: `BEGIN IMMEDIATE`, so two writers never both read and then fail
+/// to upgrade their lock. PostgreSQL: a plain transaction; operations lock
+/// the model row they change (`lock_model`) before touching its versions.
+pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
+    match conn {
+        DbConn::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+            let outcome = f(conn);
+            let DbConn::Sqlite(sqlite) = conn else {
+                return Err(Error::Internal("connection changed backend".to_owned()));
+            };
+            match outcome {
+                Ok(value) => {
+                    if let Err(error) = AnsiTransactionManager::commit_transaction(sqlite) {
+                        if let Err(rollback) = AnsiTransactionManager::rollback_transaction(sqlite)
+                        {
+                            tracing::warn!(%rollback, "rollback after failed commit failed");
+                        }
+                        return Err(error.into());
+                    }
+                    Ok(value)
+                }
+                Err(error) => {
+                    if let Err(rollback) = AnsiTransactionManager::rollback_transaction(sqlite) {
+                        tracing::warn!(%rollback, "rollback failed");
+                    }
+                    Err(error)
+                }
+            }
+        }
+        DbConn::Postgresql(_) => conn.transaction(f),
+    }
+}
+
+/// Runs `f` in a read-only snapshot (one consistent view for multi-query reads).
+pub fn read_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
+    conn.transaction(f)
+}
+
+/// Whether the database answers a trivial query.
+pub fn ping(pool: &Pool) -> Result<()> {
+    let mut conn = pool.get().map_err(Error::from)?;
+    conn.ping()
+        .map_err(|e| Error::Unavailable(format!("database did not answer: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_select_the_backend_by_scheme() {
+        assert_eq!(
+            DbUrl::parse("postgres://u@h/db"),
+            Ok(DbUrl::Postgres("postgres://u@h/db".into()))
+        );
+        assert_eq!(
+            DbUrl::parse("postgresql://h/db").map(|u| u.backend()),
+            Ok("postgres")
+        );
+        assert_eq!(
+            DbUrl::parse("sqlite://./data/x.db"),
+            Ok(DbUrl::Sqlite(PathBuf::from("./data/x.db")))
+        );
+        assert!(DbUrl::parse("mysql://h/db").is_err());
+        assert!(DbUrl::parse("./x.db").is_err());
+        assert!(DbUrl::parse("sqlite://:memory:").is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! Row structs: what Diesel reads from and writes to each table.
+
+use diesel::prelude::*;
+
+use crate::db::schema::*;
+
+/// A row of `registered_models`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = registered_models)]
+pub struct ModelRow {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+    pub next_version: i64,
+}
+
+/// A new `registered_models` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = registered_models)]
+pub struct NewModelRow<'a> {
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+    pub next_version: i64,
+}
+
+/// A row of `model_versions`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = model_versions)]
+pub struct VersionRow {
+    pub id: i64,
+    pub model_id: i64,
+    pub version: i64,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub run_link: Option<String>,
+    pub description: Option<String>,
+    pub current_stage: String,
+    pub status: String,
+    pub created_by: String,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+}
+
+/// A new `model_versions` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = model_versions)]
+pub struct NewVersionRow<'a> {
+    pub model_id: i64,
+    pub version: i64,
+    pub source: &'a str,
+    pub run_id: Option<&'a str>,
+    pub run_link: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub current_stage: &'a str,
+    pub status: &'a str,
+    pub created_by: &'a str,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+}
+
+/// A row of `activities`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = activities)]
+pub struct ActivityRow {
+    pub id: i64,
+    pub model_id: i64,
+    pub version: i64,
+    pub activity_type: String,
+    pub from_stage: Option<String>,
+    pub to_stage: Option<String>,
+    pub user_name: String,
+    pub timestamp: i64,
+    pub comment: Option<String>,
+    pub request_id: Option<i64>,
+}
+
+/// A new `activities` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = activities)]
+pub struct NewActivityRow<'a> {
+    pub model_id: i64,
+    pub version: i64,
+    pub activity_type: &'a str,
+    pub from_stage: Option<&'a str>,
+    pub to_stage: Option<&'a str>,
+    pub user_name: &'a str,
+    pub timestamp: i64,
+    pub comment: Option<&'a str>,
+    pub request_id: Option<i64>,
+}
+
+/// A row of `events` (also what is inserted: ids are assigned by the chain).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: i64,
+    pub event_type: String,
+    pub model_name: Option<String>,
+    pub version: Option<i64>,
+    pub actor: String,
+    pub timestamp: i64,
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}

@@ -1,0 +1,108 @@
+//! The database schema in the SQL types SQLite and PostgreSQL share
+//! (integers, text): written by hand, because `print-schema` on PostgreSQL
+//! emits types the multi-backend connection cannot use.
+
+diesel::table! {
+    registered_models (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Nullable<Text>,
+        creation_timestamp -> BigInt,
+        last_updated_timestamp -> BigInt,
+        next_version -> BigInt,
+    }
+}
+
+diesel::table! {
+    registered_model_tags (model_id, key) {
+        model_id -> BigInt,
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    model_versions (id) {
+        id -> BigInt,
+        model_id -> BigInt,
+        version -> BigInt,
+        source -> Text,
+        run_id -> Nullable<Text>,
+        run_link -> Nullable<Text>,
+        description -> Nullable<Text>,
+        current_stage -> Text,
+        status -> Text,
+        created_by -> Text,
+        creation_timestamp -> BigInt,
+        last_updated_timestamp -> BigInt,
+    }
+}
+
+diesel::table! {
+    model_version_tags (version_id, key) {
+        version_id -> BigInt,
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    registered_model_aliases (model_id, alias) {
+        model_id -> BigInt,
+        alias -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    activities (id) {
+        id -> BigInt,
+        model_id -> BigInt,
+        version -> BigInt,
+        activity_type -> Text,
+        from_stage -> Nullable<Text>,
+        to_stage -> Nullable<Text>,
+        user_name -> Text,
+        timestamp -> BigInt,
+        comment -> Nullable<Text>,
+        request_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        event_type -> Text,
+        model_name -> Nullable<Text>,
+        version -> Nullable<BigInt>,
+        actor -> Text,
+        timestamp -> BigInt,
+        payload -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    event_chain_head (id) {
+        id -> Integer,
+        last_id -> BigInt,
+        last_hash -> Text,
+    }
+}
+
+diesel::joinable!(registered_model_tags -> registered_models (model_id));
+diesel::joinable!(model_versions -> registered_models (model_id));
+diesel::joinable!(model_version_tags -> model_versions (version_id));
+diesel::joinable!(registered_model_aliases -> registered_models (model_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    registered_models,
+    registered_model_tags,
+    model_versions,
+    model_version_tags,
+    registered_model_aliases,
+    activities,
+    events,
+    event_chain_head,
+);

@@ -1,0 +1,703 @@
+//! Registered models: create, read, search, rename, describe, delete, tags, aliases.
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::auth::Actor;
+use crate::db::rows::{ModelRow, NewModelRow, VersionRow};
+use crate::db::schema::{
+    model_versions, registered_model_aliases, registered_model_tags, registered_models,
+};
+use crate::db::{self, DbConn};
+use crate::domain::events::{self, NewEvent};
+use crate::domain::filter::{Comparison, Field, Op};
+use crate::domain::paging::{Page, PageToken};
+use crate::domain::types::{Alias, ModelName, TagKey, VersionNumber, now_ms};
+use crate::domain::versions::{self, ModelVersion, find_model, lock_model};
+use crate::error::{Error, Result};
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both backends for ASCII.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A registered model.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RegisteredModel {
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Aliases and the versions they point at.
+    pub aliases: BTreeMap<String, i64>,
+    /// Milliseconds since the epoch.
+    pub creation_timestamp: i64,
+    /// Milliseconds since the epoch.
+    pub last_updated_timestamp: i64,
+    /// The newest version in each stage that has one.
+    pub latest_versions: Vec<ModelVersion>,
+}
+
+/// What a new model is created with.
+#[derive(Debug, Clone)]
+pub struct NewModel {
+    /// Unique name.
+    pub name: ModelName,
+    /// Free text.
+    pub description: Option<String>,
+    /// Initial tags.
+    pub tags: Vec<(TagKey, String)>,
+}
+
+/// Changes to a model; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct ModelChanges {
+    /// Rename to this.
+    pub new_name: Option<ModelName>,
+    /// Replace the description (`Some(None)` clears it).
+    pub description: Option<Option<String>>,
+}
+
+/// The sort key of a model search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSortKey {
+    /// By name.
+    Name,
+    /// By creation time.
+    CreationTimestamp,
+    /// By last change.
+    LastUpdatedTimestamp,
+}
+
+/// A model search's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelOrder {
+    /// Sort key.
+    pub key: ModelSortKey,
+    /// Descending?
+    pub descending: bool,
+}
+
+impl Default for ModelOrder {
+    fn default() -> Self {
+        ModelOrder {
+            key: ModelSortKey::Name,
+            descending: false,
+        }
+    }
+}
+
+impl ModelOrder {
+    /// Parses `name`, `name DESC`, `creation_timestamp ASC`, `last_updated_timestamp DESC`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut words = text.split_whitespace();
+        let key = match words.next().map(str::to_ascii_lowercase).as_deref() {
+            Some("name") => ModelSortKey::Name,
+            Some("creation_timestamp" | "timestamp") => ModelSortKey::CreationTimestamp,
+            Some("last_updated_timestamp") => ModelSortKey::LastUpdatedTimestamp,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid order_by '{}': expected name, creation_timestamp or \
+                     last_updated_timestamp, optionally followed by ASC or DESC",
+                    text.escape_debug()
+                )));
+            }
+        };
+        let descending = match words.next().map(str::to_ascii_uppercase).as_deref() {
+            None | Some("ASC") => false,
+            Some("DESC") => true,
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "invalid order_by direction '{other}': expected ASC or DESC"
+                )));
+            }
+        };
+        if words.next().is_some() {
+            return Err(Error::invalid(format!(
+                "invalid order_by '{}': too many words",
+                text.escape_debug()
+            )));
+        }
+        Ok(ModelOrder { key, descending })
+    }
+
+    fn scope(self) -> String {
+        let key = match self.key {
+            ModelSortKey::Name => "name",
+            ModelSortKey::CreationTimestamp => "created",
+            ModelSortKey::LastUpdatedTimestamp => "updated",
+        };
+        format!("models:{key}:{}", if self.descending { "desc" } else { "asc" })
+    }
+}
+
+/// A model search.
+#[derive(Debug, Clone)]
+pub struct ModelQuery {
+    /// Comparisons on `name` and `tags.<key>`, joined by AND.
+    pub filter: Vec<Comparison>,
+    /// Order.
+    pub order: ModelOrder,
+    /// Page size.
+    pub max_results: i64,
+    /// Continuation.
+    pub page_token: Option<String>,
+}
+
+/// Turns model rows into API objects with a fixed number of queries.
+fn hydrate(conn: &mut DbConn, rows: Vec<ModelRow>) -> Result<Vec<RegisteredModel>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let names: HashMap<i64, String> = rows.iter().map(|r| (r.id, r.name.clone())).collect();
+
+    let mut tags: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+    let tag_rows: Vec<(i64, String, String)> = registered_model_tags::table
+        .filter(registered_model_tags::model_id.eq_any(&ids))
+        .select((
+            registered_model_tags::model_id,
+            registered_model_tags::key,
+            registered_model_tags::value,
+        ))
+        .load(conn)?;
+    for (model_id, key, value) in tag_rows {
+        tags.entry(model_id).or_default().insert(key, value);
+    }
+
+    let mut aliases: HashMap<i64, BTreeMap<String, i64>> = HashMap::new();
+    let alias_rows: Vec<(i64, String, i64)> = registered_model_aliases::table
+        .filter(registered_model_aliases::model_id.eq_any(&ids))
+        .select((
+            registered_model_aliases::model_id,
+            registered_model_aliases::alias,
+            registered_model_aliases::version,
+        ))
+        .load(conn)?;
+    for (model_id, alias, version) in alias_rows {
+        aliases.entry(model_id).or_default().insert(alias, version);
+    }
+
+    // The newest version per (model, stage): within a model, row ids grow with
+    // version numbers (both are assigned under the model's lock).
+    let latest_ids: Vec<Option<i64>> = model_versions::table
+        .filter(model_versions::model_id.eq_any(&ids))
+        .group_by((model_versions::model_id, model_versions::current_stage))
+        .select(diesel::dsl::max(model_versions::id))
+        .load(conn)?;
+    let latest_ids: Vec<i64> = latest_ids.into_iter().flatten().collect();
+    let mut latest: HashMap<String, Vec<ModelVersion>> = HashMap::new();
+    if !latest_ids.is_empty() {
+        let version_rows: Vec<VersionRow> = model_versions::table
+            .filter(model_versions::id.eq_any(&latest_ids))
+            .order(model_versions::version.asc())
+            .select(VersionRow::as_select())
+            .load(conn)?;
+        for version in versions::hydrate(conn, version_rows, &names)? {
+            latest.entry(version.name.clone()).or_default().push(version);
+        }
+    }
+
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut latest_versions = latest.remove(&row.name).unwrap_or_default();
+            latest_versions.sort_by_key(|v| v.current_stage);
+            RegisteredModel {
+                tags: tags.remove(&row.id).unwrap_or_default(),
+                aliases: aliases.remove(&row.id).unwrap_or_default(),
+                latest_versions,
+                name: row.name,
+                description: row.description,
+                creation_timestamp: row.creation_timestamp,
+                last_updated_timestamp: row.last_updated_timestamp,
+            }
+        })
+        .collect())
+}
+
+fn hydrate_one(conn: &mut DbConn, row: ModelRow) -> Result<RegisteredModel> {
+    hydrate(conn, vec![row])?
+        .pop()
+        .ok_or_else(|| Error::Internal("hydrated model vanished".to_owned()))
+}
+
+fn already_exists(name: &str) -> Error {
+    Error::AlreadyExists(format!("registered model '{name}' already exists"))
+}
+
+fn name_taken(conn: &mut DbConn, name: &ModelName) -> Result<bool> {
+    Ok(registered_models::table
+        .filter(registered_models::name.eq(name.as_str()))
+        .select(registered_models::id)
+        .first::<i64>(conn)
+        .optional()?
+        .is_some())
+}
+
+/// Maps a unique violation on the model name to a clear 409.
+fn on_unique_name(name: &ModelName) -> impl Fn(diesel::result::Error) -> Error + '_ {
+    move |error| match error {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => already_exists(name.as_str()),
+        other => other.into(),
+    }
+}
+
+/// Creates a model.
+#[tracing::instrument(skip_all, fields(model = %new.name))]
+pub fn create(conn: &mut DbConn, actor: &Actor, new: NewModel) -> Result<RegisteredModel> {
+    db::write_tx(conn, |conn| {
+        if name_taken(conn, &new.name)? {
+            return Err(already_exists(new.name.as_str()));
+        }
+        let now = now_ms();
+        let row: ModelRow = diesel::insert_into(registered_models::table)
+            .values(NewModelRow {
+                name: new.name.as_str(),
+                description: new.description.as_deref(),
+                creation_timestamp: now,
+                last_updated_timestamp: now,
+                next_version: 1,
+            })
+            .returning(registered_models::all_columns)
+            .get_result(conn)
+            .map_err(on_unique_name(&new.name))?;
+        for (key, value) in &new.tags {
+            diesel::insert_into(registered_model_tags::table)
+                .values((
+                    registered_model_tags::model_id.eq(row.id),
+                    registered_model_tags::key.eq(key.as_str()),
+                    registered_model_tags::value.eq(value),
+                ))
+                .execute(conn)?;
+        }
+        let model = hydrate_one(conn, row)?;
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "model.created",
+                &model.name,
+                None,
+                json!({ "registered_model": model }),
+            )],
+        )?;
+        Ok(model)
+    })
+}
+
+/// Reads a model.
+pub fn get(conn: &mut DbConn, name: &ModelName) -> Result<RegisteredModel> {
+    db::read_tx(conn, |conn| {
+        let row = find_model(conn, name)?;
+        hydrate_one(conn, row)
+    })
+}
+
+/// Searches models with a filter, an order and keyset pages.
+pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel>> {
+    use registered_models::dsl as m;
+    use registered_model_tags::dsl as t;
+
+    let scope = query.order.scope();
+    let token = match &query.page_token {
+        Some(text) => Some(PageToken::decode(text, &scope)?),
+        None => None,
+    };
+    let mut select = m::registered_models
+        .select(ModelRow::as_select())
+        .limit(query.max_results + 1)
+        .into_boxed();
+
+    for comparison in &query.filter {
+        let value = comparison.text()?.to_owned();
+        match (&comparison.field, comparison.op) {
+            (Field::Attribute(attr), op) if attr.eq_ignore_ascii_case("name") => {
+                select = match op {
+                    Op::Eq => select.filter(m::name.eq(value)),
+                    Op::Ne => select.filter(m::name.ne(value)),
+                    Op::Like => select.filter(m::name.like(value)),
+                    Op::ILike => select.filter(lower(m::name).like(lower(value))),
+                    _ => return Err(unsupported_op(comparison)),
+                };
+            }
+            (Field::Tag(key), op) => {
+                let tagged = t::registered_model_tags
+                    .filter(t::key.eq(key.clone()))
+                    .select(t::model_id);
+                select = match op {
+                    Op::Eq => select.filter(m::id.eq_any(tagged.filter(t::value.eq(value)))),
+                    Op::Ne => select.filter(m::id.eq_any(tagged.filter(t::value.ne(value)))),
+                    Op::Like => select.filter(m::id.eq_any(tagged.filter(t::value.like(value)))),
+                    Op::ILike => select.filter(
+                        m::id.eq_any(tagged.filter(lower(t::value).like(lower(value)))),
+                    ),
+                    _ => return Err(unsupported_op(comparison)),
+                };
+            }
+            (Field::Attribute(attr), _) => {
+                return Err(Error::invalid(format!(
+                    "invalid filter: registered models can be filtered by name and \
+                     tags.<key>, not '{attr}'"
+                )));
+            }
+        }
+    }
+
+    select = match query.order.key {
+        ModelSortKey::Name => {
+            if let Some(token) = &token {
+                let after = token.text_key()?;
+                select = if query.order.descending {
+                    select.filter(m::name.lt(after))
+                } else {
+                    select.filter(m::name.gt(after))
+                };
+            }
+            if query.order.descending {
+                select.order(m::name.desc())
+            } else {
+                select.order(m::name.asc())
+            }
+        }
+        ModelSortKey::CreationTimestamp | ModelSortKey::LastUpdatedTimestamp => {
+            let by_created = query.order.key == ModelSortKey::CreationTimestamp;
+            if let Some(token) = &token {
+                let (key, id) = (token.int_key()?, token.id);
+                select = match (by_created, query.order.descending) {
+                    (true, false) => select.filter(
+                        m::creation_timestamp
+                            .gt(key)
+                            .or(m::creation_timestamp.eq(key).and(m::id.gt(id))),
+                    ),
+                    (true, true) => select.filter(
+                        m::creation_timestamp
+                            .lt(key)
+                            .or(m::creation_timestamp.eq(key).and(m::id.lt(id))),
+                    ),
+                    (false, false) => select.filter(
+                        m::last_updated_timestamp
+                            .gt(key)
+                            .or(m::last_updated_timestamp.eq(key).and(m::id.gt(id))),
+                    ),
+                    (false, true) => select.filter(
+                        m::last_updated_timestamp
+                            .lt(key)
+                            .or(m::last_updated_timestamp.eq(key).and(m::id.lt(id))),
+                    ),
+                };
+            }
+            match (by_created, query.order.descending) {
+                (true, false) => select.order((m::creation_timestamp.asc(), m::id.asc())),
+                (true, true) => select.order((m::creation_timestamp.desc(), m::id.desc())),
+                (false, false) => select.order((m::last_updated_timestamp.asc(), m::id.asc())),
+                (false, true) => select.order((m::last_updated_timestamp.desc(), m::id.desc())),
+            }
+        }
+    };
+
+    db::read_tx(conn, |conn| {
+        let rows: Vec<ModelRow> = select.load(conn)?;
+        let tokens: HashMap<String, PageToken> = rows
+            .iter()
+            .map(|row| {
+                let token = match query.order.key {
+                    ModelSortKey::Name => PageToken::new(&scope, row.name.clone().into(), 0),
+                    ModelSortKey::CreationTimestamp => {
+                        PageToken::new(&scope, row.creation_timestamp.into(), row.id)
+                    }
+                    ModelSortKey::LastUpdatedTimestamp => {
+                        PageToken::new(&scope, row.last_updated_timestamp.into(), row.id)
+                    }
+                };
+                (row.name.clone(), token)
+            })
+            .collect();
+        let items = hydrate(conn, rows)?;
+        Ok(Page::from_overfetch(items, query.max_results, |model| {
+            tokens
+                .get(&model.name)
+                .cloned()
+                .unwrap_or_else(|| PageToken::int(&scope, 0))
+        }))
+    })
+}
+
+fn unsupported_op(comparison: &Comparison) -> Error {
+    Error::invalid(format!(
+        "invalid filter: {} supports =, !=, LIKE and ILIKE",
+        comparison.describe_field()
+    ))
+}
+
+/// Renames a model and/or changes its description.
+#[tracing::instrument(skip_all, fields(model = %name))]
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &ModelName,
+    changes: ModelChanges,
+) -> Result<RegisteredModel> {
+    db::write_tx(conn, |conn| {
+        let row = lock_model(conn, name)?;
+        let now = now_ms();
+        let mut new_events = Vec::new();
+        let mut current_name = row.name.clone();
+        if let Some(new_name) = &changes.new_name
+            && new_name.as_str() != row.name
+        {
+            if name_taken(conn, new_name)? {
+                return Err(already_exists(new_name.as_str()));
+            }
+            diesel::update(registered_models::table.find(row.id))
+                .set(registered_models::name.eq(new_name.as_str()))
+                .execute(conn)
+                .map_err(on_unique_name(new_name))?;
+            new_events.push(NewEvent::new(
+                "model.renamed",
+                new_name.as_str(),
+                None,
+                json!({ "from": row.name, "to": new_name.as_str() }),
+            ));
+            current_name = new_name.as_str().to_owned();
+        }
+        if let Some(description) = &changes.description {
+            diesel::update(registered_models::table.find(row.id))
+                .set(registered_models::description.eq(description.as_deref()))
+                .execute(conn)?;
+            new_events.push(NewEvent::new(
+                "model.updated",
+                &current_name,
+                None,
+                json!({ "description": description }),
+            ));
+        }
+        if !new_events.is_empty() {
+            diesel::update(registered_models::table.find(row.id))
+                .set(registered_models::last_updated_timestamp.eq(now))
+                .execute(conn)?;
+        }
+        let row: ModelRow = registered_models::table
+            .find(row.id)
+            .select(ModelRow::as_select())
+            .first(conn)?;
+        let model = hydrate_one(conn, row)?;
+        events::append(conn, actor, new_events)?;
+        Ok(model)
+    })
+}
+
+/// Deletes a model with all its versions, tags and aliases.
+#[tracing::instrument(skip_all, fields(model = %name))]
+pub fn delete(conn: &mut DbConn, actor: &Actor, name: &ModelName) -> Result<()> {
+    db::write_tx(conn, |conn| {
+        let row = lock_model(conn, name)?;
+        let version_count: i64 = model_versions::table
+            .filter(model_versions::model_id.eq(row.id))
+            .count()
+            .get_result(conn)?;
+        diesel::delete(registered_models::table.find(row.id)).execute(conn)?;
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "model.deleted",
+                &row.name,
+                None,
+                json!({ "deleted_versions": version_count }),
+            )],
+        )
+    })
+}
+
+/// Sets (or replaces) a tag on a model.
+pub fn set_tag(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &ModelName,
+    key: &TagKey,
+    value: &str,
+) -> Result<()> {
+    db::write_tx(conn, |conn| {
+        let row = lock_model(conn, name)?;
+        let updated = diesel::update(
+            registered_model_tags::table
+                .filter(registered_model_tags::model_id.eq(row.id))
+                .filter(registered_model_tags::key.eq(key.as_str())),
+        )
+        .set(registered_model_tags::value.eq(value))
+        .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(registered_model_tags::table)
+                .values((
+                    registered_model_tags::model_id.eq(row.id),
+                    registered_model_tags::key.eq(key.as_str()),
+                    registered_model_tags::value.eq(value),
+                ))
+                .execute(conn)?;
+        }
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "model.tag_set",
+                &row.name,
+                None,
+                json!({ "key": key.as_str(), "value": value }),
+            )],
+        )
+    })
+}
+
+/// Removes a tag from a model; 404 if it is not set.
+pub fn delete_tag(conn: &mut DbConn, actor: &Actor, name: &ModelName, key: &TagKey) -> Result<()> {
+    db::write_tx(conn, |conn| {
+        let row = lock_model(conn, name)?;
+        let deleted = diesel::delete(
+            registered_model_tags::table
+                .filter(registered_model_tags::model_id.eq(row.id))
+                .filter(registered_model_tags::key.eq(key.as_str())),
+        )
+        .execute(conn)?;
+        if deleted == 0 {
+            return Err(Error::NotFound(format!(
+                "registered model '{name}' has no tag '{}'",
+                key.as_str()
+            )));
+        }
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "model.tag_deleted",
+                &row.name,
+                None,
+                json!({ "key": key.as_str() }),
+            )],
+        )
+    })
+}
+
+/// Points an alias at a version (moving it if it pointed elsewhere).
+pub fn set_alias(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &ModelName,
+    alias: &Alias,
+    version: VersionNumber,
+) -> Result<()> {
+    db::write_tx(conn, |conn| {
+        let row = lock_model(conn, name)?;
+        let exists = model_versions::table
+            .filter(model_versions::model_id.eq(row.id))
+            .filter(model_versions::version.eq(version.get()))
+            .select(model_versions::id)
+            .first::<i64>(conn)
+            .optional()?
+            .is_some();
+        if !exists {
+            return Err(Error::NotFound(format!(
+                "version {version} of registered model '{name}' does not exist"
+            )));
+        }
+        let previous: Option<i64> = registered_model_aliases::table
+            .filter(registered_model_aliases::model_id.eq(row.id))
+            .filter(registered_model_aliases::alias.eq(alias.as_str()))
+            .select(registered_model_aliases::version)
+            .first(conn)
+            .optional()?;
+        if previous.is_some() {
+            diesel::update(
+                registered_model_aliases::table
+                    .filter(registered_model_aliases::model_id.eq(row.id))
+                    .filter(registered_model_aliases::alias.eq(alias.as_str())),
+            )
+            .set(registered_model_aliases::version.eq(version.get()))
+            .execute(conn)?;
+        } else {
+            diesel::insert_into(registered_model_aliases::table)
+                .values((
+                    registered_model_aliases::model_id.eq(row.id),
+                    registered_model_aliases::alias.eq(alias.as_str()),
+                    registered_model_aliases::version.eq(version.get()),
+                ))
+                .execute(conn)?;
+        }
+        diesel::update(registered_models::table.find(row.id))
+            .set(registered_models::last_updated_timestamp.eq(now_ms()))
+            .execute(conn)?;
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "alias.set",
+                &row.name,
+                Some(version.get()),
+                json!({ "alias": alias.as_str(), "version": version.get(), "previous_version": previous }),
+            )],
+        )
+    })
+}
+
+/// The version an alias points at.
+pub fn get_alias(conn: &mut DbConn, name: &ModelName, alias: &Alias) -> Result<ModelVersion> {
+    let version = db::read_tx(conn, |conn| {
+        let row = find_model(conn, name)?;
+        registered_model_aliases::table
+            .filter(registered_model_aliases::model_id.eq(row.id))
+            .filter(registered_model_aliases::alias.eq(alias.as_str()))
+            .select(registered_model_aliases::version)
+            .first::<i64>(conn)
+            .optional()?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "registered model '{name}' has no alias '{}'",
+                    alias.as_str()
+                ))
+            })
+    })?;
+    versions::get(conn, name, VersionNumber::new(version)?)
+}
+
+/// Removes an alias; 404 if it does not exist.
+pub fn delete_alias(conn: &mut DbConn, actor: &Actor, name: &ModelName, alias: &Alias) -> Result<()> {
+    db::write_tx(conn, |conn| {
+        let row = lock_model(conn, name)?;
+        let previous: Option<i64> = registered_model_aliases::table
+            .filter(registered_model_aliases::model_id.eq(row.id))
+            .filter(registered_model_aliases::alias.eq(alias.as_str()))
+            .select(registered_model_aliases::version)
+            .first(conn)
+            .optional()?;
+        let Some(previous) = previous else {
+            return Err(Error::NotFound(format!(
+                "registered model '{name}' has no alias '{}'",
+                alias.as_str()
+            )));
+        };
+        diesel::delete(
+            registered_model_aliases::table
+                .filter(registered_model_aliases::model_id.eq(row.id))
+                .filter(registered_model_aliases::alias.eq(alias.as_str())),
+        )
+        .execute(conn)?;
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "alias.deleted",
+                &row.name,
+                Some(previous),
+                json!({ "alias": alias.as_str(), "previous_version": previous }),
+            )],
+        )
+    })
+}

@@ -1,0 +1,713 @@
+//! Model versions: registration, edits, tags, stage transitions and their trail.
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::auth::Actor;
+use crate::db::rows::{ActivityRow, ModelRow, NewActivityRow, NewVersionRow, VersionRow};
+use crate::db::schema::{
+    activities, model_version_tags, model_versions, registered_model_aliases, registered_models,
+};
+use crate::db::{self, DbConn};
+use crate::domain::events::{self, NewEvent};
+use crate::domain::paging::{Page, PageToken};
+use crate::domain::policy::{Decision, Policy};
+use crate::domain::stage::Stage;
+use crate::domain::types::{ModelName, TagKey, VersionNumber, now_ms};
+use crate::error::{Error, Result};
+
+/// A registered version of a model.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ModelVersion {
+    /// The model's name.
+    pub name: String,
+    /// Version number, from 1, never reused.
+    pub version: i64,
+    /// Artifact URI.
+    pub source: String,
+    /// Run that produced it.
+    pub run_id: Option<String>,
+    /// Link to that run.
+    pub run_link: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Lifecycle stage.
+    pub current_stage: Stage,
+    /// Registration status (`READY`).
+    pub status: String,
+    /// Aliases pointing at this version.
+    pub aliases: Vec<String>,
+    /// Who registered it.
+    pub created_by: String,
+    /// Milliseconds since the epoch.
+    pub creation_timestamp: i64,
+    /// Milliseconds since the epoch.
+    pub last_updated_timestamp: i64,
+}
+
+/// One entry of a version's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Activity {
+    /// `APPLIED_TRANSITION`, `SYSTEM_TRANSITION`, `REQUESTED_TRANSITION`, …
+    pub activity_type: String,
+    /// Stage before.
+    pub from_stage: Option<Stage>,
+    /// Stage after (or requested).
+    pub to_stage: Option<Stage>,
+    /// Who acted.
+    pub user: String,
+    /// When, in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The actor's comment.
+    pub comment: Option<String>,
+    /// The transition request concerned, if any.
+    pub request_id: Option<i64>,
+}
+
+/// What a new version is registered with.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// Artifact URI.
+    pub source: String,
+    /// Producing run.
+    pub run_id: Option<String>,
+    /// Link to the run.
+    pub run_link: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Initial tags.
+    pub tags: Vec<(TagKey, String)>,
+}
+
+/// A stage move.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// Target stage.
+    pub to: Stage,
+    /// Archive the versions now in the target stage (Staging/Production only).
+    pub archive_existing_versions: bool,
+    /// The actor's comment.
+    pub comment: Option<String>,
+}
+
+pub(crate) fn model_not_found(name: &str) -> Error {
+    Error::NotFound(format!("registered model '{name}' does not exist"))
+}
+
+fn version_not_found(name: &str, version: i64) -> Error {
+    Error::NotFound(format!(
+        "version {version} of registered model '{name}' does not exist"
+    ))
+}
+
+fn parse_stage(text: &str) -> Result<Stage> {
+    text.parse::<Stage>()
+        .map_err(|_| Error::Internal(format!("stored stage '{text}' is not a stage")))
+}
+
+/// Reads a model row without locking.
+pub(crate) fn find_model(conn: &mut DbConn, name: &ModelName) -> Result<ModelRow> {
+    registered_models::table
+        .filter(registered_models::name.eq(name.as_str()))
+        .select(ModelRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| model_not_found(name.as_str()))
+}
+
+/// Reads a model row and, on PostgreSQL, locks it for the rest of the
+/// transaction: every change to a model's versions takes this lock first, so
+/// concurrent writers serialize on the model and never deadlock.
+pub(crate) fn lock_model(conn: &mut DbConn, name: &ModelName) -> Result<ModelRow> {
+    let query = registered_models::table
+        .filter(registered_models::name.eq(name.as_str()))
+        .select(registered_models::all_columns);
+    let row: Option<ModelRow> = match conn {
+        DbConn::Postgresql(pg) => query.for_update().first(pg).optional()?,
+        // SQLite's BEGIN IMMEDIATE (db::write_tx) already holds the write lock.
+        DbConn::Sqlite(sqlite) => query.first(sqlite).optional()?,
+    };
+    row.ok_or_else(|| model_not_found(name.as_str()))
+}
+
+fn find_version(conn: &mut DbConn, model: &ModelRow, version: VersionNumber) -> Result<VersionRow> {
+    model_versions::table
+        .filter(model_versions::model_id.eq(model.id))
+        .filter(model_versions::version.eq(version.get()))
+        .select(VersionRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| version_not_found(&model.name, version.get()))
+}
+
+/// Turns rows into API objects, loading tags and aliases in two queries.
+pub(crate) fn hydrate(
+    conn: &mut DbConn,
+    rows: Vec<VersionRow>,
+    model_names: &HashMap<i64, String>,
+) -> Result<Vec<ModelVersion>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let version_ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let mut model_ids: Vec<i64> = rows.iter().map(|row| row.model_id).collect();
+    model_ids.sort_unstable();
+    model_ids.dedup();
+
+    let mut tags: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+    let tag_rows: Vec<(i64, String, String)> = model_version_tags::table
+        .filter(model_version_tags::version_id.eq_any(&version_ids))
+        .select((
+            model_version_tags::version_id,
+            model_version_tags::key,
+            model_version_tags::value,
+        ))
+        .load(conn)?;
+    for (version_id, key, value) in tag_rows {
+        tags.entry(version_id).or_default().insert(key, value);
+    }
+
+    let mut aliases: HashMap<(i64, i64), Vec<String>> = HashMap::new();
+    let alias_rows: Vec<(i64, String, i64)> = registered_model_aliases::table
+        .filter(registered_model_aliases::model_id.eq_any(&model_ids))
+        .select((
+            registered_model_aliases::model_id,
+            registered_model_aliases::alias,
+            registered_model_aliases::version,
+        ))
+        .order(registered_model_aliases::alias.asc())
+        .load(conn)?;
+    for (model_id, alias, version) in alias_rows {
+        aliases.entry((model_id, version)).or_default().push(alias);
+    }
+
+    rows.into_iter()
+        .map(|row| {
+            Ok(ModelVersion {
+                name: model_names.get(&row.model_id).cloned().unwrap_or_default(),
+                tags: tags.remove(&row.id).unwrap_or_default(),
+                aliases: aliases
+                    .remove(&(row.model_id, row.version))
+                    .unwrap_or_default(),
+                current_stage: parse_stage(&row.current_stage)?,
+                version: row.version,
+                source: row.source,
+                run_id: row.run_id,
+                run_link: row.run_link,
+                description: row.description,
+                status: row.status,
+                created_by: row.created_by,
+                creation_timestamp: row.creation_timestamp,
+                last_updated_timestamp: row.last_updated_timestamp,
+            })
+        })
+        .collect()
+}
+
+fn hydrate_one(conn: &mut DbConn, model: &ModelRow, row: VersionRow) -> Result<ModelVersion> {
+    let names = HashMap::from([(model.id, model.name.clone())]);
+    hydrate(conn, vec![row], &names)?
+        .pop()
+        .ok_or_else(|| Error::Internal("hydrated version vanished".to_owned()))
+}
+
+/// Registers a new version with the model's next number.
+#[tracing::instrument(skip_all, fields(model = %name))]
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &ModelName,
+    new: NewVersion,
+) -> Result<ModelVersion> {
+    db::write_tx(conn, |conn| {
+        let model = lock_model(conn, name)?;
+        let now = now_ms();
+        let number = model.next_version;
+        diesel::update(registered_models::table.find(model.id))
+            .set((
+                registered_models::next_version.eq(number + 1),
+                registered_models::last_updated_timestamp.eq(now),
+            ))
+            .execute(conn)?;
+        let row: VersionRow = diesel::insert_into(model_versions::table)
+            .values(NewVersionRow {
+                model_id: model.id,
+                version: number,
+                source: &new.source,
+                run_id: new.run_id.as_deref(),
+                run_link: new.run_link.as_deref(),
+                description: new.description.as_deref(),
+                current_stage: Stage::None.as_str(),
+                status: "READY",
+                created_by: &actor.username,
+                creation_timestamp: now,
+                last_updated_timestamp: now,
+            })
+            .returning(model_versions::all_columns)
+            .get_result(conn)?;
+        insert_tags(conn, row.id, &new.tags)?;
+        let version = hydrate_one(conn, &model, row)?;
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "version.created",
+                &model.name,
+                Some(number),
+                json!({ "model_version": version }),
+            )],
+        )?;
+        Ok(version)
+    })
+}
+
+fn insert_tags(conn: &mut DbConn, version_id: i64, tags: &[(TagKey, String)]) -> Result<()> {
+    for (key, value) in tags {
+        diesel::insert_into(model_version_tags::table)
+            .values((
+                model_version_tags::version_id.eq(version_id),
+                model_version_tags::key.eq(key.as_str()),
+                model_version_tags::value.eq(value),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Reads one version.
+pub fn get(conn: &mut DbConn, name: &ModelName, version: VersionNumber) -> Result<ModelVersion> {
+    db::read_tx(conn, |conn| {
+        let model = find_model(conn, name)?;
+        let row = find_version(conn, &model, version)?;
+        hydrate_one(conn, &model, row)
+    })
+}
+
+/// Filters of a version list.
+#[derive(Debug, Clone)]
+pub struct VersionQuery {
+    /// Only versions in this stage.
+    pub stage: Option<Stage>,
+    /// Newest first (default) or oldest first.
+    pub descending: bool,
+    /// Page size.
+    pub max_results: i64,
+    /// Continuation.
+    pub page_token: Option<String>,
+}
+
+/// Lists a model's versions, newest first unless asked otherwise.
+pub fn list(conn: &mut DbConn, name: &ModelName, query: VersionQuery) -> Result<Page<ModelVersion>> {
+    let scope = format!(
+        "versions:{}:{}",
+        query.stage.map_or("any", Stage::as_str),
+        if query.descending { "desc" } else { "asc" }
+    );
+    db::read_tx(conn, |conn| {
+        let model = find_model(conn, name)?;
+        let mut select = model_versions::table
+            .filter(model_versions::model_id.eq(model.id))
+            .select(VersionRow::as_select())
+            .limit(query.max_results + 1)
+            .into_boxed();
+        if let Some(stage) = query.stage {
+            select = select.filter(model_versions::current_stage.eq(stage.as_str()));
+        }
+        let after = match &query.page_token {
+            Some(token) => Some(PageToken::decode(token, &scope)?.int_key()?),
+            None => None,
+        };
+        select = if query.descending {
+            if let Some(after) = after {
+                select = select.filter(model_versions::version.lt(after));
+            }
+            select.order(model_versions::version.desc())
+        } else {
+            if let Some(after) = after {
+                select = select.filter(model_versions::version.gt(after));
+            }
+            select.order(model_versions::version.asc())
+        };
+        let rows = select.load(conn)?;
+        let names = HashMap::from([(model.id, model.name.clone())]);
+        let items = hydrate(conn, rows, &names)?;
+        Ok(Page::from_overfetch(items, query.max_results, |v| {
+            PageToken::int(&scope, v.version)
+        }))
+    })
+}
+
+/// The newest version of a model, in one stage or in any.
+pub fn latest(
+    conn: &mut DbConn,
+    name: &ModelName,
+    stage: Option<Stage>,
+) -> Result<ModelVersion> {
+    db::read_tx(conn, |conn| {
+        let model = find_model(conn, name)?;
+        let mut select = model_versions::table
+            .filter(model_versions::model_id.eq(model.id))
+            .order(model_versions::version.desc())
+            .select(VersionRow::as_select())
+            .into_boxed();
+        if let Some(stage) = stage {
+            select = select.filter(model_versions::current_stage.eq(stage.as_str()));
+        }
+        let row = select.first(conn).optional()?.ok_or_else(|| {
+            Error::NotFound(match stage {
+                Some(stage) => format!("no version of registered model '{name}' is in stage {stage}"),
+                None => format!("registered model '{name}' has no versions"),
+            })
+        })?;
+        hydrate_one(conn, &model, row)
+    })
+}
+
+/// Changes a version's description.
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &ModelName,
+    version: VersionNumber,
+    description: Option<String>,
+) -> Result<ModelVersion> {
+    db::write_tx(conn, |conn| {
+        let model = lock_model(conn, name)?;
+        let row = find_version(conn, &model, version)?;
+        let now = now_ms();
+        let row: VersionRow = diesel::update(model_versions::table.find(row.id))
+            .set((
+                model_versions::description.eq(description.as_deref()),
+                model_versions::last_updated_timestamp.eq(now),
+            ))
+            .returning(model_versions::all_columns)
+            .get_result(conn)?;
+        let updated = hydrate_one(conn, &model, row)?;
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "version.updated",
+                &model.name,
+                Some(version.get()),
+                json!({ "description": description }),
+            )],
+        )?;
+        Ok(updated)
+    })
+}
+
+/// Deletes a version (and the aliases pointing at it). Its number is not reused.
+pub fn delete(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &ModelName,
+    version: VersionNumber,
+) -> Result<()> {
+    db::write_tx(conn, |conn| {
+        let model = lock_model(conn, name)?;
+        let row = find_version(conn, &model, version)?;
+        let removed_aliases: Vec<String> = registered_model_aliases::table
+            .filter(registered_model_aliases::model_id.eq(model.id))
+            .filter(registered_model_aliases::version.eq(version.get()))
+            .select(registered_model_aliases::alias)
+            .load(conn)?;
+        diesel::delete(
+            registered_model_aliases::table
+                .filter(registered_model_aliases::model_id.eq(model.id))
+                .filter(registered_model_aliases::version.eq(version.get())),
+        )
+        .execute(conn)?;
+        diesel::delete(model_versions::table.find(row.id)).execute(conn)?;
+        diesel::update(registered_models::table.find(model.id))
+            .set(registered_models::last_updated_timestamp.eq(now_ms()))
+            .execute(conn)?;
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "version.deleted",
+                &model.name,
+                Some(version.get()),
+                json!({ "stage": row.current_stage, "removed_aliases": removed_aliases }),
+            )],
+        )
+    })
+}
+
+/// Sets (or replaces) a tag on a version.
+pub fn set_tag(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &ModelName,
+    version: VersionNumber,
+    key: &TagKey,
+    value: &str,
+) -> Result<()> {
+    db::write_tx(conn, |conn| {
+        let model = lock_model(conn, name)?;
+        let row = find_version(conn, &model, version)?;
+        let updated = diesel::update(
+            model_version_tags::table
+                .filter(model_version_tags::version_id.eq(row.id))
+                .filter(model_version_tags::key.eq(key.as_str())),
+        )
+        .set(model_version_tags::value.eq(value))
+        .execute(conn)?;
+        if updated == 0 {
+            insert_tags(conn, row.id, &[(key.clone(), value.to_owned())])?;
+        }
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "version.tag_set",
+                &model.name,
+                Some(version.get()),
+                json!({ "key": key.as_str(), "value": value }),
+            )],
+        )
+    })
+}
+
+/// Removes a tag from a version; 404 if it is not set.
+pub fn delete_tag(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &ModelName,
+    version: VersionNumber,
+    key: &TagKey,
+) -> Result<()> {
+    db::write_tx(conn, |conn| {
+        let model = lock_model(conn, name)?;
+        let row = find_version(conn, &model, version)?;
+        let deleted = diesel::delete(
+            model_version_tags::table
+                .filter(model_version_tags::version_id.eq(row.id))
+                .filter(model_version_tags::key.eq(key.as_str())),
+        )
+        .execute(conn)?;
+        if deleted == 0 {
+            return Err(Error::NotFound(format!(
+                "version {version} of registered model '{name}' has no tag '{}'",
+                key.as_str()
+            )));
+        }
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "version.tag_deleted",
+                &model.name,
+                Some(version.get()),
+                json!({ "key": key.as_str() }),
+            )],
+        )
+    })
+}
+
+/// Records one activity row.
+pub(crate) fn record_activity(
+    conn: &mut DbConn,
+    model_id: i64,
+    version: i64,
+    activity: &Activity,
+) -> Result<()> {
+    diesel::insert_into(activities::table)
+        .values(NewActivityRow {
+            model_id,
+            version,
+            activity_type: &activity.activity_type,
+            from_stage: activity.from_stage.map(Stage::as_str),
+            to_stage: activity.to_stage.map(Stage::as_str),
+            user_name: &activity.user,
+            timestamp: activity.timestamp,
+            comment: activity.comment.as_deref(),
+            request_id: activity.request_id,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Moves a version directly, where the policy lets the actor, inside the
+/// caller's write transaction (the model row must already be locked).
+/// Archives the versions in the target stage when asked; returns the events.
+pub(crate) fn apply_transition(
+    conn: &mut DbConn,
+    actor: &Actor,
+    model: &ModelRow,
+    row: &VersionRow,
+    transition: &Transition,
+    request_id: Option<i64>,
+) -> Result<(VersionRow, Vec<NewEvent>)> {
+    let from = parse_stage(&row.current_stage)?;
+    let to = transition.to;
+    let now = now_ms();
+    let mut new_events = Vec::new();
+    if transition.archive_existing_versions {
+        let others: Vec<VersionRow> = model_versions::table
+            .filter(model_versions::model_id.eq(model.id))
+            .filter(model_versions::current_stage.eq(to.as_str()))
+            .filter(model_versions::id.ne(row.id))
+            .order(model_versions::version.asc())
+            .select(VersionRow::as_select())
+            .load(conn)?;
+        for other in others {
+            diesel::update(model_versions::table.find(other.id))
+                .set((
+                    model_versions::current_stage.eq(Stage::Archived.as_str()),
+                    model_versions::last_updated_timestamp.eq(now),
+                ))
+                .execute(conn)?;
+            record_activity(
+                conn,
+                model.id,
+                other.version,
+                &Activity {
+                    activity_type: "SYSTEM_TRANSITION".to_owned(),
+                    from_stage: Some(to),
+                    to_stage: Some(Stage::Archived),
+                    user: actor.username.clone(),
+                    timestamp: now,
+                    comment: Some(format!(
+                        "archived because version {} moved to {to}",
+                        row.version
+                    )),
+                    request_id,
+                },
+            )?;
+            new_events.push(NewEvent::new(
+                "version.stage_changed",
+                &model.name,
+                Some(other.version),
+                json!({
+                    "from_stage": to,
+                    "to_stage": Stage::Archived,
+                    "system": true,
+                    "caused_by_version": row.version,
+                }),
+            ));
+        }
+    }
+    let updated: VersionRow = diesel::update(model_versions::table.find(row.id))
+        .set((
+            model_versions::current_stage.eq(to.as_str()),
+            model_versions::last_updated_timestamp.eq(now),
+        ))
+        .returning(model_versions::all_columns)
+        .get_result(conn)?;
+    diesel::update(registered_models::table.find(model.id))
+        .set(registered_models::last_updated_timestamp.eq(now))
+        .execute(conn)?;
+    record_activity(
+        conn,
+        model.id,
+        row.version,
+        &Activity {
+            activity_type: "APPLIED_TRANSITION".to_owned(),
+            from_stage: Some(from),
+            to_stage: Some(to),
+            user: actor.username.clone(),
+            timestamp: now,
+            comment: transition.comment.clone(),
+            request_id,
+        },
+    )?;
+    new_events.push(NewEvent::new(
+        "version.stage_changed",
+        &model.name,
+        Some(row.version),
+        json!({
+            "from_stage": from,
+            "to_stage": to,
+            "archive_existing_versions": transition.archive_existing_versions,
+            "comment": transition.comment,
+            "request_id": request_id,
+        }),
+    ));
+    Ok((updated, new_events))
+}
+
+/// Checks a move against the policy for this actor; `Ok(())` means direct.
+pub(crate) fn check_direct_move(
+    policy: &Policy,
+    actor: &Actor,
+    name: &ModelName,
+    version: VersionNumber,
+    from: Stage,
+    transition: &Transition,
+) -> Result<()> {
+    if transition.archive_existing_versions && !transition.to.can_archive_existing() {
+        return Err(Error::invalid(format!(
+            "archive_existing_versions can only be used when moving to Staging or Production, not {}",
+            transition.to
+        )));
+    }
+    match policy
+        .decide(actor.role, from, transition.to)
+        .map_err(Error::InvalidParameter)?
+    {
+        Decision::Direct(_) => Ok(()),
+        Decision::NeedsApproval(rule) => Err(Error::ApprovalRequired(format!(
+            "moving {from} -> {} needs role {} or an approved request: \
+             POST /api/v1/models/{}/versions/{version}/transition-requests",
+            transition.to,
+            rule.direct,
+            crate::domain::types::percent_encode_segment(name.as_str()),
+        ))),
+    }
+}
+
+/// Moves a version to another stage where the policy lets the actor do so directly.
+#[tracing::instrument(skip_all, fields(model = %name, version = %version, to = %transition.to))]
+pub fn transition(
+    conn: &mut DbConn,
+    actor: &Actor,
+    policy: &Policy,
+    name: &ModelName,
+    version: VersionNumber,
+    transition: Transition,
+) -> Result<ModelVersion> {
+    db::write_tx(conn, |conn| {
+        let model = lock_model(conn, name)?;
+        let row = find_version(conn, &model, version)?;
+        let from = parse_stage(&row.current_stage)?;
+        check_direct_move(policy, actor, name, version, from, &transition)?;
+        let (updated, new_events) = apply_transition(conn, actor, &model, &row, &transition, None)?;
+        let result = hydrate_one(conn, &model, updated)?;
+        events::append(conn, actor, new_events)?;
+        Ok(result)
+    })
+}
+
+/// A version's audit trail, oldest first.
+pub fn activity(conn: &mut DbConn, name: &ModelName, version: VersionNumber) -> Result<Vec<Activity>> {
+    db::read_tx(conn, |conn| {
+        let model = find_model(conn, name)?;
+        find_version(conn, &model, version)?;
+        let rows: Vec<ActivityRow> = activities::table
+            .filter(activities::model_id.eq(model.id))
+            .filter(activities::version.eq(version.get()))
+            .order((activities::timestamp.asc(), activities::id.asc()))
+            .select(ActivityRow::as_select())
+            .load(conn)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Activity {
+                    from_stage: row.from_stage.as_deref().map(parse_stage).transpose()?,
+                    to_stage: row.to_stage.as_deref().map(parse_stage).transpose()?,
+                    activity_type: row.activity_type,
+                    user: row.user_name,
+                    timestamp: row.timestamp,
+                    comment: row.comment,
+                    request_id: row.request_id,
+                })
+            })
+            .collect()
+    })
+}

@@ -1,0 +1,11 @@
+//! modelgate: a model registry with approval gates, a tamper-evident audit
+//! trail and an MLflow-compatible API.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,134 @@
+//! Building the application: pool, migrations, policy, listener, server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::db::{self, DbUrl, Pool, PoolOptions};
+use crate::domain::policy::Policy;
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: Pool,
+}
+
+/// Why the server could not start; each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is wrong.
+    #[error("{0}")]
+    Config(String),
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Database(String),
+    /// The listener could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// host:port
+        address: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Opens the pool for the configured database.
+pub fn connect(settings: &Settings) -> Result<(DbUrl, Pool), StartupError> {
+    let url = DbUrl::parse(&settings.database_url()).map_err(StartupError::Config)?;
+    let pool = db::build_pool(
+        &url,
+        &PoolOptions {
+            max_size: settings.pool_size(),
+            connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds.max(1)),
+            sqlite_busy_timeout_ms: settings.database.sqlite_busy_timeout_ms,
+        },
+    )
+    .map_err(StartupError::Config)?;
+    Ok((url, pool))
+}
+
+/// Applies pending migrations (serialized across replicas on PostgreSQL).
+pub fn migrate(pool: &Pool, url: &DbUrl) -> Result<usize, StartupError> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| StartupError::Database(format!("cannot connect: {e}")))?;
+    let applied = db::run_migrations(&mut conn)
+        .map_err(|e| StartupError::Database(format!("migration failed: {e}")))?;
+    tracing::info!(backend = url.backend(), applied, "database schema is current");
+    Ok(applied)
+}
+
+impl Application {
+    /// Connects, migrates, validates the policy and binds the listener.
+    pub fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let policy = Policy::from_settings(settings.lifecycle.rules.as_deref())
+            .map_err(StartupError::Config)?;
+        let (url, pool) = connect(settings)?;
+        migrate(&pool, &url)?;
+
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                address: address.clone(),
+                source,
+            })?
+            .port();
+
+        let state = AppState {
+            pool: pool.clone(),
+            policy: Arc::new(policy),
+        };
+        let max_body = settings.server.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(crate::telemetry::request_span))
+                .configure(|cfg| api::configure(cfg, state.clone(), max_body))
+                .default_service(web::to(api::endpoint_not_found))
+        })
+        .shutdown_timeout(10);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                address: address.clone(),
+                source,
+            })?
+            .run();
+        tracing::info!(%address, port, backend = url.backend(), "modelgate is listening");
+        Ok(Application { port, server, pool })
+    }
+
+    /// The bound port (useful when configured as 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The pool the server uses.
+    pub fn pool(&self) -> Pool {
+        self.pool.clone()
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM/SIGINT stop it gracefully).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
