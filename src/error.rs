@@ -220,14 +220,49 @@ mod tests {
     async fn each_variant_renders_its_status_and_exact_body() {
         let cases = [
             (Error::invalid("bad"), 400, "INVALID_PARAMETER_VALUE", "bad"),
-            (Error::NotFound("gone".into()), 404, "RESOURCE_DOES_NOT_EXIST", "gone"),
-            (Error::AlreadyExists("dup".into()), 409, "RESOURCE_ALREADY_EXISTS", "dup"),
+            (
+                Error::NotFound("gone".into()),
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+                "gone",
+            ),
+            (
+                Error::AlreadyExists("dup".into()),
+                409,
+                "RESOURCE_ALREADY_EXISTS",
+                "dup",
+            ),
             (Error::Conflict("moved".into()), 409, "CONFLICT", "moved"),
-            (Error::Unauthenticated("who".into()), 401, "UNAUTHENTICATED", "who"),
-            (Error::PermissionDenied("no".into()), 403, "PERMISSION_DENIED", "no"),
-            (Error::ApprovalRequired("ask".into()), 403, "APPROVAL_REQUIRED", "ask"),
-            (Error::PayloadTooLarge("big".into()), 413, "REQUEST_TOO_LARGE", "big"),
-            (Error::Unavailable("down".into()), 503, "TEMPORARILY_UNAVAILABLE", "down"),
+            (
+                Error::Unauthenticated("who".into()),
+                401,
+                "UNAUTHENTICATED",
+                "who",
+            ),
+            (
+                Error::PermissionDenied("no".into()),
+                403,
+                "PERMISSION_DENIED",
+                "no",
+            ),
+            (
+                Error::ApprovalRequired("ask".into()),
+                403,
+                "APPROVAL_REQUIRED",
+                "ask",
+            ),
+            (
+                Error::PayloadTooLarge("big".into()),
+                413,
+                "REQUEST_TOO_LARGE",
+                "big",
+            ),
+            (
+                Error::Unavailable("down".into()),
+                503,
+                "TEMPORARILY_UNAVAILABLE",
+                "down",
+            ),
             (
                 Error::Internal("secret detail".into()),
                 500,

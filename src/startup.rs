@@ -61,7 +61,11 @@ pub fn migrate(pool: &Pool, url: &DbUrl) -> Result<usize, StartupError> {
         .map_err(|e| StartupError::Database(format!("cannot connect: {e}")))?;
     let applied = db::run_migrations(&mut conn)
         .map_err(|e| StartupError::Database(format!("migration failed: {e}")))?;
-    tracing::info!(backend = url.backend(), applied, "database schema is current");
+    tracing::info!(
+        backend = url.backend(),
+        applied,
+        "database schema is current"
+    );
     Ok(applied)
 }
 

@@ -54,7 +54,9 @@ pub async fn list_events(
     if let Some(after) = query.after
         && after < 0
     {
-        return Err(Error::invalid(format!("after must not be negative, got {after}")));
+        return Err(Error::invalid(format!(
+            "after must not be negative, got {after}"
+        )));
     }
     let search = EventQuery {
         after: query.after,

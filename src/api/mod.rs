@@ -48,7 +48,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState, max_body_bytes: 
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body_bytes)
-                .content_type_required(false)
                 .error_handler(json_error),
         )
         .app_data(web::PathConfig::default().error_handler(path_error))
@@ -64,7 +63,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState, max_body_bytes: 
 
 /// A route that answers 405 with the methods a path allows.
 pub fn method_not_allowed(allowed: &'static str) -> Route {
-    web::to(move || async move { Err::<HttpResponse, _>(Error::MethodNotAllowed(allowed.to_owned())) })
+    web::to(
+        move || async move { Err::<HttpResponse, _>(Error::MethodNotAllowed(allowed.to_owned())) },
+    )
 }
 
 /// The fallback for paths no route matches.
@@ -84,9 +85,9 @@ fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::Overflow { limit } => {
             Error::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
         }
-        JsonPayloadError::ContentType => {
-            Error::UnsupportedMediaType("request body must be JSON (Content-Type: application/json)".to_owned())
-        }
+        JsonPayloadError::ContentType => Error::UnsupportedMediaType(
+            "request body must be JSON (Content-Type: application/json)".to_owned(),
+        ),
         JsonPayloadError::Deserialize(inner) if inner.is_data() => {
             Error::invalid(format!("invalid request body: {inner}"))
         }
@@ -111,4 +112,3 @@ fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error
     };
     Error::invalid(format!("invalid query parameter: {inner}")).into()
 }
-

@@ -163,8 +163,16 @@ pub async fn list_model_versions(
     let descending = match query.order_by.as_deref().map(str::trim) {
         None | Some("") => true,
         Some(text) => {
-            let words: Vec<String> = text.split_whitespace().map(str::to_ascii_lowercase).collect();
-            match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            let words: Vec<String> = text
+                .split_whitespace()
+                .map(str::to_ascii_lowercase)
+                .collect();
+            match words
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
                 ["version"] | ["version", "asc"] => false,
                 ["version", "desc"] => true,
                 _ => {
@@ -177,7 +185,11 @@ pub async fn list_model_versions(
         }
     };
     let search = VersionQuery {
-        stage: query.stage.as_deref().map(str::parse::<Stage>).transpose()?,
+        stage: query
+            .stage
+            .as_deref()
+            .map(str::parse::<Stage>)
+            .transpose()?,
         descending,
         max_results: page_size(query.max_results)?,
         page_token: query.page_token.filter(|t| !t.is_empty()),
@@ -199,7 +211,12 @@ pub async fn get_latest_model_version(
     query: web::Query<LatestQuery>,
 ) -> Result<HttpResponse> {
     let name = ModelName::parse(path.into_inner())?;
-    let stage = query.into_inner().stage.as_deref().map(str::parse::<Stage>).transpose()?;
+    let stage = query
+        .into_inner()
+        .stage
+        .as_deref()
+        .map(str::parse::<Stage>)
+        .transpose()?;
     let version = state
         .db(move |conn| versions::latest(conn, &name, stage))
         .await?;

@@ -13,7 +13,17 @@ use serde::{Deserialize, Serialize};
 
 /// Roles, each including the one before it.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -60,7 +70,9 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|role| role.as_str() == s)
-            .ok_or_else(|| format!("unknown role '{s}' (expected viewer, contributor, approver or admin)"))
+            .ok_or_else(|| {
+                format!("unknown role '{s}' (expected viewer, contributor, approver or admin)")
+            })
     }
 }
 

@@ -50,7 +50,10 @@ impl DbUrl {
             Ok(DbUrl::Postgres(url.to_owned()))
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() || path.contains(":memory:") {
-                return Err("sqlite:// needs a file path (in-memory databases are not shared by the pool)".to_owned());
+                return Err(
+                    "sqlite:// needs a file path (in-memory databases are not shared by the pool)"
+                        .to_owned(),
+                );
             }
             Ok(DbUrl::Sqlite(PathBuf::from(path)))
         } else {
@@ -173,9 +176,13 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<usize, MigrationError> {
             pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
             result
         }
-        DbConn::Sqlite(sqlite) => sqlite
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|applied| applied.len()),
+        // BEGIN IMMEDIATE makes concurrent migrators of one file take turns;
+        // the harness's own per-migration transactions become savepoints.
+        DbConn::Sqlite(sqlite) => sqlite.immediate_transaction(|sqlite| {
+            sqlite
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|applied| applied.len())
+        }),
     }
 }
 

@@ -127,7 +127,9 @@ pub fn append(conn: &mut DbConn, actor: &Actor, new_events: Vec<NewEvent>) -> Re
     // One statement per event: batch inserts do not compile for the
     // multi-backend connection, and a transaction appends only a few.
     for row in &rows {
-        diesel::insert_into(events::table).values(row).execute(conn)?;
+        diesel::insert_into(events::table)
+            .values(row)
+            .execute(conn)?;
     }
     diesel::update(event_chain_head::table.filter(event_chain_head::id.eq(1)))
         .set((

@@ -440,7 +440,10 @@ mod tests {
             ("name LIKES 'x'", "unknown operator"),
             ("name = 'x' name = 'y'", "AND"),
         ] {
-            let message = parse(input).err().map(|e| e.to_string()).unwrap_or_default();
+            let message = parse(input)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(message.contains(expected), "{input}: {message}");
         }
     }

@@ -132,7 +132,10 @@ impl ModelOrder {
             ModelSortKey::CreationTimestamp => "created",
             ModelSortKey::LastUpdatedTimestamp => "updated",
         };
-        format!("models:{key}:{}", if self.descending { "desc" } else { "asc" })
+        format!(
+            "models:{key}:{}",
+            if self.descending { "desc" } else { "asc" }
+        )
     }
 }
 
@@ -199,7 +202,10 @@ fn hydrate(conn: &mut DbConn, rows: Vec<ModelRow>) -> Result<Vec<RegisteredModel
             .select(VersionRow::as_select())
             .load(conn)?;
         for version in versions::hydrate(conn, version_rows, &names)? {
-            latest.entry(version.name.clone()).or_default().push(version);
+            latest
+                .entry(version.name.clone())
+                .or_default()
+                .push(version);
         }
     }
 
@@ -304,8 +310,8 @@ pub fn get(conn: &mut DbConn, name: &ModelName) -> Result<RegisteredModel> {
 
 /// Searches models with a filter, an order and keyset pages.
 pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel>> {
-    use registered_models::dsl as m;
     use registered_model_tags::dsl as t;
+    use registered_models::dsl as m;
 
     let scope = query.order.scope();
     let token = match &query.page_token {
@@ -337,9 +343,8 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
                     Op::Eq => select.filter(m::id.eq_any(tagged.filter(t::value.eq(value)))),
                     Op::Ne => select.filter(m::id.eq_any(tagged.filter(t::value.ne(value)))),
                     Op::Like => select.filter(m::id.eq_any(tagged.filter(t::value.like(value)))),
-                    Op::ILike => select.filter(
-                        m::id.eq_any(tagged.filter(lower(t::value).like(lower(value)))),
-                    ),
+                    Op::ILike => select
+                        .filter(m::id.eq_any(tagged.filter(lower(t::value).like(lower(value))))),
                     _ => return Err(unsupported_op(comparison)),
                 };
             }
@@ -668,7 +673,12 @@ pub fn get_alias(conn: &mut DbConn, name: &ModelName, alias: &Alias) -> Result<M
 }
 
 /// Removes an alias; 404 if it does not exist.
-pub fn delete_alias(conn: &mut DbConn, actor: &Actor, name: &ModelName, alias: &Alias) -> Result<()> {
+pub fn delete_alias(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &ModelName,
+    alias: &Alias,
+) -> Result<()> {
     db::write_tx(conn, |conn| {
         let row = lock_model(conn, name)?;
         let previous: Option<i64> = registered_model_aliases::table

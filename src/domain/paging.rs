@@ -123,7 +123,10 @@ mod tests {
     fn tokens_round_trip_and_are_scoped() {
         let token = PageToken::new("models:name:asc", "abc".into(), 7);
         let text = token.encode();
-        assert_eq!(PageToken::decode(&text, "models:name:asc").ok(), Some(token));
+        assert_eq!(
+            PageToken::decode(&text, "models:name:asc").ok(),
+            Some(token)
+        );
         assert!(PageToken::decode(&text, "models:name:desc").is_err());
         assert!(PageToken::decode("not a token!", "models:name:asc").is_err());
         assert!(PageToken::decode("", "x").is_err());

@@ -77,12 +77,7 @@ impl Policy {
         };
         let mut table = BTreeMap::new();
         for (index, raw) in rules.iter().enumerate() {
-            let name = format!(
-                "lifecycle rule #{} ({} -> {})",
-                index + 1,
-                raw.from,
-                raw.to
-            );
+            let name = format!("lifecycle rule #{} ({} -> {})", index + 1, raw.from, raw.to);
             let from = raw
                 .from
                 .parse::<Stage>()
@@ -131,7 +126,9 @@ impl Policy {
             return Err(format!("the version is already in stage {to}"));
         }
         let rule = self.rule(from, to).ok_or_else(|| {
-            format!("the lifecycle policy has no rule for {from} -> {to}; this move is never allowed")
+            format!(
+                "the lifecycle policy has no rule for {from} -> {to}; this move is never allowed"
+            )
         })?;
         if role == Role::Admin || role.reaches(rule.direct) {
             Ok(Decision::Direct(rule))
@@ -176,8 +173,16 @@ mod tests {
             policy.decide(Role::Admin, Stage::Staging, Stage::Production),
             Ok(Decision::Direct(_))
         ));
-        assert!(policy.decide(Role::Admin, Stage::None, Stage::Production).is_err());
-        assert!(policy.decide(Role::Admin, Stage::Staging, Stage::Staging).is_err());
+        assert!(
+            policy
+                .decide(Role::Admin, Stage::None, Stage::Production)
+                .is_err()
+        );
+        assert!(
+            policy
+                .decide(Role::Admin, Stage::Staging, Stage::Staging)
+                .is_err()
+        );
     }
 
     #[test]
@@ -195,7 +200,9 @@ mod tests {
             ),
         ];
         for (rules, expected) in cases {
-            let error = Policy::from_settings(Some(&rules)).err().unwrap_or_default();
+            let error = Policy::from_settings(Some(&rules))
+                .err()
+                .unwrap_or_default();
             assert!(error.contains("lifecycle rule #"), "{error}");
             assert!(error.contains(expected), "{error}");
         }

@@ -23,7 +23,9 @@ fn check_text(what: &str, value: &str, max_chars: usize, allow_empty: bool) -> R
         )));
     }
     if value.contains('\0') {
-        return Err(Error::invalid(format!("{what} must not contain NUL characters")));
+        return Err(Error::invalid(format!(
+            "{what} must not contain NUL characters"
+        )));
     }
     Ok(())
 }
@@ -32,6 +34,13 @@ fn check_no_control(what: &str, value: &str) -> Result<()> {
     if value.chars().any(char::is_control) {
         return Err(Error::invalid(format!(
             "{what} must not contain control characters"
+        )));
+    }
+    // Paths are decoded lossily: U+FFFD is what invalid UTF-8 in a
+    // percent-encoded segment turns into, so it is refused rather than stored.
+    if value.contains('\u{FFFD}') {
+        return Err(Error::invalid(format!(
+            "{what} is not valid UTF-8 (bad percent-encoding?)"
         )));
     }
     Ok(())
@@ -231,6 +240,19 @@ pub fn page_size(value: Option<i64>) -> Result<i64> {
     }
 }
 
+/// Percent-encodes a value for use as one URL path segment.
+pub fn percent_encode_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,7 +281,10 @@ mod tests {
 
     #[test]
     fn versions_and_page_sizes_are_bounded() {
-        assert_eq!(VersionNumber::parse("3").ok().map(VersionNumber::get), Some(3));
+        assert_eq!(
+            VersionNumber::parse("3").ok().map(VersionNumber::get),
+            Some(3)
+        );
         assert!(VersionNumber::parse("0").is_err());
         assert!(VersionNumber::parse("abc").is_err());
         assert_eq!(page_size(None).ok(), Some(100));
@@ -267,17 +292,4 @@ mod tests {
         assert!(page_size(Some(1001)).is_err());
         assert_eq!(page_size(Some(1000)).ok(), Some(1000));
     }
-}
-
-/// Percent-encodes a value for use as one URL path segment.
-pub fn percent_encode_segment(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }

@@ -302,7 +302,11 @@ pub struct VersionQuery {
 }
 
 /// Lists a model's versions, newest first unless asked otherwise.
-pub fn list(conn: &mut DbConn, name: &ModelName, query: VersionQuery) -> Result<Page<ModelVersion>> {
+pub fn list(
+    conn: &mut DbConn,
+    name: &ModelName,
+    query: VersionQuery,
+) -> Result<Page<ModelVersion>> {
     let scope = format!(
         "versions:{}:{}",
         query.stage.map_or("any", Stage::as_str),
@@ -343,11 +347,7 @@ pub fn list(conn: &mut DbConn, name: &ModelName, query: VersionQuery) -> Result<
 }
 
 /// The newest version of a model, in one stage or in any.
-pub fn latest(
-    conn: &mut DbConn,
-    name: &ModelName,
-    stage: Option<Stage>,
-) -> Result<ModelVersion> {
+pub fn latest(conn: &mut DbConn, name: &ModelName, stage: Option<Stage>) -> Result<ModelVersion> {
     db::read_tx(conn, |conn| {
         let model = find_model(conn, name)?;
         let mut select = model_versions::table
@@ -360,7 +360,9 @@ pub fn latest(
         }
         let row = select.first(conn).optional()?.ok_or_else(|| {
             Error::NotFound(match stage {
-                Some(stage) => format!("no version of registered model '{name}' is in stage {stage}"),
+                Some(stage) => {
+                    format!("no version of registered model '{name}' is in stage {stage}")
+                }
                 None => format!("registered model '{name}' has no versions"),
             })
         })?;
@@ -686,7 +688,11 @@ pub fn transition(
 }
 
 /// A version's audit trail, oldest first.
-pub fn activity(conn: &mut DbConn, name: &ModelName, version: VersionNumber) -> Result<Vec<Activity>> {
+pub fn activity(
+    conn: &mut DbConn,
+    name: &ModelName,
+    version: VersionNumber,
+) -> Result<Vec<Activity>> {
     db::read_tx(conn, |conn| {
         let model = find_model(conn, name)?;
         find_version(conn, &model, version)?;

@@ -1,0 +1,387 @@
+//! A real modelgate server on a random port over a fresh database, and typed
+//! helpers to talk to it.
+//!
+//! SQLite by default (a temporary file per test). With
+//! `MODELGATE_TEST_DATABASE_URL=postgres://…` every test creates its own
+//! PostgreSQL database and drops it at the end.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use diesel::prelude::*;
+use modelgate::config::Settings;
+use modelgate::db::{DbConn, Pool};
+use modelgate::startup::Application;
+use serde_json::{Value, json};
+
+/// The environment variable that selects PostgreSQL for the tests.
+pub const PG_ENV: &str = "MODELGATE_TEST_DATABASE_URL";
+
+/// A database created for one test.
+pub enum TestDb {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A PostgreSQL database, dropped at the end.
+    Postgres {
+        /// URL of the server's maintenance database.
+        admin_url: String,
+        /// Name of the test database.
+        name: String,
+    },
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub text: String,
+    pub json: Value,
+}
+
+impl TestResponse {
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        &self.json
+    }
+
+    /// Asserts a JSON error with this status and code.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.headers.get("content-type").map(String::as_str),
+            Some("application/json"),
+            "error bodies are JSON: {}",
+            self.text
+        );
+        assert_eq!(self.json["error_code"], code, "body: {}", self.text);
+        let message = self.json["message"].as_str().unwrap_or_default().to_owned();
+        assert!(!message.is_empty(), "error has a message: {}", self.text);
+        assert_eq!(
+            self.json.as_object().map(|o| o.len()),
+            Some(2),
+            "error body is exactly {{error_code, message}}: {}",
+            self.text
+        );
+        message
+    }
+}
+
+/// A running server and its database.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub pool: Pool,
+    pub db: TestDb,
+    agent: ureq::Agent,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Replaces the database name in a PostgreSQL URL, keeping any query string.
+pub fn with_database(url: &str, name: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let (base, query) = match url.find('?') {
+        Some(q) => (&url[..q], &url[q..]),
+        None => (url, ""),
+    };
+    let host_end = base[after_scheme..]
+        .find('/')
+        .map_or(base.len(), |i| after_scheme + i);
+    format!("{}/{}{}", &base[..host_end], name, query)
+}
+
+/// Creates a fresh database and returns its URL.
+pub fn create_database(dir: &std::path::Path) -> (TestDb, String) {
+    match std::env::var(PG_ENV) {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("modelgate_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = PgConnection::establish(&admin_url)
+                .unwrap_or_else(|e| panic!("cannot reach {PG_ENV}: {e}"));
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .unwrap_or_else(|e| panic!("create database: {e}"));
+            let url = with_database(&admin_url, &name);
+            (TestDb::Postgres { admin_url, name }, url)
+        }
+        _ => (
+            TestDb::Sqlite,
+            format!("sqlite://{}", dir.join("modelgate.db").display()),
+        ),
+    }
+}
+
+/// Drops a database made by [`create_database`].
+pub fn drop_database(db: &TestDb) {
+    if let TestDb::Postgres { admin_url, name } = db
+        && let Ok(mut conn) = PgConnection::establish(admin_url)
+    {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn);
+    }
+}
+
+/// Settings for a test: port 0, a temporary data directory, the given database.
+pub fn test_settings(dir: &std::path::Path, database_url: &str, config_toml: &str) -> Settings {
+    let file = dir.join("modelgate.toml");
+    std::fs::write(&file, config_toml).unwrap_or_else(|e| panic!("write config: {e}"));
+    let env = HashMap::from([
+        ("MODELGATE__DATA_DIR".to_owned(), dir.display().to_string()),
+        ("MODELGATE__SERVER__PORT".to_owned(), "0".to_owned()),
+        ("MODELGATE__SERVER__WORKERS".to_owned(), "2".to_owned()),
+        (
+            "MODELGATE__DATABASE__URL".to_owned(),
+            database_url.to_owned(),
+        ),
+        ("MODELGATE__DATABASE__POOL_SIZE".to_owned(), "8".to_owned()),
+    ]);
+    Settings::load_with_env(Some(&file), Some(env)).unwrap_or_else(|e| panic!("settings: {e}"))
+}
+
+/// Starts a server over a fresh database.
+pub fn spawn_app() -> TestApp {
+    spawn_app_with_config("")
+}
+
+/// Starts a server with extra `modelgate.toml` content.
+pub fn spawn_app_with_config(config_toml: &str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let (db, url) = create_database(dir.path());
+    let settings = test_settings(dir.path(), &url, config_toml);
+    let (sender, receiver) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            match Application::build(&settings) {
+                Ok(app) => {
+                    let _ = sender.send(Ok((app.port(), app.handle(), app.pool())));
+                    let _ = app.run_until_stopped().await;
+                }
+                Err(error) => {
+                    let _ = sender.send(Err(error.to_string()));
+                }
+            }
+        });
+    });
+    let started = receiver
+        .recv()
+        .unwrap_or_else(|e| panic!("server thread: {e}"));
+    let (port, handle, pool) = match started {
+        Ok(started) => started,
+        Err(error) => {
+            drop_database(&db);
+            panic!("server did not start: {error}");
+        }
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        pool,
+        db,
+        agent,
+        handle,
+        thread: Some(thread),
+        _dir: dir,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        actix_web::rt::System::new().block_on(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        drop_database(&self.db);
+    }
+}
+
+/// Percent-encodes one path segment.
+pub fn enc(segment: &str) -> String {
+    modelgate::domain::types::percent_encode_segment(segment)
+}
+
+impl TestApp {
+    /// Sends a request with an optional raw body and headers.
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.address, path));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let result = match body {
+            Some(bytes) => self.agent.run(
+                builder
+                    .body(bytes)
+                    .unwrap_or_else(|e| panic!("request: {e}")),
+            ),
+            None => self
+                .agent
+                .run(builder.body(()).unwrap_or_else(|e| panic!("request: {e}"))),
+        };
+        let mut response = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    /// Sends JSON (or nothing) and reads the answer.
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
+        match body {
+            Some(body) => self.raw(
+                method,
+                path,
+                Some(body.to_string().into_bytes()),
+                &[("Content-Type", "application/json")],
+            ),
+            None => self.raw(method, path, None, &[]),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> TestResponse {
+        self.call("GET", path, None)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> TestResponse {
+        self.call("POST", path, Some(body))
+    }
+
+    pub fn patch(&self, path: &str, body: Value) -> TestResponse {
+        self.call("PATCH", path, Some(body))
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> TestResponse {
+        self.call("PUT", path, Some(body))
+    }
+
+    pub fn delete(&self, path: &str) -> TestResponse {
+        self.call("DELETE", path, None)
+    }
+
+    /// Creates a model and asserts 201.
+    pub fn create_model(&self, name: &str) -> Value {
+        self.post("/api/v1/models", json!({ "name": name }))
+            .expect(201)
+            .clone()
+    }
+
+    /// Registers a version and returns its number.
+    pub fn create_version(&self, name: &str) -> i64 {
+        let response = self.post(
+            &format!("/api/v1/models/{}/versions", enc(name)),
+            json!({ "source": format!("s3://bucket/{name}") }),
+        );
+        response.expect(201)["version"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("version number in {}", response.text))
+    }
+
+    /// Moves a version and returns the response.
+    pub fn transition(&self, name: &str, version: i64, stage: &str, archive: bool) -> TestResponse {
+        self.post(
+            &format!("/api/v1/models/{}/versions/{version}/stage", enc(name)),
+            json!({ "stage": stage, "archive_existing_versions": archive }),
+        )
+    }
+
+    /// A connection to the test database.
+    pub fn conn(&self) -> r2d2::PooledConnection<modelgate::db::ConnectionManager> {
+        self.pool.get().unwrap_or_else(|e| panic!("pool: {e}"))
+    }
+
+    /// Number of rows in a table (a direct look at the database).
+    pub fn count(&self, table: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.conn();
+        let conn: &mut DbConn = &mut conn;
+        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+            .get_result::<Count>(conn)
+            .unwrap_or_else(|e| panic!("count {table}: {e}"))
+            .n
+    }
+
+    /// Counts of every table, to assert that a refused request changed nothing.
+    pub fn snapshot(&self) -> Vec<i64> {
+        [
+            "registered_models",
+            "registered_model_tags",
+            "model_versions",
+            "model_version_tags",
+            "registered_model_aliases",
+            "activities",
+            "events",
+        ]
+        .iter()
+        .map(|table| self.count(table))
+        .collect()
+    }
+
+    /// Stages of all versions of a model, by version.
+    pub fn stages(&self, name: &str) -> Vec<(i64, String)> {
+        let body = self
+            .get(&format!(
+                "/api/v1/models/{}/versions?order_by=version%20ASC&max_results=1000",
+                enc(name)
+            ))
+            .expect(200)
+            .clone();
+        body["versions"]
+            .as_array()
+            .map(|versions| {
+                versions
+                    .iter()
+                    .map(|v| {
+                        (
+                            v["version"].as_i64().unwrap_or_default(),
+                            v["current_stage"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: a real server on a random port, SQLite by default,
+//! PostgreSQL when `MODELGATE_TEST_DATABASE_URL` is set.
+
+mod bad_input;
+mod events;
+mod helpers;
+mod models;
+mod storage;
+mod telemetry;
+mod transitions;
+mod versions;

@@ -1,0 +1,112 @@
+use diesel::prelude::*;
+
+use crate::helpers::{create_database, drop_database, spawn_app, test_settings};
+use modelgate::db::{self, DbConn};
+use modelgate::startup::Application;
+
+fn table_exists(conn: &mut DbConn, table: &str) -> bool {
+    diesel::sql_query(format!("SELECT 1 FROM {table} LIMIT 1"))
+        .execute(conn)
+        .is_ok()
+}
+
+#[test]
+fn migrations_go_up_down_and_up_again() {
+    let app = spawn_app();
+    app.create_model("before");
+    let mut pooled = app.conn();
+    let conn: &mut DbConn = &mut pooled;
+    assert!(table_exists(conn, "model_versions"));
+    assert_eq!(db::run_migrations(conn).ok(), Some(0), "already current");
+
+    let reverted = db::revert_all_migrations(conn).unwrap_or_else(|e| panic!("down: {e}"));
+    assert!(reverted >= 1);
+    for table in [
+        "registered_models",
+        "model_versions",
+        "events",
+        "activities",
+    ] {
+        assert!(!table_exists(conn, table), "{table} dropped");
+    }
+    let applied = db::run_migrations(conn).unwrap_or_else(|e| panic!("up: {e}"));
+    assert_eq!(applied, reverted);
+    assert!(table_exists(conn, "model_versions"));
+    drop(pooled);
+    app.create_model("after");
+    assert_eq!(app.count("registered_models"), 1);
+}
+
+fn start_error(config: &str) -> String {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (database, url) = create_database(dir.path());
+    let settings = test_settings(dir.path(), &url, config);
+    let error = actix_web::rt::System::new()
+        .block_on(async { Application::build(&settings).err().map(|e| e.to_string()) });
+    drop_database(&database);
+    error.unwrap_or_default()
+}
+
+#[test]
+fn a_bad_lifecycle_rule_stops_the_server_naming_the_rule() {
+    let error = start_error(
+        "[[lifecycle.rules]]\nfrom = \"None\"\nto = \"Staging\"\ndirect = \"contributor\"\n\n\
+         [[lifecycle.rules]]\nfrom = \"Staging\"\nto = \"Live\"\ndirect = \"admin\"\n",
+    );
+    assert!(error.contains("lifecycle rule #2"), "{error}");
+    assert!(error.contains("Live"), "{error}");
+}
+
+#[test]
+fn a_custom_rule_table_replaces_the_default() {
+    let app = crate::helpers::spawn_app_with_config(
+        "[[lifecycle.rules]]\nfrom = \"None\"\nto = \"Production\"\ndirect = \"contributor\"\n",
+    );
+    app.create_model("m");
+    app.create_version("m");
+    app.transition("m", 1, "Staging", false)
+        .expect_error(400, "INVALID_PARAMETER_VALUE");
+    app.transition("m", 1, "Production", false).expect(200);
+}
+
+#[test]
+fn replicas_migrating_the_same_fresh_database_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (database, url) = create_database(dir.path());
+    let url = db::DbUrl::parse(&url).unwrap_or_else(|e| panic!("{e}"));
+    let applied: Vec<usize> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                scope.spawn(move || {
+                    let manager = db::ConnectionManager::new(url, 5000);
+                    let mut conn = manager
+                        .establish()
+                        .unwrap_or_else(|e| panic!("connect: {e}"));
+                    db::run_migrations(&mut conn).unwrap_or_else(|e| panic!("migrate: {e}"))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| panic!("migrator panicked")))
+            .collect()
+    });
+    drop_database(&database);
+    use diesel::migration::MigrationSource;
+    let embedded = match url {
+        db::DbUrl::Sqlite(_) => {
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&db::SQLITE_MIGRATIONS)
+                .map(|m| m.len())
+        }
+        db::DbUrl::Postgres(_) => {
+            MigrationSource::<diesel::pg::Pg>::migrations(&db::POSTGRES_MIGRATIONS).map(|m| m.len())
+        }
+    }
+    .unwrap_or_else(|e| panic!("{e}"));
+    let total: usize = applied.iter().sum();
+    assert_eq!(
+        total, embedded,
+        "each migration applied exactly once: {applied:?}"
+    );
+}
