@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{AppState, method_not_allowed};
 use crate::auth::Actor;
 use crate::domain::events::{self, Event, EventQuery};
-use crate::domain::types::page_size;
+use crate::domain::types::{ModelName, page_size};
 use crate::error::{Error, Result};
 
 /// Query of `GET /api/v1/events`.
@@ -58,9 +58,19 @@ pub async fn list_events(
             "after must not be negative, got {after}"
         )));
     }
+    if let Some(event_type) = &query.event_type
+        && (event_type.len() > 100 || event_type.chars().any(char::is_control))
+    {
+        return Err(Error::invalid(
+            "type must be an event type such as version.stage_changed",
+        ));
+    }
     let search = EventQuery {
         after: query.after,
-        model: query.model,
+        model: query
+            .model
+            .map(|name| ModelName::parse(name).map(|n| n.as_str().to_owned()))
+            .transpose()?,
         event_type: query.event_type,
         max_results: page_size(query.max_results)?,
         page_token: query.page_token.filter(|t| !t.is_empty()),

@@ -77,6 +77,18 @@ pub async fn endpoint_not_found(req: HttpRequest) -> Result<HttpResponse> {
     )))
 }
 
+/// For PATCH bodies: an absent field is `None` (leave it), `null` is
+/// `Some(None)` (clear it), a value is `Some(Some(v))`.
+pub(crate) fn present<'de, D, T>(
+    deserializer: D,
+) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let mapped = match &error {
         JsonPayloadError::OverflowKnownLength { length, limit } => Error::PayloadTooLarge(format!(

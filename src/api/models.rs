@@ -33,8 +33,9 @@ pub struct CreateModelRequest {
 pub struct UpdateModelRequest {
     /// New name (rename).
     pub name: Option<String>,
-    /// New description.
-    pub description: Option<String>,
+    /// New description (`null` clears it).
+    #[serde(default, deserialize_with = "crate::api::present")]
+    pub description: Option<Option<String>>,
 }
 
 /// Query of `GET /api/v1/models`.
@@ -187,7 +188,7 @@ pub async fn update_model(
     let body = body.into_inner();
     let changes = ModelChanges {
         new_name: body.name.map(ModelName::parse).transpose()?,
-        description: types::description(body.description)?.map(Some),
+        description: body.description.map(types::description).transpose()?,
     };
     let model = state
         .db(move |conn| models::update(conn, &actor, &name, changes))

@@ -32,8 +32,9 @@ pub struct CreateVersionRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVersionRequest {
-    /// New description.
-    pub description: Option<String>,
+    /// New description (`null` clears it).
+    #[serde(default, deserialize_with = "crate::api::present")]
+    pub description: Option<Option<String>>,
 }
 
 /// Query of `GET /api/v1/models/{name}/versions`.
@@ -244,7 +245,11 @@ pub async fn update_model_version(
     body: web::Json<UpdateVersionRequest>,
 ) -> Result<HttpResponse> {
     let (name, version) = name_and_version(path.into_inner())?;
-    let description = types::description(body.into_inner().description)?;
+    let description = body
+        .into_inner()
+        .description
+        .map(types::description)
+        .transpose()?;
     let version = state
         .db(move |conn| versions::update(conn, &actor, &name, version, description))
         .await?;

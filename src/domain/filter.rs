@@ -339,6 +339,11 @@ fn describe(token: Option<&Token>) -> String {
 
 /// Parses a filter; an empty or blank filter is no comparisons.
 pub fn parse(input: &str) -> Result<Vec<Comparison>> {
+    if input.contains('\0') {
+        return Err(Error::invalid(
+            "invalid filter: NUL characters are not allowed",
+        ));
+    }
     let tokens = tokenize(input)?;
     let mut parser = Parser { tokens, at: 0 };
     let mut comparisons = Vec::new();
@@ -439,6 +444,7 @@ mod tests {
             ("foo.bar = 'x'", "unknown entity"),
             ("name LIKES 'x'", "unknown operator"),
             ("name = 'x' name = 'y'", "AND"),
+            ("name = 'a\0b'", "NUL"),
         ] {
             let message = parse(input)
                 .err()

@@ -110,6 +110,7 @@ impl PageToken {
     pub fn text_key(&self) -> Result<String> {
         self.key
             .as_str()
+            .filter(|key| !key.contains('\0'))
             .map(str::to_owned)
             .ok_or_else(|| Error::invalid("invalid page_token"))
     }

@@ -370,17 +370,20 @@ pub fn latest(conn: &mut DbConn, name: &ModelName, stage: Option<Stage>) -> Resu
     })
 }
 
-/// Changes a version's description.
+/// Changes a version's description (`None`: leave it; `Some(None)`: clear it).
 pub fn update(
     conn: &mut DbConn,
     actor: &Actor,
     name: &ModelName,
     version: VersionNumber,
-    description: Option<String>,
+    description: Option<Option<String>>,
 ) -> Result<ModelVersion> {
     db::write_tx(conn, |conn| {
         let model = lock_model(conn, name)?;
         let row = find_version(conn, &model, version)?;
+        let Some(description) = description else {
+            return hydrate_one(conn, &model, row);
+        };
         let now = now_ms();
         let row: VersionRow = diesel::update(model_versions::table.find(row.id))
             .set((

@@ -297,3 +297,32 @@ fn a_body_without_a_content_type_is_415() {
         "UNSUPPORTED_MEDIA_TYPE",
     );
 }
+
+#[test]
+fn nul_characters_in_queries_are_400_not_database_errors() {
+    let app = setup();
+    for path in [
+        "/api/v1/models?filter=name%20%3D%20%27a%00b%27",
+        "/api/v1/events?model=a%00b",
+        "/api/v1/events?type=a%00b",
+        "/api/v1/models/m/versions?stage=None%00",
+    ] {
+        refused(&app, "GET", path, None, &[], 400, "INVALID_PARAMETER_VALUE");
+    }
+    // a page token whose key hides a NUL
+    let token = base64_url(br#"{"s":"models:name:asc","k":"a\u0000","i":0}"#);
+    refused(
+        &app,
+        "GET",
+        &format!("/api/v1/models?page_token={token}"),
+        None,
+        &[],
+        400,
+        "INVALID_PARAMETER_VALUE",
+    );
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -220,3 +220,40 @@ fn version_descriptions_and_tags_can_be_edited() {
         .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
     assert_eq!(app.count("model_version_tags"), 0);
 }
+
+#[test]
+fn patch_leaves_absent_fields_alone_and_null_clears_them() {
+    let app = spawn_app();
+    app.post(
+        "/api/v1/models",
+        json!({"name": "m", "description": "model"}),
+    )
+    .expect(201);
+    app.post(
+        "/api/v1/models/m/versions",
+        json!({"source": "s3://x", "description": "keep"}),
+    )
+    .expect(201);
+    let events = app.count("events");
+    assert_eq!(
+        app.patch("/api/v1/models/m/versions/1", json!({}))
+            .expect(200)["description"],
+        "keep"
+    );
+    assert_eq!(
+        app.patch("/api/v1/models/m", json!({})).expect(200)["description"],
+        "model"
+    );
+    assert_eq!(app.count("events"), events, "no change, no event");
+    assert_eq!(
+        app.patch("/api/v1/models/m/versions/1", json!({"description": null}))
+            .expect(200)["description"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        app.patch("/api/v1/models/m", json!({"description": null}))
+            .expect(200)["description"],
+        serde_json::Value::Null
+    );
+    assert_eq!(app.count("events"), events + 2);
+}
