@@ -58,16 +58,43 @@ pub struct DatabaseSettings {
     pub sqlite_busy_timeout_ms: u32,
 }
 
+/// Token signing algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 with a shared secret (default).
+    HS256,
+    /// Ed25519 signatures from a PEM key pair.
+    EdDSA,
+    /// RSA PKCS#1 v1.5 SHA-256 signatures from a PEM key pair.
+    RS256,
+}
+
 /// `[auth]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     /// HS256 signing secret; generated and kept in `data_dir` when absent.
     pub jwt_secret: Option<String>,
+    /// A file holding the HS256 secret (instead of `jwt_secret`).
+    pub jwt_secret_file: Option<PathBuf>,
+    /// `HS256`, `EdDSA` or `RS256`.
+    pub jwt_algorithm: JwtAlgorithm,
+    /// PEM private key for EdDSA/RS256.
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// PEM public key for EdDSA/RS256.
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// The `iss` claim issued and required.
+    pub issuer: String,
     /// Password of the `admin` user created on first start.
     pub bootstrap_admin_password: Option<String>,
     /// Lifetime of login tokens, in seconds.
     pub token_ttl_seconds: u64,
+    /// Failed logins per username within the window before 429.
+    pub login_max_failures_per_user: u32,
+    /// Failed logins per client address within the window before 429 (0: no limit).
+    pub login_max_failures_per_address: u32,
+    /// The window failed logins are counted in, in seconds.
+    pub login_failure_window_seconds: u64,
 }
 
 /// Log output format.
@@ -149,6 +176,11 @@ impl Settings {
             .set_default("database.connect_timeout_seconds", 5)?
             .set_default("database.sqlite_busy_timeout_ms", 5000)?
             .set_default("auth.token_ttl_seconds", 3600)?
+            .set_default("auth.jwt_algorithm", "HS256")?
+            .set_default("auth.issuer", "modelgate")?
+            .set_default("auth.login_max_failures_per_user", 5)?
+            .set_default("auth.login_max_failures_per_address", 20)?
+            .set_default("auth.login_failure_window_seconds", 300)?
             .set_default("log.format", "pretty")?
             .set_default("log.level", "info")?;
         match explicit {

@@ -8,7 +8,9 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, AuthContext};
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::db::{self, DbUrl, Pool, PoolOptions};
 use crate::domain::policy::Policy;
@@ -69,13 +71,44 @@ pub fn migrate(pool: &Pool, url: &DbUrl) -> Result<usize, StartupError> {
     Ok(applied)
 }
 
+/// Creates `admin` on first start; a generated password is printed once, to
+/// standard output, never to the log.
+fn bootstrap(pool: &Pool, settings: &Settings) -> Result<(), StartupError> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| StartupError::Database(format!("cannot connect: {e}")))?;
+    let generated = crate::domain::users::bootstrap_admin(
+        &mut conn,
+        settings.auth.bootstrap_admin_password.as_deref(),
+    )
+    .map_err(|e| StartupError::Config(e.public_message()))?;
+    if let Some(password) = generated {
+        println!(
+            "created user 'admin' with password {password}\n\
+             (shown this once; set auth.bootstrap_admin_password to choose it)"
+        );
+    }
+    Ok(())
+}
+
 impl Application {
     /// Connects, migrates, validates the policy and binds the listener.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let policy = Policy::from_settings(settings.lifecycle.rules.as_deref())
             .map_err(StartupError::Config)?;
+        let keys = TokenKeys::from_settings(&settings.auth, &settings.data_dir)
+            .map_err(StartupError::Config)?;
+        let token_ttl_seconds = i64::try_from(settings.auth.token_ttl_seconds)
+            .ok()
+            .filter(|ttl| (60..=31_536_000).contains(ttl))
+            .ok_or_else(|| {
+                StartupError::Config(
+                    "auth.token_ttl_seconds must be between 60 and 31536000".to_owned(),
+                )
+            })?;
         let (url, pool) = connect(settings)?;
         migrate(&pool, &url)?;
+        bootstrap(&pool, settings)?;
 
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
@@ -93,6 +126,15 @@ impl Application {
         let state = AppState {
             pool: pool.clone(),
             policy: Arc::new(policy),
+            auth: Arc::new(AuthContext {
+                keys: Arc::new(keys),
+                throttle: LoginThrottle::new(
+                    settings.auth.login_max_failures_per_user,
+                    settings.auth.login_max_failures_per_address,
+                    Duration::from_secs(settings.auth.login_failure_window_seconds.max(1)),
+                ),
+                token_ttl_seconds,
+            }),
         };
         let max_body = settings.server.max_body_bytes;
         let mut server = HttpServer::new(move || {

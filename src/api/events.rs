@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{AppState, method_not_allowed};
-use crate::auth::Actor;
+use crate::auth::{Caller, Role};
 use crate::domain::events::{self, Event, EventQuery};
 use crate::domain::types::{ModelName, page_size};
 use crate::error::{Error, Result};
@@ -47,7 +47,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 /// Reads the event feed.
 pub async fn list_events(
     state: web::Data<AppState>,
-    _actor: Actor,
+    caller: Caller,
     query: web::Query<ListEventsQuery>,
 ) -> Result<HttpResponse> {
     let query = query.into_inner();
@@ -75,7 +75,11 @@ pub async fn list_events(
         max_results: page_size(query.max_results)?,
         page_token: query.page_token.filter(|t| !t.is_empty()),
     };
-    let page = state.db(move |conn| events::list(conn, search)).await?;
+    let page = state
+        .db_as(caller, Role::Viewer, move |conn, _| {
+            events::list(conn, search)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(ListEventsResponse {
         events: page.items,
         next_page_token: page.next_page_token,

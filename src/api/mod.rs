@@ -1,9 +1,12 @@
 //! The native HTTP API (`/api/v1`): thin handlers that parse, authorize,
 //! call `domain` off the async workers, and map the result.
 
+pub mod auth;
 pub mod events;
 pub mod health;
 pub mod models;
+pub mod tokens;
+pub mod users;
 pub mod versions;
 
 use std::sync::Arc;
@@ -11,6 +14,9 @@ use std::sync::Arc;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, Route, web};
 
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::TokenKeys;
+use crate::auth::{self as authn, Actor, Caller, Role};
 use crate::db::{DbConn, Pool};
 use crate::domain::policy::Policy;
 use crate::error::{Error, Result};
@@ -22,6 +28,19 @@ pub struct AppState {
     pub pool: Pool,
     /// The lifecycle rules in force.
     pub policy: Arc<Policy>,
+    /// Token keys, login throttling and token lifetime.
+    pub auth: Arc<AuthContext>,
+}
+
+/// What authentication needs at run time.
+#[derive(Debug)]
+pub struct AuthContext {
+    /// Signing and verification keys.
+    pub keys: Arc<TokenKeys>,
+    /// Failed-login throttle.
+    pub throttle: LoginThrottle,
+    /// Lifetime of login tokens, in seconds.
+    pub token_ttl_seconds: i64,
 }
 
 impl AppState {
@@ -40,11 +59,26 @@ impl AppState {
         })
         .await?
     }
+
+    /// Like [`AppState::db`], for an authenticated caller: checks the caller
+    /// against the database and the role `need` first, on the same connection.
+    pub async fn db_as<T, F>(&self, caller: Caller, need: Role, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn, Actor) -> Result<T> + Send + 'static,
+    {
+        self.db(move |conn| {
+            let actor = authn::resolve(conn, &caller, need)?;
+            work(conn, actor)
+        })
+        .await
+    }
 }
 
 /// Registers every native route, the extractor error handlers and the fallbacks.
 pub fn configure(cfg: &mut web::ServiceConfig, state: AppState, max_body_bytes: usize) {
-    cfg.app_data(web::Data::new(state))
+    cfg.app_data(web::Data::from(state.auth.keys.clone()))
+        .app_data(web::Data::new(state))
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body_bytes)
@@ -55,6 +89,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState, max_body_bytes: 
         .configure(health::configure)
         .service(
             web::scope("/api/v1")
+                .configure(auth::configure)
+                .configure(users::configure)
+                .configure(tokens::configure)
                 .configure(models::configure)
                 .configure(versions::configure)
                 .configure(events::configure),

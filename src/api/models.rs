@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{AppState, method_not_allowed};
-use crate::auth::Actor;
+use crate::auth::{Caller, Role};
 use crate::domain::filter;
 use crate::domain::models::{
     self, ModelChanges, ModelOrder, ModelQuery, NewModel, RegisteredModel,
@@ -128,7 +128,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 /// Registers a new model.
 pub async fn create_model(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     body: web::Json<CreateModelRequest>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
@@ -138,7 +138,9 @@ pub async fn create_model(
         tags: types::tag_map(body.tags)?,
     };
     let model = state
-        .db(move |conn| models::create(conn, &actor, new))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            models::create(conn, &actor, new)
+        })
         .await?;
     Ok(HttpResponse::Created().json(model))
 }
@@ -146,7 +148,7 @@ pub async fn create_model(
 /// Searches models.
 pub async fn list_models(
     state: web::Data<AppState>,
-    _actor: Actor,
+    caller: Caller,
     query: web::Query<ListModelsQuery>,
 ) -> Result<HttpResponse> {
     let query = query.into_inner();
@@ -159,7 +161,11 @@ pub async fn list_models(
         max_results: page_size(query.max_results)?,
         page_token: query.page_token.filter(|t| !t.is_empty()),
     };
-    let page = state.db(move |conn| models::list(conn, search)).await?;
+    let page = state
+        .db_as(caller, Role::Viewer, move |conn, _| {
+            models::list(conn, search)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(ListModelsResponse {
         models: page.items,
         next_page_token: page.next_page_token,
@@ -169,18 +175,22 @@ pub async fn list_models(
 /// Reads a model.
 pub async fn get_model(
     state: web::Data<AppState>,
-    _actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let name = ModelName::parse(path.into_inner())?;
-    let model = state.db(move |conn| models::get(conn, &name)).await?;
+    let model = state
+        .db_as(caller, Role::Viewer, move |conn, _| {
+            models::get(conn, &name)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(model))
 }
 
 /// Renames a model or changes its description.
 pub async fn update_model(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
     body: web::Json<UpdateModelRequest>,
 ) -> Result<HttpResponse> {
@@ -191,7 +201,9 @@ pub async fn update_model(
         description: body.description.map(types::description).transpose()?,
     };
     let model = state
-        .db(move |conn| models::update(conn, &actor, &name, changes))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            models::update(conn, &actor, &name, changes)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(model))
 }
@@ -199,12 +211,14 @@ pub async fn update_model(
 /// Deletes a model with all its versions.
 pub async fn delete_model(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let name = ModelName::parse(path.into_inner())?;
     state
-        .db(move |conn| models::delete(conn, &actor, &name))
+        .db_as(caller, Role::Admin, move |conn, actor| {
+            models::delete(conn, &actor, &name)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -212,7 +226,7 @@ pub async fn delete_model(
 /// Sets a tag on a model.
 pub async fn set_model_tag(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: web::Json<SetTagRequest>,
 ) -> Result<HttpResponse> {
@@ -225,7 +239,9 @@ pub async fn set_model_tag(
         value: value.clone(),
     };
     state
-        .db(move |conn| models::set_tag(conn, &actor, &name, &key, &value))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            models::set_tag(conn, &actor, &name, &key, &value)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(response))
 }
@@ -233,14 +249,16 @@ pub async fn set_model_tag(
 /// Removes a tag from a model.
 pub async fn delete_model_tag(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (name, key) = path.into_inner();
     let name = ModelName::parse(name)?;
     let key = TagKey::parse(key)?;
     state
-        .db(move |conn| models::delete_tag(conn, &actor, &name, &key))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            models::delete_tag(conn, &actor, &name, &key)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -248,7 +266,7 @@ pub async fn delete_model_tag(
 /// Points an alias at a version.
 pub async fn set_model_alias(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: web::Json<SetAliasRequest>,
 ) -> Result<HttpResponse> {
@@ -261,7 +279,9 @@ pub async fn set_model_alias(
         version: version.get(),
     };
     state
-        .db(move |conn| models::set_alias(conn, &actor, &name, &alias, version))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            models::set_alias(conn, &actor, &name, &alias, version)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(response))
 }
@@ -269,14 +289,16 @@ pub async fn set_model_alias(
 /// The version an alias points at.
 pub async fn get_model_alias(
     state: web::Data<AppState>,
-    _actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (name, alias) = path.into_inner();
     let name = ModelName::parse(name)?;
     let alias = Alias::parse(alias)?;
     let version: ModelVersion = state
-        .db(move |conn| models::get_alias(conn, &name, &alias))
+        .db_as(caller, Role::Viewer, move |conn, _| {
+            models::get_alias(conn, &name, &alias)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(version))
 }
@@ -284,14 +306,16 @@ pub async fn get_model_alias(
 /// Removes an alias.
 pub async fn delete_model_alias(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (name, alias) = path.into_inner();
     let name = ModelName::parse(name)?;
     let alias = Alias::parse(alias)?;
     state
-        .db(move |conn| models::delete_alias(conn, &actor, &name, &alias))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            models::delete_alias(conn, &actor, &name, &alias)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

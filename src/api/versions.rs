@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{AppState, method_not_allowed};
-use crate::auth::Actor;
+use crate::auth::{Caller, Role};
 use crate::domain::stage::Stage;
 use crate::domain::types::{self, ModelName, TagKey, VersionNumber, page_size};
 use crate::domain::versions::{self, Activity, ModelVersion, NewVersion, Transition, VersionQuery};
@@ -133,7 +133,7 @@ fn name_and_version(path: (String, String)) -> Result<(ModelName, VersionNumber)
 /// Registers a new version; its number is the model's next.
 pub async fn create_model_version(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
     body: web::Json<CreateVersionRequest>,
 ) -> Result<HttpResponse> {
@@ -147,7 +147,9 @@ pub async fn create_model_version(
         tags: types::tag_map(body.tags)?,
     };
     let version = state
-        .db(move |conn| versions::create(conn, &actor, &name, new))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            versions::create(conn, &actor, &name, new)
+        })
         .await?;
     Ok(HttpResponse::Created().json(version))
 }
@@ -155,7 +157,7 @@ pub async fn create_model_version(
 /// Lists a model's versions.
 pub async fn list_model_versions(
     state: web::Data<AppState>,
-    _actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<ListVersionsQuery>,
 ) -> Result<HttpResponse> {
@@ -196,7 +198,9 @@ pub async fn list_model_versions(
         page_token: query.page_token.filter(|t| !t.is_empty()),
     };
     let page = state
-        .db(move |conn| versions::list(conn, &name, search))
+        .db_as(caller, Role::Viewer, move |conn, _| {
+            versions::list(conn, &name, search)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(ListVersionsResponse {
         versions: page.items,
@@ -207,7 +211,7 @@ pub async fn list_model_versions(
 /// The newest version of a model, optionally within one stage.
 pub async fn get_latest_model_version(
     state: web::Data<AppState>,
-    _actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<LatestQuery>,
 ) -> Result<HttpResponse> {
@@ -219,7 +223,9 @@ pub async fn get_latest_model_version(
         .map(str::parse::<Stage>)
         .transpose()?;
     let version = state
-        .db(move |conn| versions::latest(conn, &name, stage))
+        .db_as(caller, Role::Viewer, move |conn, _| {
+            versions::latest(conn, &name, stage)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(version))
 }
@@ -227,12 +233,14 @@ pub async fn get_latest_model_version(
 /// Reads a version.
 pub async fn get_model_version(
     state: web::Data<AppState>,
-    _actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (name, version) = name_and_version(path.into_inner())?;
     let version = state
-        .db(move |conn| versions::get(conn, &name, version))
+        .db_as(caller, Role::Viewer, move |conn, _| {
+            versions::get(conn, &name, version)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(version))
 }
@@ -240,7 +248,7 @@ pub async fn get_model_version(
 /// Changes a version's description.
 pub async fn update_model_version(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: web::Json<UpdateVersionRequest>,
 ) -> Result<HttpResponse> {
@@ -251,7 +259,9 @@ pub async fn update_model_version(
         .map(types::description)
         .transpose()?;
     let version = state
-        .db(move |conn| versions::update(conn, &actor, &name, version, description))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            versions::update(conn, &actor, &name, version, description)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(version))
 }
@@ -259,12 +269,14 @@ pub async fn update_model_version(
 /// Deletes a version; its number is never reused.
 pub async fn delete_model_version(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (name, version) = name_and_version(path.into_inner())?;
     state
-        .db(move |conn| versions::delete(conn, &actor, &name, version))
+        .db_as(caller, Role::Admin, move |conn, actor| {
+            versions::delete(conn, &actor, &name, version)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -272,7 +284,7 @@ pub async fn delete_model_version(
 /// Sets a tag on a version.
 pub async fn set_model_version_tag(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String, String)>,
     body: web::Json<crate::api::models::SetTagRequest>,
 ) -> Result<HttpResponse> {
@@ -285,7 +297,9 @@ pub async fn set_model_version_tag(
         value: value.clone(),
     };
     state
-        .db(move |conn| versions::set_tag(conn, &actor, &name, version, &key, &value))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            versions::set_tag(conn, &actor, &name, version, &key, &value)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(response))
 }
@@ -293,14 +307,16 @@ pub async fn set_model_version_tag(
 /// Removes a tag from a version.
 pub async fn delete_model_version_tag(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse> {
     let (name, version, key) = path.into_inner();
     let (name, version) = name_and_version((name, version))?;
     let key = TagKey::parse(key)?;
     state
-        .db(move |conn| versions::delete_tag(conn, &actor, &name, version, &key))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            versions::delete_tag(conn, &actor, &name, version, &key)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -308,7 +324,7 @@ pub async fn delete_model_version_tag(
 /// Moves a version to another stage directly, where the policy allows the caller.
 pub async fn transition_model_version_stage(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: web::Json<TransitionStageRequest>,
 ) -> Result<HttpResponse> {
@@ -321,7 +337,9 @@ pub async fn transition_model_version_stage(
     };
     let policy = state.policy.clone();
     let version = state
-        .db(move |conn| versions::transition(conn, &actor, &policy, &name, version, transition))
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            versions::transition(conn, &actor, &policy, &name, version, transition)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(version))
 }
@@ -329,12 +347,14 @@ pub async fn transition_model_version_stage(
 /// A version's audit trail, oldest first.
 pub async fn get_model_version_activity(
     state: web::Data<AppState>,
-    _actor: Actor,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (name, version) = name_and_version(path.into_inner())?;
     let activities = state
-        .db(move |conn| versions::activity(conn, &name, version))
+        .db_as(caller, Role::Viewer, move |conn, _| {
+            versions::activity(conn, &name, version)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(ActivityResponse { activities }))
 }

@@ -1,15 +1,28 @@
-//! Who is acting: roles and the acting user of a request.
+//! Who is acting: roles, tokens, passwords, and the caller of a request.
 //!
-//! Until tokens are verified (the identity layer), every request acts as an
-//! anonymous administrator; every domain operation already takes an
-//! [`Actor`], so authentication slots in here without touching the rules.
+//! A request proves who it is with a bearer token ([`Caller`], checked on
+//! the async thread: signature, algorithm, issuer, expiry). Whether that user
+//! still exists, is enabled, holds an unrevoked token and has the role an
+//! operation needs is checked against the database ([`resolve`]) in the
+//! blocking closure that does the operation's own database work.
+
+pub mod password;
+pub mod throttle;
+pub mod tokens;
 
 use std::fmt;
 use std::future::{Ready, ready};
 use std::str::FromStr;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use crate::db::DbConn;
+use crate::db::schema::{api_tokens, users};
+use crate::error::{Error, Result};
+use tokens::{Claims, TokenKeys, TokenKind};
 
 /// Roles, each including the one before it.
 #[derive(
@@ -86,15 +99,7 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// The actor of every request until authentication is configured.
-    pub fn anonymous_admin() -> Self {
-        Actor {
-            username: "anonymous".to_owned(),
-            role: Role::Admin,
-        }
-    }
-
-    /// An internal actor for command-line maintenance.
+    /// The actor of command-line maintenance (`modelgate users …`).
     pub fn system() -> Self {
         Actor {
             username: "system".to_owned(),
@@ -103,13 +108,99 @@ impl Actor {
     }
 }
 
-impl FromRequest for Actor {
-    type Error = crate::error::Error;
+/// A request's verified bearer token; [`resolve`] turns it into an [`Actor`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's verified claims.
+    pub claims: Claims,
+}
+
+impl FromRequest for Caller {
+    type Error = Error;
     type Future = Ready<Result<Self, Self::Error>>;
 
-    fn from_request(_req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(Ok(Actor::anonymous_admin()))
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(caller_of(req))
     }
+}
+
+fn caller_of(req: &HttpRequest) -> Result<Caller> {
+    let keys = req
+        .app_data::<web::Data<TokenKeys>>()
+        .ok_or_else(|| Error::Internal("token keys are not configured".to_owned()))?;
+    let header = req.headers().get(AUTHORIZATION).ok_or_else(|| {
+        Error::Unauthenticated(
+            "authentication required: send Authorization: Bearer <token>".to_owned(),
+        )
+    })?;
+    let value = header.to_str().map_err(|_| {
+        Error::Unauthenticated("the Authorization header is not readable".to_owned())
+    })?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => {
+            return Err(Error::Unauthenticated(
+                "the Authorization header must be 'Bearer <token>'".to_owned(),
+            ));
+        }
+    };
+    if token.is_empty() {
+        return Err(Error::Unauthenticated(
+            "the bearer token is empty".to_owned(),
+        ));
+    }
+    Ok(Caller {
+        claims: keys.verify(token)?,
+    })
+}
+
+/// Checks the caller against the database: the user exists and is enabled,
+/// a pipeline token is not revoked, and the stored role reaches `need`.
+pub fn resolve(conn: &mut DbConn, caller: &Caller, need: Role) -> Result<Actor> {
+    let claims = &caller.claims;
+    let user: Option<(i64, String, bool)> = users::table
+        .filter(users::username.eq(&claims.sub))
+        .select((users::id, users::role, users::disabled))
+        .first(conn)
+        .optional()?;
+    let Some((user_id, role, disabled)) = user else {
+        return Err(Error::Unauthenticated(
+            "the token's user does not exist".to_owned(),
+        ));
+    };
+    if disabled {
+        return Err(Error::Unauthenticated(
+            "the token's user is disabled".to_owned(),
+        ));
+    }
+    if claims.kind == TokenKind::Pipeline {
+        let active = api_tokens::table
+            .filter(api_tokens::jti.eq(&claims.jti))
+            .filter(api_tokens::user_id.eq(user_id))
+            .filter(api_tokens::revoked_at.is_null())
+            .select(api_tokens::id)
+            .first::<i64>(conn)
+            .optional()?
+            .is_some();
+        if !active {
+            return Err(Error::Unauthenticated(
+                "the token has been revoked".to_owned(),
+            ));
+        }
+    }
+    let role: Role = role
+        .parse()
+        .map_err(|e: String| Error::Internal(format!("stored role: {e}")))?;
+    if !role.reaches(need) {
+        return Err(Error::PermissionDenied(format!(
+            "this needs role {need}; user '{}' has role {role}",
+            claims.sub
+        )));
+    }
+    Ok(Actor {
+        username: claims.sub.clone(),
+        role,
+    })
 }
 
 #[cfg(test)]

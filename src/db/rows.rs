@@ -107,3 +107,30 @@ pub struct EventRow {
     pub prev_hash: String,
     pub hash: String,
 }
+
+/// A row of `users`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub disabled: bool,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+}
+
+/// A row of `api_tokens`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiTokenRow {
+    pub id: i64,
+    pub jti: String,
+    pub name: String,
+    pub user_id: i64,
+    pub created_by: String,
+    pub creation_timestamp: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}

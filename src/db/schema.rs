@@ -106,3 +106,31 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     event_chain_head,
 );
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        creation_timestamp -> BigInt,
+        last_updated_timestamp -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        jti -> Text,
+        name -> Text,
+        user_id -> BigInt,
+        created_by -> Text,
+        creation_timestamp -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, api_tokens);

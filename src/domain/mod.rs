@@ -7,5 +7,7 @@ pub mod models;
 pub mod paging;
 pub mod policy;
 pub mod stage;
+pub mod tokens;
 pub mod types;
+pub mod users;
 pub mod versions;

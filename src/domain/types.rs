@@ -77,6 +77,38 @@ impl fmt::Display for ModelName {
     }
 }
 
+/// A username: 1–64 of `A–Z a–z 0–9 . _ @ -`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    /// Validates a username.
+    pub fn parse(value: impl Into<String>) -> Result<Self> {
+        let value = value.into();
+        check_text("username", &value, 64, false)?;
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'))
+        {
+            return Err(Error::invalid(
+                "username may only contain letters, digits, '.', '_', '@' and '-'",
+            ));
+        }
+        Ok(Username(value))
+    }
+
+    /// The username as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A version number: an integer from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VersionNumber(i64);

@@ -22,7 +22,10 @@ fn refused(
     code: &str,
 ) -> String {
     let before = app.snapshot();
-    let response = app.raw(method, path, body.map(<[u8]>::to_vec), headers);
+    let authorization = app.admin_header();
+    let mut headers = headers.to_vec();
+    headers.push(("Authorization", &authorization));
+    let response = app.raw(method, path, body.map(<[u8]>::to_vec), &headers);
     let message = response.expect_error(status, code);
     assert_eq!(
         app.snapshot(),

@@ -19,6 +19,10 @@ use serde_json::{Value, json};
 
 /// The environment variable that selects PostgreSQL for the tests.
 pub const PG_ENV: &str = "MODELGATE_TEST_DATABASE_URL";
+/// The bootstrap admin's password in tests.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+/// The HS256 secret of test servers (tests forge tokens with it).
+pub const JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
 
 /// A database created for one test.
 pub enum TestDb {
@@ -84,6 +88,8 @@ impl TestResponse {
 /// A running server and its database.
 pub struct TestApp {
     pub address: String,
+    /// A login token of the bootstrap admin; `call` and friends send it.
+    pub admin_token: String,
     pub port: u16,
     pub pool: Pool,
     pub db: TestDb,
@@ -149,6 +155,14 @@ pub fn test_settings(dir: &std::path::Path, database_url: &str, config_toml: &st
             database_url.to_owned(),
         ),
         ("MODELGATE__DATABASE__POOL_SIZE".to_owned(), "8".to_owned()),
+        (
+            "MODELGATE__AUTH__BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
+            ADMIN_PASSWORD.to_owned(),
+        ),
+        (
+            "MODELGATE__AUTH__JWT_SECRET".to_owned(),
+            JWT_SECRET.to_owned(),
+        ),
     ]);
     Settings::load_with_env(Some(&file), Some(env)).unwrap_or_else(|e| panic!("settings: {e}"))
 }
@@ -163,6 +177,11 @@ pub fn spawn_app_with_config(config_toml: &str) -> TestApp {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let (db, url) = create_database(dir.path());
     let settings = test_settings(dir.path(), &url, config_toml);
+    start(settings, db, dir)
+}
+
+/// Starts a server with these settings over an existing database.
+pub fn start(settings: Settings, db: TestDb, dir: tempfile::TempDir) -> TestApp {
     let (sender, receiver) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -191,8 +210,9 @@ pub fn spawn_app_with_config(config_toml: &str) -> TestApp {
         .http_status_as_error(false)
         .build()
         .into();
-    TestApp {
+    let mut app = TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        admin_token: String::new(),
         port,
         pool,
         db,
@@ -200,7 +220,9 @@ pub fn spawn_app_with_config(config_toml: &str) -> TestApp {
         handle,
         thread: Some(thread),
         _dir: dir,
-    }
+    };
+    app.admin_token = app.login("admin", ADMIN_PASSWORD);
+    app
 }
 
 impl Drop for TestApp {
@@ -265,17 +287,61 @@ impl TestApp {
         }
     }
 
-    /// Sends JSON (or nothing) and reads the answer.
+    /// Sends JSON (or nothing) as the admin and reads the answer.
     pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
-        match body {
-            Some(body) => self.raw(
-                method,
-                path,
-                Some(body.to_string().into_bytes()),
-                &[("Content-Type", "application/json")],
-            ),
-            None => self.raw(method, path, None, &[]),
+        self.call_as(Some(&self.admin_token), method, path, body)
+    }
+
+    /// Sends JSON (or nothing) with this bearer token (or none).
+    pub fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(value) = &authorization {
+            headers.push(("Authorization", value));
         }
+        match body {
+            Some(body) => {
+                headers.push(("Content-Type", "application/json"));
+                self.raw(method, path, Some(body.to_string().into_bytes()), &headers)
+            }
+            None => self.raw(method, path, None, &headers),
+        }
+    }
+
+    /// The admin's Authorization header, for `raw` requests.
+    pub fn admin_header(&self) -> String {
+        format!("Bearer {}", self.admin_token)
+    }
+
+    /// Logs in and returns the access token.
+    pub fn login(&self, username: &str, password: &str) -> String {
+        let response = self.call_as(
+            None,
+            "POST",
+            "/api/v1/auth/token",
+            Some(json!({"username": username, "password": password})),
+        );
+        response.expect(200)["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token in {}", response.text))
+            .to_owned()
+    }
+
+    /// Creates a user with this role (password `password-<name>`) and returns its token.
+    pub fn user_token(&self, username: &str, role: &str) -> String {
+        let password = format!("password-{username}");
+        self.post(
+            "/api/v1/users",
+            json!({"username": username, "password": password, "role": role}),
+        )
+        .expect(201);
+        self.login(username, &password)
     }
 
     pub fn get(&self, path: &str) -> TestResponse {

@@ -32,6 +32,9 @@ fn migrations_go_up_down_and_up_again() {
     let applied = db::run_migrations(conn).unwrap_or_else(|e| panic!("up: {e}"));
     assert_eq!(applied, reverted);
     assert!(table_exists(conn, "model_versions"));
+    // the users went with the schema: bootstrap the admin again
+    modelgate::domain::users::bootstrap_admin(conn, Some(crate::helpers::ADMIN_PASSWORD))
+        .unwrap_or_else(|e| panic!("bootstrap: {e}"));
     drop(pooled);
     app.create_model("after");
     assert_eq!(app.count("registered_models"), 1);

@@ -27,6 +27,7 @@ fn a_request_id_is_echoed_or_generated() {
         Some("pipeline-42.a_b")
     );
     let generated = app.raw("GET", "/api/v1/models", None, &[]);
+    assert_eq!(generated.status, 401);
     let id = generated
         .headers
         .get("x-request-id")
@@ -47,11 +48,12 @@ fn a_request_id_is_echoed_or_generated() {
         .unwrap_or_default();
     assert_eq!(id.len(), 32, "{id}");
     // errors carry it too
+    let authorization = app.admin_header();
     let error = app.raw(
         "GET",
         "/api/v1/models/ghost",
         None,
-        &[("X-Request-Id", "e-1")],
+        &[("X-Request-Id", "e-1"), ("Authorization", &authorization)],
     );
     assert_eq!(error.status, 404);
     assert_eq!(

@@ -54,7 +54,7 @@ fn a_version_moves_through_the_lifecycle_and_the_trail_records_each_move() {
         ]
     );
     assert_eq!(trail["activities"][0]["comment"], "tests pass");
-    assert_eq!(trail["activities"][0]["user"], "anonymous");
+    assert_eq!(trail["activities"][0]["user"], "admin");
     assert!(trail["activities"][0]["timestamp"].as_i64().is_some());
 }
 

@@ -31,7 +31,7 @@ fn a_version_is_registered_with_everything_it_was_given() {
     assert_eq!(version["current_stage"], "None");
     assert_eq!(version["status"], "READY");
     assert_eq!(version["aliases"], json!([]));
-    assert_eq!(version["created_by"], "anonymous");
+    assert_eq!(version["created_by"], "admin");
     assert_eq!(app.get("/api/v1/models/m/versions/1").expect(200), &version);
     let model = app.get("/api/v1/models/m").expect(200).clone();
     assert_eq!(model["latest_versions"], json!([version]));

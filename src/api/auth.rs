@@ -1,0 +1,134 @@
+//! `/api/v1/auth/token` (log in) and `/api/v1/me` (who am I).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{AppState, method_not_allowed};
+use crate::auth::tokens::TokenKind;
+use crate::auth::{Caller, Role};
+use crate::domain::users::{self, LoginFailure};
+use crate::error::{Error, Result};
+
+/// Body of `POST /api/v1/auth/token`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A login token.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    /// The JWT to send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+/// The caller as the server sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeResponse {
+    /// Login name.
+    pub username: String,
+    /// Current role.
+    pub role: Role,
+    /// `session` (login) or `pipeline` token.
+    pub token_kind: TokenKind,
+    /// When the token expires, in milliseconds since the epoch.
+    pub token_expires_at: i64,
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/auth/token")
+            .route(web::post().to(create_token))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource("/me")
+            .route(web::get().to(get_me))
+            .default_service(method_not_allowed("GET")),
+    );
+}
+
+/// Exchanges a username and password for a short-lived token.
+pub async fn create_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse> {
+    let LoginRequest { username, password } = body.into_inner();
+    if username.is_empty() || username.len() > 256 || password.len() > 4096 {
+        return Err(Error::Unauthenticated(
+            "invalid username or password".to_owned(),
+        ));
+    }
+    // The TCP peer, not X-Forwarded-For: a header is the attacker's to choose.
+    let address = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string());
+    let auth = state.auth.clone();
+    if let Err(retry_after_secs) = auth.throttle.check(&username, &address) {
+        tracing::warn!(user = %username, %address, "login throttled");
+        return Err(Error::RateLimited {
+            message: "too many failed logins; try again later".to_owned(),
+            retry_after_secs,
+        });
+    }
+    let name = username.clone();
+    let outcome = state
+        .db(move |conn| users::authenticate(conn, &name, &password))
+        .await?;
+    match outcome {
+        Ok(user) => {
+            auth.throttle.succeed(&username);
+            let (token, claims) = auth.keys.issue(
+                &user.username,
+                user.role,
+                TokenKind::Session,
+                auth.token_ttl_seconds,
+            )?;
+            tracing::info!(user = %user.username, "login succeeded");
+            Ok(HttpResponse::Ok().json(TokenResponse {
+                access_token: token,
+                token_type: "Bearer",
+                expires_in: claims.exp - claims.iat,
+            }))
+        }
+        Err(failure) => {
+            auth.throttle.fail(&username, &address);
+            tracing::warn!(user = %username, %address, "login failed");
+            Err(Error::Unauthenticated(match failure {
+                LoginFailure::BadCredentials => "invalid username or password".to_owned(),
+                LoginFailure::Disabled => "this user is disabled".to_owned(),
+            }))
+        }
+    }
+}
+
+/// Who the token belongs to.
+pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse> {
+    let claims = caller.claims.clone();
+    let actor = state
+        .db_as(caller, Role::Viewer, |_, actor| Ok(actor))
+        .await?;
+    Ok(HttpResponse::Ok().json(MeResponse {
+        username: actor.username,
+        role: actor.role,
+        token_kind: claims.kind,
+        token_expires_at: claims.exp.saturating_mul(1000),
+    }))
+}

@@ -1,0 +1,139 @@
+//! `/api/v1/tokens`: long-lived, revocable pipeline tokens (admin only).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{AppState, method_not_allowed};
+use crate::auth::{Caller, Role};
+use crate::domain::tokens::{self, ApiToken, DEFAULT_DAYS};
+use crate::domain::types::{Username, page_size};
+use crate::error::{Error, Result};
+
+/// Body of `POST /api/v1/tokens`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    /// What the token is for, e.g. `ci-fraud-pipeline`.
+    pub name: String,
+    /// Lifetime in days, 1–3650 (default 90).
+    pub expires_in_days: Option<i64>,
+    /// The user the token acts as (default: the caller).
+    pub username: Option<String>,
+}
+
+/// Query of `GET /api/v1/tokens`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListTokensQuery {
+    /// Page size, 1–1000 (default 100).
+    pub max_results: Option<i64>,
+    /// Token from the previous page.
+    pub page_token: Option<String>,
+}
+
+/// A page of tokens (never their values).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListTokensResponse {
+    /// Newest first.
+    pub tokens: Vec<ApiToken>,
+    /// Present when more tokens remain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/tokens")
+            .route(web::post().to(create_api_token))
+            .route(web::get().to(list_api_tokens))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/tokens/{id}")
+            .route(web::get().to(get_api_token))
+            .route(web::delete().to(revoke_api_token))
+            .default_service(method_not_allowed("GET, DELETE")),
+    );
+}
+
+fn token_id(text: &str) -> Result<i64> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "token id must be a positive integer, got '{}'",
+                text.escape_debug()
+            ))
+        })
+}
+
+/// Creates a pipeline token; its value is in this answer only.
+pub async fn create_api_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateTokenRequest>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let username = body
+        .username
+        .map(Username::parse)
+        .transpose()?
+        .unwrap_or(Username::parse(caller.claims.sub.clone())?);
+    let days = body.expires_in_days.unwrap_or(DEFAULT_DAYS);
+    let keys = state.auth.keys.clone();
+    let created = state
+        .db_as(caller, Role::Admin, move |conn, actor| {
+            tokens::create(conn, &actor, &keys, &body.name, &username, days)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Lists pipeline tokens.
+pub async fn list_api_tokens(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListTokensQuery>,
+) -> Result<HttpResponse> {
+    let query = query.into_inner();
+    let max_results = page_size(query.max_results)?;
+    let token = query.page_token.filter(|t| !t.is_empty());
+    let page = state
+        .db_as(caller, Role::Admin, move |conn, _| {
+            tokens::list(conn, max_results, token.as_deref())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ListTokensResponse {
+        tokens: page.items,
+        next_page_token: page.next_page_token,
+    }))
+}
+
+/// Reads one pipeline token.
+pub async fn get_api_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = token_id(&path.into_inner())?;
+    let token = state
+        .db_as(caller, Role::Admin, move |conn, _| tokens::get(conn, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(token))
+}
+
+/// Revokes a pipeline token at once.
+pub async fn revoke_api_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = token_id(&path.into_inner())?;
+    state
+        .db_as(caller, Role::Admin, move |conn, actor| {
+            tokens::revoke(conn, &actor, id)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,178 @@
+//! `/api/v1/users`: user administration (admin only).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{AppState, method_not_allowed};
+use crate::auth::{Caller, Role, password};
+use crate::domain::types::{Username, page_size};
+use crate::domain::users::{self, User, UserChanges};
+use crate::error::{Error, Result};
+
+/// Body of `POST /api/v1/users`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// 1–64 of `A–Z a–z 0–9 . _ @ -`.
+    pub username: String,
+    /// 8–1024 characters.
+    pub password: String,
+    /// viewer, contributor, approver or admin.
+    pub role: Role,
+}
+
+/// Body of `PATCH /api/v1/users/{username}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// New role.
+    pub role: Option<Role>,
+    /// New password.
+    pub password: Option<String>,
+    /// Disable (true) or enable (false).
+    pub disabled: Option<bool>,
+}
+
+/// Query of `GET /api/v1/users`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListUsersQuery {
+    /// Page size, 1–1000 (default 100).
+    pub max_results: Option<i64>,
+    /// Token from the previous page.
+    pub page_token: Option<String>,
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListUsersResponse {
+    /// Users by name.
+    pub users: Vec<User>,
+    /// Present when more users remain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/users")
+            .route(web::post().to(create_user))
+            .route(web::get().to(list_users))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/users/{username}")
+            .route(web::get().to(get_user))
+            .route(web::patch().to(update_user))
+            .route(web::delete().to(delete_user))
+            .default_service(method_not_allowed("GET, PATCH, DELETE")),
+    );
+}
+
+/// Hashes on the blocking pool: argon2 takes tens of milliseconds.
+async fn hash_password(password: String) -> Result<String> {
+    password::check_policy(&password)?;
+    web::block(move || password::hash(&password)).await?
+}
+
+/// Creates a user.
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateUserRequest>,
+) -> Result<HttpResponse> {
+    let CreateUserRequest {
+        username,
+        password,
+        role,
+    } = body.into_inner();
+    let username = Username::parse(username)?;
+    let hash = hash_password(password).await?;
+    let user = state
+        .db_as(caller, Role::Admin, move |conn, actor| {
+            users::create(conn, &actor, &username, &hash, role)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+/// Lists users.
+pub async fn list_users(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListUsersQuery>,
+) -> Result<HttpResponse> {
+    let query = query.into_inner();
+    let max_results = page_size(query.max_results)?;
+    let token = query.page_token.filter(|t| !t.is_empty());
+    let page = state
+        .db_as(caller, Role::Admin, move |conn, _| {
+            users::list(conn, max_results, token.as_deref())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ListUsersResponse {
+        users: page.items,
+        next_page_token: page.next_page_token,
+    }))
+}
+
+/// Reads a user.
+pub async fn get_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let username = Username::parse(path.into_inner())?;
+    let user = state
+        .db_as(caller, Role::Admin, move |conn, _| {
+            users::get(conn, &username)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+/// Changes a user's role, password or disabled flag.
+pub async fn update_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<UpdateUserRequest>,
+) -> Result<HttpResponse> {
+    let username = Username::parse(path.into_inner())?;
+    let body = body.into_inner();
+    let password_hash = match body.password {
+        Some(password) => Some(hash_password(password).await?),
+        None => None,
+    };
+    if body.role.is_none() && body.disabled.is_none() && password_hash.is_none() {
+        return Err(Error::invalid(
+            "nothing to change: give role, password or disabled",
+        ));
+    }
+    let changes = UserChanges {
+        role: body.role,
+        password_hash,
+        disabled: body.disabled,
+    };
+    let user = state
+        .db_as(caller, Role::Admin, move |conn, actor| {
+            users::update(conn, &actor, &username, changes)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+/// Deletes a user and its pipeline tokens.
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let username = Username::parse(path.into_inner())?;
+    state
+        .db_as(caller, Role::Admin, move |conn, actor| {
+            users::delete(conn, &actor, &username)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,244 @@
+//! JWTs: issuing and verifying with a pinned algorithm and key.
+
+use std::io::Write;
+use std::path::Path;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Role;
+use crate::config::{AuthSettings, JwtAlgorithm};
+use crate::error::Error;
+
+/// File in `data_dir` that keeps a generated HS256 secret.
+pub const SECRET_FILE: &str = "jwt_secret";
+
+/// Allowed clock skew between replicas, in seconds.
+const LEEWAY_SECONDS: u64 = 5;
+
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// A short-lived login token.
+    Session,
+    /// A long-lived, revocable pipeline token (its jti is stored).
+    Pipeline,
+}
+
+/// The claims modelgate issues and requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Username.
+    pub sub: String,
+    /// Role when issued (the stored role is authoritative).
+    pub role: Role,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Not before (seconds).
+    pub nbf: i64,
+    /// Expires (seconds).
+    pub exp: i64,
+    /// Unique id; stored for pipeline tokens.
+    pub jti: String,
+    /// Issuer.
+    pub iss: String,
+    /// Session or pipeline.
+    pub kind: TokenKind,
+}
+
+/// The signing and verification keys in force.
+pub struct TokenKeys {
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("algorithm", &self.algorithm)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_file(what: &str, path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
+}
+
+/// Reads the generated secret from `data_dir`, creating it (mode 0600) on first start.
+/// Replicas sharing the directory race safely: the file appears whole or not at all.
+fn generated_secret(data_dir: &Path) -> Result<Vec<u8>, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join(SECRET_FILE);
+    if !path.exists() {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        let temporary = data_dir.join(format!(".{SECRET_FILE}.{}", uuid::Uuid::new_v4().simple()));
+        let mut secret = [0u8; 32];
+        rand::fill(&mut secret);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)
+            .map_err(|e| format!("cannot create {}: {e}", temporary.display()))?;
+        file.write_all(hex::encode(secret).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
+        let linked = std::fs::hard_link(&temporary, &path);
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => tracing::info!(path = %path.display(), "generated a token signing secret"),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+        }
+    }
+    let secret = read_file("the token secret", &path)?;
+    let trimmed = String::from_utf8_lossy(&secret).trim().as_bytes().to_vec();
+    if trimmed.len() < 32 {
+        return Err(format!("{} holds fewer than 32 bytes", path.display()));
+    }
+    Ok(trimmed)
+}
+
+impl TokenKeys {
+    /// Loads the keys the configuration names (or the generated secret).
+    pub fn from_settings(auth: &AuthSettings, data_dir: &Path) -> Result<Self, String> {
+        let (algorithm, encoding, decoding) = match auth.jwt_algorithm {
+            JwtAlgorithm::HS256 => {
+                let secret = match (&auth.jwt_secret, &auth.jwt_secret_file) {
+                    (Some(_), Some(_)) => {
+                        return Err(
+                            "set auth.jwt_secret or auth.jwt_secret_file, not both".to_owned()
+                        );
+                    }
+                    (Some(secret), None) => secret.trim().as_bytes().to_vec(),
+                    (None, Some(path)) => {
+                        let bytes = read_file("auth.jwt_secret_file", path)?;
+                        String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec()
+                    }
+                    (None, None) => generated_secret(data_dir)?,
+                };
+                if secret.len() < 32 {
+                    return Err("the HS256 secret must be at least 32 bytes long".to_owned());
+                }
+                (
+                    Algorithm::HS256,
+                    EncodingKey::from_secret(&secret),
+                    DecodingKey::from_secret(&secret),
+                )
+            }
+            JwtAlgorithm::EdDSA | JwtAlgorithm::RS256 => {
+                let (Some(private), Some(public)) =
+                    (&auth.jwt_private_key_file, &auth.jwt_public_key_file)
+                else {
+                    return Err(format!(
+                        "auth.jwt_algorithm = {:?} needs auth.jwt_private_key_file and auth.jwt_public_key_file",
+                        auth.jwt_algorithm
+                    ));
+                };
+                let private_pem = read_file("auth.jwt_private_key_file", private)?;
+                let public_pem = read_file("auth.jwt_public_key_file", public)?;
+                let bad = |what: &str, e: jsonwebtoken::errors::Error| format!("{what}: {e}");
+                if auth.jwt_algorithm == JwtAlgorithm::EdDSA {
+                    (
+                        Algorithm::EdDSA,
+                        EncodingKey::from_ed_pem(&private_pem).map_err(|e| {
+                            bad("auth.jwt_private_key_file is not an Ed25519 PEM key", e)
+                        })?,
+                        DecodingKey::from_ed_pem(&public_pem).map_err(|e| {
+                            bad("auth.jwt_public_key_file is not an Ed25519 PEM key", e)
+                        })?,
+                    )
+                } else {
+                    (
+                        Algorithm::RS256,
+                        EncodingKey::from_rsa_pem(&private_pem).map_err(|e| {
+                            bad("auth.jwt_private_key_file is not an RSA PEM key", e)
+                        })?,
+                        DecodingKey::from_rsa_pem(&public_pem).map_err(|e| {
+                            bad("auth.jwt_public_key_file is not an RSA PEM key", e)
+                        })?,
+                    )
+                }
+            }
+        };
+        if auth.issuer.trim().is_empty() {
+            return Err("auth.issuer must not be empty".to_owned());
+        }
+        let mut validation = Validation::new(algorithm);
+        validation.algorithms = vec![algorithm];
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.set_issuer(&[auth.issuer.as_str()]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "sub", "jti"]);
+        let keys = TokenKeys {
+            algorithm,
+            encoding,
+            decoding,
+            validation,
+            issuer: auth.issuer.clone(),
+        };
+        // Sign and verify once, so a mismatched key pair stops the start.
+        let (token, _) = keys
+            .issue("startup-check", Role::Viewer, TokenKind::Session, 60)
+            .map_err(|e| e.to_string())?;
+        keys.verify(&token).map_err(|_| {
+            "the configured private and public keys do not belong together".to_owned()
+        })?;
+        Ok(keys)
+    }
+
+    /// Signs a token for `username` valid for `ttl_seconds`.
+    pub fn issue(
+        &self,
+        username: &str,
+        role: Role,
+        kind: TokenKind,
+        ttl_seconds: i64,
+    ) -> Result<(String, Claims), Error> {
+        let now = crate::domain::types::now_ms() / 1000;
+        let claims = Claims {
+            sub: username.to_owned(),
+            role,
+            iat: now,
+            nbf: now,
+            exp: now.saturating_add(ttl_seconds),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            iss: self.issuer.clone(),
+            kind,
+        };
+        let token = jsonwebtoken::encode(&Header::new(self.algorithm), &claims, &self.encoding)
+            .map_err(|e| Error::Internal(format!("cannot sign a token: {e}")))?;
+        Ok((token, claims))
+    }
+
+    /// Verifies signature, algorithm, issuer, expiry and not-before.
+    pub fn verify(&self, token: &str) -> Result<Claims, Error> {
+        use jsonwebtoken::errors::ErrorKind;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| {
+                Error::Unauthenticated(
+                    match e.kind() {
+                        ErrorKind::ExpiredSignature => "the token has expired",
+                        ErrorKind::ImmatureSignature => "the token is not valid yet",
+                        ErrorKind::InvalidIssuer => "the token was issued by someone else",
+                        ErrorKind::InvalidSignature => "the token's signature is invalid",
+                        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                            "the token's algorithm is not accepted"
+                        }
+                        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                        _ => "the token is malformed",
+                    }
+                    .to_owned(),
+                )
+            })
+    }
+}
