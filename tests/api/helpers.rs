@@ -92,11 +92,14 @@ pub struct TestApp {
     pub admin_token: String,
     pub port: u16,
     pub pool: Pool,
-    pub db: TestDb,
+    /// The database this app owns (dropped with it); `None` for a replica.
+    pub db: Option<TestDb>,
+    /// The settings it was started with.
+    pub settings: Settings,
     agent: ureq::Agent,
     handle: actix_web::dev::ServerHandle,
     thread: Option<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 /// Replaces the database name in a PostgreSQL URL, keeping any query string.
@@ -144,9 +147,20 @@ pub fn drop_database(db: &TestDb) {
 
 /// Settings for a test: port 0, a temporary data directory, the given database.
 pub fn test_settings(dir: &std::path::Path, database_url: &str, config_toml: &str) -> Settings {
+    settings_with(dir, database_url, config_toml, true)
+}
+
+/// Like [`test_settings`]; without `fixed_secret` the server generates its own
+/// signing secret in the data directory.
+pub fn settings_with(
+    dir: &std::path::Path,
+    database_url: &str,
+    config_toml: &str,
+    fixed_secret: bool,
+) -> Settings {
     let file = dir.join("modelgate.toml");
     std::fs::write(&file, config_toml).unwrap_or_else(|e| panic!("write config: {e}"));
-    let env = HashMap::from([
+    let mut env = HashMap::from([
         ("MODELGATE__DATA_DIR".to_owned(), dir.display().to_string()),
         ("MODELGATE__SERVER__PORT".to_owned(), "0".to_owned()),
         ("MODELGATE__SERVER__WORKERS".to_owned(), "2".to_owned()),
@@ -159,11 +173,10 @@ pub fn test_settings(dir: &std::path::Path, database_url: &str, config_toml: &st
             "MODELGATE__AUTH__BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
             ADMIN_PASSWORD.to_owned(),
         ),
-        (
-            "MODELGATE__AUTH__JWT_SECRET".to_owned(),
-            JWT_SECRET.to_owned(),
-        ),
     ]);
+    if fixed_secret {
+        env.insert("MODELGATE__AUTH__JWT_SECRET".to_owned(), JWT_SECRET.to_owned());
+    }
     Settings::load_with_env(Some(&file), Some(env)).unwrap_or_else(|e| panic!("settings: {e}"))
 }
 
@@ -174,18 +187,24 @@ pub fn spawn_app() -> TestApp {
 
 /// Starts a server with extra `modelgate.toml` content.
 pub fn spawn_app_with_config(config_toml: &str) -> TestApp {
+    spawn_app_full(config_toml, true)
+}
+
+/// Starts a server; without `fixed_secret` it generates its signing secret.
+pub fn spawn_app_full(config_toml: &str, fixed_secret: bool) -> TestApp {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let (db, url) = create_database(dir.path());
-    let settings = test_settings(dir.path(), &url, config_toml);
-    start(settings, db, dir)
+    let settings = settings_with(dir.path(), &url, config_toml, fixed_secret);
+    start(settings, Some(db), Some(dir))
 }
 
 /// Starts a server with these settings over an existing database.
-pub fn start(settings: Settings, db: TestDb, dir: tempfile::TempDir) -> TestApp {
+pub fn start(settings: Settings, db: Option<TestDb>, dir: Option<tempfile::TempDir>) -> TestApp {
+    let server_settings = settings.clone();
     let (sender, receiver) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            match Application::build(&settings) {
+            match Application::build(&server_settings) {
                 Ok(app) => {
                     let _ = sender.send(Ok((app.port(), app.handle(), app.pool())));
                     let _ = app.run_until_stopped().await;
@@ -202,7 +221,9 @@ pub fn start(settings: Settings, db: TestDb, dir: tempfile::TempDir) -> TestApp 
     let (port, handle, pool) = match started {
         Ok(started) => started,
         Err(error) => {
-            drop_database(&db);
+            if let Some(db) = &db {
+                drop_database(db);
+            }
             panic!("server did not start: {error}");
         }
     };
@@ -216,10 +237,11 @@ pub fn start(settings: Settings, db: TestDb, dir: tempfile::TempDir) -> TestApp 
         port,
         pool,
         db,
+        settings,
         agent,
         handle,
         thread: Some(thread),
-        _dir: dir,
+        dir,
     };
     app.admin_token = app.login("admin", ADMIN_PASSWORD);
     app
@@ -227,11 +249,31 @@ pub fn start(settings: Settings, db: TestDb, dir: tempfile::TempDir) -> TestApp 
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.stop();
+        if let Some(db) = &self.db {
+            drop_database(db);
+        }
+    }
+}
+
+impl TestApp {
+    fn stop(&mut self) {
         actix_web::rt::System::new().block_on(self.handle.stop(false));
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        drop_database(&self.db);
+    }
+
+    /// Stops the server and starts it again on the same data directory and database.
+    pub fn restart(mut self) -> TestApp {
+        self.stop();
+        let settings = self.settings.clone();
+        start(settings, self.db.take(), self.dir.take())
+    }
+
+    /// A second server (a replica) on the same database and data directory.
+    pub fn replica(&self) -> TestApp {
+        start(self.settings.clone(), None, None)
     }
 }
 

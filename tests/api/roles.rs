@@ -1,0 +1,258 @@
+//! Who may do what: every protected route answers 401 without a token, 403
+//! one role below its need, and succeeds at its need; transitions follow the
+//! rule table; the trail names the real user.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const ROLES: [&str; 4] = ["viewer", "contributor", "approver", "admin"];
+
+/// One route: its method, the lowest role it needs, and a setup (run as admin)
+/// that makes a fresh target and returns the path and body to send.
+struct Route {
+    method: &'static str,
+    need: &'static str,
+    setup: fn(&TestApp, &str) -> (String, Option<Value>),
+}
+
+fn fresh_version(app: &TestApp) -> i64 {
+    app.create_version("m")
+}
+
+fn routes() -> Vec<Route> {
+    vec![
+        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/me".into(), None) },
+        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models".into(), None) },
+        Route {
+            method: "POST",
+            need: "contributor",
+            setup: |_, tag| ("/api/v1/models".into(), Some(json!({"name": format!("new-{tag}")}))),
+        },
+        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models/m".into(), None) },
+        Route {
+            method: "PATCH",
+            need: "contributor",
+            setup: |_, tag| ("/api/v1/models/m".into(), Some(json!({"description": tag}))),
+        },
+        Route {
+            method: "DELETE",
+            need: "admin",
+            setup: |app, tag| {
+                app.create_model(&format!("doomed-{tag}"));
+                (format!("/api/v1/models/doomed-{tag}"), None)
+            },
+        },
+        Route {
+            method: "PUT",
+            need: "contributor",
+            setup: |_, _| ("/api/v1/models/m/tags/team".into(), Some(json!({"value": "risk"}))),
+        },
+        Route {
+            method: "DELETE",
+            need: "contributor",
+            setup: |app, _| {
+                app.put("/api/v1/models/m/tags/gone", json!({"value": "x"})).expect(200);
+                ("/api/v1/models/m/tags/gone".into(), None)
+            },
+        },
+        Route {
+            method: "PUT",
+            need: "contributor",
+            setup: |_, _| ("/api/v1/models/m/aliases/champion".into(), Some(json!({"version": 1}))),
+        },
+        Route {
+            method: "GET",
+            need: "viewer",
+            setup: |app, _| {
+                app.put("/api/v1/models/m/aliases/stable", json!({"version": 1})).expect(200);
+                ("/api/v1/models/m/aliases/stable".into(), None)
+            },
+        },
+        Route {
+            method: "DELETE",
+            need: "contributor",
+            setup: |app, _| {
+                app.put("/api/v1/models/m/aliases/temp", json!({"version": 1})).expect(200);
+                ("/api/v1/models/m/aliases/temp".into(), None)
+            },
+        },
+        Route {
+            method: "POST",
+            need: "contributor",
+            setup: |_, _| ("/api/v1/models/m/versions".into(), Some(json!({"source": "s3://x"}))),
+        },
+        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models/m/versions".into(), None) },
+        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models/m/latest".into(), None) },
+        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models/m/versions/1".into(), None) },
+        Route {
+            method: "PATCH",
+            need: "contributor",
+            setup: |_, tag| ("/api/v1/models/m/versions/1".into(), Some(json!({"description": tag}))),
+        },
+        Route {
+            method: "DELETE",
+            need: "admin",
+            setup: |app, _| (format!("/api/v1/models/m/versions/{}", fresh_version(app)), None),
+        },
+        Route {
+            method: "PUT",
+            need: "contributor",
+            setup: |_, _| ("/api/v1/models/m/versions/1/tags/k".into(), Some(json!({"value": "v"}))),
+        },
+        Route {
+            method: "DELETE",
+            need: "contributor",
+            setup: |app, _| {
+                app.put("/api/v1/models/m/versions/1/tags/gone", json!({"value": "x"})).expect(200);
+                ("/api/v1/models/m/versions/1/tags/gone".into(), None)
+            },
+        },
+        Route {
+            method: "POST",
+            need: "contributor",
+            setup: |app, _| {
+                (
+                    format!("/api/v1/models/m/versions/{}/stage", fresh_version(app)),
+                    Some(json!({"stage": "Staging"})),
+                )
+            },
+        },
+        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models/m/versions/1/activity".into(), None) },
+        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/events".into(), None) },
+        Route {
+            method: "POST",
+            need: "admin",
+            setup: |_, tag| {
+                (
+                    "/api/v1/users".into(),
+                    Some(json!({"username": format!("u-{tag}"), "password": "long-enough", "role": "viewer"})),
+                )
+            },
+        },
+        Route { method: "GET", need: "admin", setup: |_, _| ("/api/v1/users".into(), None) },
+        Route { method: "GET", need: "admin", setup: |_, _| ("/api/v1/users/r-viewer".into(), None) },
+        Route {
+            method: "PATCH",
+            need: "admin",
+            setup: |_, _| ("/api/v1/users/r-viewer".into(), Some(json!({"role": "viewer"}))),
+        },
+        Route {
+            method: "DELETE",
+            need: "admin",
+            setup: |app, tag| {
+                app.post("/api/v1/users", json!({"username": format!("d-{tag}"), "password": "long-enough", "role": "viewer"}))
+                    .expect(201);
+                (format!("/api/v1/users/d-{tag}"), None)
+            },
+        },
+        Route {
+            method: "POST",
+            need: "admin",
+            setup: |_, tag| ("/api/v1/tokens".into(), Some(json!({"name": tag}))),
+        },
+        Route { method: "GET", need: "admin", setup: |_, _| ("/api/v1/tokens".into(), None) },
+        Route {
+            method: "GET",
+            need: "admin",
+            setup: |app, tag| {
+                let id = app.post("/api/v1/tokens", json!({"name": tag})).expect(201)["id"].clone();
+                (format!("/api/v1/tokens/{id}"), None)
+            },
+        },
+        Route {
+            method: "DELETE",
+            need: "admin",
+            setup: |app, tag| {
+                let id = app.post("/api/v1/tokens", json!({"name": tag})).expect(201)["id"].clone();
+                (format!("/api/v1/tokens/{id}"), None)
+            },
+        },
+    ]
+}
+
+#[test]
+fn every_protected_route_needs_a_token_and_its_role() {
+    let app = spawn_app();
+    app.create_model("m");
+    app.create_version("m");
+    let tokens: Vec<String> = ROLES
+        .iter()
+        .map(|role| app.user_token(&format!("r-{role}"), role))
+        .collect();
+    let mut checked = 0;
+    for (index, route) in routes().iter().enumerate() {
+        let need = ROLES.iter().position(|r| *r == route.need).unwrap_or(0);
+
+        let (path, body) = (route.setup)(&app, &format!("anon{index}"));
+        let before = app.snapshot();
+        app.call_as(None, route.method, &path, body)
+            .expect_error(401, "UNAUTHENTICATED");
+        assert_eq!(app.snapshot(), before, "{} {path} without a token", route.method);
+
+        if need > 0 {
+            let (path, body) = (route.setup)(&app, &format!("below{index}"));
+            let before = app.snapshot();
+            app.call_as(Some(&tokens[need - 1]), route.method, &path, body)
+                .expect_error(403, "PERMISSION_DENIED");
+            assert_eq!(app.snapshot(), before, "{} {path} as {}", route.method, ROLES[need - 1]);
+        }
+
+        let (path, body) = (route.setup)(&app, &format!("at{index}"));
+        let response = app.call_as(Some(&tokens[need]), route.method, &path, body);
+        assert!(
+            (200..300).contains(&response.status),
+            "{} {path} as {}: {} {}",
+            route.method,
+            route.need,
+            response.status,
+            response.text
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 31);
+}
+
+#[test]
+fn transitions_follow_the_rule_table_by_role() {
+    let app = spawn_app();
+    app.create_model("m");
+    let contributor = app.user_token("carol", "contributor");
+    let approver = app.user_token("april", "approver");
+    let version = app.create_version("m");
+    let stage = |token: &str, to: &str| {
+        app.call_as(
+            Some(token),
+            "POST",
+            &format!("/api/v1/models/m/versions/{version}/stage"),
+            Some(json!({"stage": to})),
+        )
+    };
+    // a contributor registers and stages, but cannot promote to Production
+    assert_eq!(stage(&contributor, "Staging").expect(200)["current_stage"], "Staging");
+    let message = stage(&contributor, "Production").expect_error(403, "APPROVAL_REQUIRED");
+    assert!(message.contains("transition-requests"), "{message}");
+    // Staging -> Production is direct for admins only
+    stage(&approver, "Production").expect_error(403, "APPROVAL_REQUIRED");
+    assert_eq!(app.transition("m", version, "Production", false).expect(200)["current_stage"], "Production");
+    // an approver archives a Production version; a contributor cannot
+    stage(&contributor, "Archived").expect_error(403, "APPROVAL_REQUIRED");
+    assert_eq!(stage(&approver, "Archived").expect(200)["current_stage"], "Archived");
+
+    let trail = app.get(&format!("/api/v1/models/m/versions/{version}/activity")).expect(200).clone();
+    let users: Vec<&str> = trail["activities"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|a| a["user"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(users, vec!["carol", "admin", "april"]);
+    assert_eq!(
+        app.get(&format!("/api/v1/models/m/versions/{version}")).expect(200)["created_by"],
+        "admin"
+    );
+    let events = app.get("/api/v1/events?type=version.stage_changed").expect(200).clone();
+    let actors: Vec<&str> = events["events"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["actor"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(actors, vec!["carol", "admin", "april"]);
+}
