@@ -3,7 +3,9 @@
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, JWT_SECRET, TestApp, spawn_app, spawn_app_full, spawn_app_with_config};
+use crate::helpers::{
+    ADMIN_PASSWORD, JWT_SECRET, TestApp, spawn_app, spawn_app_full, spawn_app_with_config,
+};
 
 fn now() -> i64 {
     modelgate::domain::types::now_ms() / 1000
@@ -27,8 +29,12 @@ fn claims(overrides: Value) -> Value {
 }
 
 fn sign(claims: &Value, algorithm: Algorithm, secret: &str) -> String {
-    jsonwebtoken::encode(&Header::new(algorithm), claims, &EncodingKey::from_secret(secret.as_bytes()))
-        .unwrap_or_else(|e| panic!("sign: {e}"))
+    jsonwebtoken::encode(
+        &Header::new(algorithm),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap_or_else(|e| panic!("sign: {e}"))
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -38,7 +44,12 @@ fn b64(bytes: &[u8]) -> String {
 
 #[track_caller]
 fn refused_with(app: &TestApp, authorization: &str) -> String {
-    let response = app.raw("GET", "/api/v1/models", None, &[("Authorization", authorization)]);
+    let response = app.raw(
+        "GET",
+        "/api/v1/models",
+        None,
+        &[("Authorization", authorization)],
+    );
     response.expect_error(401, "UNAUTHENTICATED")
 }
 
@@ -83,10 +94,15 @@ fn wrong_passwords_and_unknown_users_get_the_same_401() {
 fn every_kind_of_bad_token_is_refused_with_401() {
     let app = spawn_app();
     let good = sign(&claims(json!({})), Algorithm::HS256, JWT_SECRET);
-    assert_eq!(app.call_as(Some(&good), "GET", "/api/v1/models", None).status, 200);
+    assert_eq!(
+        app.call_as(Some(&good), "GET", "/api/v1/models", None)
+            .status,
+        200
+    );
 
     // no token at all
-    app.raw("GET", "/api/v1/models", None, &[]).expect_error(401, "UNAUTHENTICATED");
+    app.raw("GET", "/api/v1/models", None, &[])
+        .expect_error(401, "UNAUTHENTICATED");
     // not a bearer token
     refused_with(&app, &format!("Basic {}", b64(b"admin:x")));
     refused_with(&app, "Bearer");
@@ -96,49 +112,107 @@ fn every_kind_of_bad_token_is_refused_with_401() {
     // tampered: the payload changed, the signature kept
     let parts: Vec<&str> = good.split('.').collect();
     let tampered_payload = b64(claims(json!({"sub": "mallory"})).to_string().as_bytes());
-    refused_with(&app, &format!("Bearer {}.{}.{}", parts[0], tampered_payload, parts[2]));
+    refused_with(
+        &app,
+        &format!("Bearer {}.{}.{}", parts[0], tampered_payload, parts[2]),
+    );
     // alg: none
     let none_header = b64(br#"{"alg":"none","typ":"JWT"}"#);
     refused_with(&app, &format!("Bearer {none_header}.{}.", parts[1]));
     // another algorithm with the same secret
-    refused_with(&app, &format!("Bearer {}", sign(&claims(json!({})), Algorithm::HS512, JWT_SECRET)));
+    refused_with(
+        &app,
+        &format!(
+            "Bearer {}",
+            sign(&claims(json!({})), Algorithm::HS512, JWT_SECRET)
+        ),
+    );
     // the wrong key
     refused_with(
         &app,
-        &format!("Bearer {}", sign(&claims(json!({})), Algorithm::HS256, "another-secret-0123456789abcdef0123456789")),
+        &format!(
+            "Bearer {}",
+            sign(
+                &claims(json!({})),
+                Algorithm::HS256,
+                "another-secret-0123456789abcdef0123456789"
+            )
+        ),
     );
     // the wrong issuer
     let message = refused_with(
         &app,
-        &format!("Bearer {}", sign(&claims(json!({"iss": "elsewhere"})), Algorithm::HS256, JWT_SECRET)),
+        &format!(
+            "Bearer {}",
+            sign(
+                &claims(json!({"iss": "elsewhere"})),
+                Algorithm::HS256,
+                JWT_SECRET
+            )
+        ),
     );
     assert!(message.contains("issued"), "{message}");
     // expired beyond the 5 s leeway, and not yet valid
     let message = refused_with(
         &app,
-        &format!("Bearer {}", sign(&claims(json!({"exp": now() - 10})), Algorithm::HS256, JWT_SECRET)),
+        &format!(
+            "Bearer {}",
+            sign(
+                &claims(json!({"exp": now() - 10})),
+                Algorithm::HS256,
+                JWT_SECRET
+            )
+        ),
     );
     assert!(message.contains("expired"), "{message}");
     refused_with(
         &app,
-        &format!("Bearer {}", sign(&claims(json!({"nbf": now() + 60})), Algorithm::HS256, JWT_SECRET)),
+        &format!(
+            "Bearer {}",
+            sign(
+                &claims(json!({"nbf": now() + 60})),
+                Algorithm::HS256,
+                JWT_SECRET
+            )
+        ),
     );
     // missing required claims
     for missing in ["exp", "nbf", "jti", "iss"] {
         refused_with(
             &app,
-            &format!("Bearer {}", sign(&claims(json!({missing: null})), Algorithm::HS256, JWT_SECRET)),
+            &format!(
+                "Bearer {}",
+                sign(
+                    &claims(json!({missing: null})),
+                    Algorithm::HS256,
+                    JWT_SECRET
+                )
+            ),
         );
     }
     // a user that does not exist
     refused_with(
         &app,
-        &format!("Bearer {}", sign(&claims(json!({"sub": "ghost"})), Algorithm::HS256, JWT_SECRET)),
+        &format!(
+            "Bearer {}",
+            sign(
+                &claims(json!({"sub": "ghost"})),
+                Algorithm::HS256,
+                JWT_SECRET
+            )
+        ),
     );
     // a forged pipeline token whose jti was never stored
     refused_with(
         &app,
-        &format!("Bearer {}", sign(&claims(json!({"kind": "pipeline"})), Algorithm::HS256, JWT_SECRET)),
+        &format!(
+            "Bearer {}",
+            sign(
+                &claims(json!({"kind": "pipeline"})),
+                Algorithm::HS256,
+                JWT_SECRET
+            )
+        ),
     );
 }
 
@@ -146,17 +220,30 @@ fn every_kind_of_bad_token_is_refused_with_401() {
 fn the_stored_role_counts_not_the_role_claimed_in_the_token() {
     let app = spawn_app();
     app.user_token("vera", "viewer");
-    let inflated = sign(&claims(json!({"sub": "vera", "role": "admin"})), Algorithm::HS256, JWT_SECRET);
-    app.call_as(Some(&inflated), "POST", "/api/v1/models", Some(json!({"name": "x"})))
-        .expect_error(403, "PERMISSION_DENIED");
+    let inflated = sign(
+        &claims(json!({"sub": "vera", "role": "admin"})),
+        Algorithm::HS256,
+        JWT_SECRET,
+    );
+    app.call_as(
+        Some(&inflated),
+        "POST",
+        "/api/v1/models",
+        Some(json!({"name": "x"})),
+    )
+    .expect_error(403, "PERMISSION_DENIED");
 }
 
 #[test]
 fn disabling_or_deleting_a_user_stops_its_tokens_at_once() {
     let app = spawn_app();
     let token = app.user_token("carl", "contributor");
-    assert_eq!(app.call_as(Some(&token), "GET", "/api/v1/me", None).status, 200);
-    app.patch("/api/v1/users/carl", json!({"disabled": true})).expect(200);
+    assert_eq!(
+        app.call_as(Some(&token), "GET", "/api/v1/me", None).status,
+        200
+    );
+    app.patch("/api/v1/users/carl", json!({"disabled": true}))
+        .expect(200);
     app.call_as(Some(&token), "GET", "/api/v1/me", None)
         .expect_error(401, "UNAUTHENTICATED");
     let message = app
@@ -168,8 +255,12 @@ fn disabling_or_deleting_a_user_stops_its_tokens_at_once() {
         )
         .expect_error(401, "UNAUTHENTICATED");
     assert!(message.contains("disabled"), "{message}");
-    app.patch("/api/v1/users/carl", json!({"disabled": false})).expect(200);
-    assert_eq!(app.call_as(Some(&token), "GET", "/api/v1/me", None).status, 200);
+    app.patch("/api/v1/users/carl", json!({"disabled": false}))
+        .expect(200);
+    assert_eq!(
+        app.call_as(Some(&token), "GET", "/api/v1/me", None).status,
+        200
+    );
     assert_eq!(app.delete("/api/v1/users/carl").status, 204);
     app.call_as(Some(&token), "GET", "/api/v1/me", None)
         .expect_error(401, "UNAUTHENTICATED");
@@ -199,7 +290,12 @@ fn a_pipeline_token_works_until_revoked_on_every_replica() {
         assert_eq!(me.expect(200)["token_kind"], "pipeline");
         assert_eq!(
             server
-                .call_as(Some(&token), "POST", "/api/v1/models", Some(json!({"name": format!("m{}", server.port)})))
+                .call_as(
+                    Some(&token),
+                    "POST",
+                    "/api/v1/models",
+                    Some(json!({"name": format!("m{}", server.port)}))
+                )
                 .status,
             201
         );
@@ -208,7 +304,12 @@ fn a_pipeline_token_works_until_revoked_on_every_replica() {
     let listed = app.get("/api/v1/tokens").expect(200).clone();
     assert_eq!(listed["tokens"][0]["id"], id);
     assert!(!listed.to_string().contains(&token));
-    assert!(app.get(&format!("/api/v1/tokens/{id}")).expect(200).get("token").is_none());
+    assert!(
+        app.get(&format!("/api/v1/tokens/{id}"))
+            .expect(200)
+            .get("token")
+            .is_none()
+    );
 
     assert_eq!(app.delete(&format!("/api/v1/tokens/{id}")).status, 204);
     for server in [&app, &replica] {
@@ -226,14 +327,19 @@ fn pipeline_token_requests_are_validated() {
     let before = app.snapshot();
     app.post("/api/v1/tokens", json!({"name": "x", "expires_in_days": 0}))
         .expect_error(400, "INVALID_PARAMETER_VALUE");
-    app.post("/api/v1/tokens", json!({"name": "x", "expires_in_days": 99999}))
-        .expect_error(400, "INVALID_PARAMETER_VALUE");
+    app.post(
+        "/api/v1/tokens",
+        json!({"name": "x", "expires_in_days": 99999}),
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
     app.post("/api/v1/tokens", json!({"name": ""}))
         .expect_error(400, "INVALID_PARAMETER_VALUE");
     app.post("/api/v1/tokens", json!({"name": "x", "username": "ghost"}))
         .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
-    app.get("/api/v1/tokens/abc").expect_error(400, "INVALID_PARAMETER_VALUE");
-    app.delete("/api/v1/tokens/999").expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    app.get("/api/v1/tokens/abc")
+        .expect_error(400, "INVALID_PARAMETER_VALUE");
+    app.delete("/api/v1/tokens/999")
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
     assert_eq!(app.snapshot(), before);
 }
 
@@ -303,8 +409,14 @@ fn a_generated_secret_survives_a_restart_and_is_kept_private() {
     assert_eq!(secret.len(), 64);
 
     let app = app.restart();
-    assert_eq!(app.call_as(Some(&token), "GET", "/api/v1/me", None).status, 200);
-    assert_eq!(std::fs::read_to_string(&secret_file).unwrap_or_default(), secret);
+    assert_eq!(
+        app.call_as(Some(&token), "GET", "/api/v1/me", None).status,
+        200
+    );
+    assert_eq!(
+        std::fs::read_to_string(&secret_file).unwrap_or_default(),
+        secret
+    );
 }
 
 #[test]
@@ -328,34 +440,53 @@ fn the_last_enabled_admin_cannot_be_removed() {
             .expect_error(409, "CONFLICT");
     }
     app.user_token("second", "admin");
-    app.patch("/api/v1/users/admin", json!({"role": "approver"})).expect(200);
+    app.patch("/api/v1/users/admin", json!({"role": "approver"}))
+        .expect(200);
 }
 
 #[test]
 fn users_are_managed_by_admins_and_never_show_a_hash() {
     let app = spawn_app();
     let created = app
-        .post("/api/v1/users", json!({"username": "ann", "password": "long-enough", "role": "approver"}))
+        .post(
+            "/api/v1/users",
+            json!({"username": "ann", "password": "long-enough", "role": "approver"}),
+        )
         .expect(201)
         .clone();
     assert_eq!(created["username"], "ann");
     assert_eq!(created["role"], "approver");
     assert_eq!(created["disabled"], false);
-    app.post("/api/v1/users", json!({"username": "ann", "password": "long-enough", "role": "viewer"}))
-        .expect_error(409, "RESOURCE_ALREADY_EXISTS");
-    app.post("/api/v1/users", json!({"username": "bob", "password": "short", "role": "viewer"}))
-        .expect_error(400, "INVALID_PARAMETER_VALUE");
-    app.post("/api/v1/users", json!({"username": "bob", "password": "long-enough", "role": "root"}))
-        .expect_error(400, "INVALID_PARAMETER_VALUE");
-    app.post("/api/v1/users", json!({"username": "b o b", "password": "long-enough", "role": "viewer"}))
-        .expect_error(400, "INVALID_PARAMETER_VALUE");
+    app.post(
+        "/api/v1/users",
+        json!({"username": "ann", "password": "long-enough", "role": "viewer"}),
+    )
+    .expect_error(409, "RESOURCE_ALREADY_EXISTS");
+    app.post(
+        "/api/v1/users",
+        json!({"username": "bob", "password": "short", "role": "viewer"}),
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    app.post(
+        "/api/v1/users",
+        json!({"username": "bob", "password": "long-enough", "role": "root"}),
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    app.post(
+        "/api/v1/users",
+        json!({"username": "b o b", "password": "long-enough", "role": "viewer"}),
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
     let listed = app.get("/api/v1/users").expect(200).clone();
     assert_eq!(listed["users"].as_array().map(Vec::len), Some(2));
     assert!(!listed.to_string().contains("argon2"));
     assert!(!listed.to_string().contains("password"));
 
-    app.patch("/api/v1/users/ann", json!({"password": "a-new-password"})).expect(200);
+    app.patch("/api/v1/users/ann", json!({"password": "a-new-password"}))
+        .expect(200);
     assert!(!app.login("ann", "a-new-password").is_empty());
-    app.patch("/api/v1/users/ann", json!({})).expect_error(400, "INVALID_PARAMETER_VALUE");
-    app.get("/api/v1/users/nobody").expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    app.patch("/api/v1/users/ann", json!({}))
+        .expect_error(400, "INVALID_PARAMETER_VALUE");
+    app.get("/api/v1/users/nobody")
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
 }

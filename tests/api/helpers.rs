@@ -175,7 +175,10 @@ pub fn settings_with(
         ),
     ]);
     if fixed_secret {
-        env.insert("MODELGATE__AUTH__JWT_SECRET".to_owned(), JWT_SECRET.to_owned());
+        env.insert(
+            "MODELGATE__AUTH__JWT_SECRET".to_owned(),
+            JWT_SECRET.to_owned(),
+        );
     }
     Settings::load_with_env(Some(&file), Some(env)).unwrap_or_else(|e| panic!("settings: {e}"))
 }

@@ -3,8 +3,10 @@
 
 mod auth;
 mod bad_input;
+mod binary;
 mod events;
 mod helpers;
+mod keys;
 mod models;
 mod roles;
 mod storage;

@@ -22,14 +22,31 @@ fn fresh_version(app: &TestApp) -> i64 {
 
 fn routes() -> Vec<Route> {
     vec![
-        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/me".into(), None) },
-        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models".into(), None) },
+        Route {
+            method: "GET",
+            need: "viewer",
+            setup: |_, _| ("/api/v1/me".into(), None),
+        },
+        Route {
+            method: "GET",
+            need: "viewer",
+            setup: |_, _| ("/api/v1/models".into(), None),
+        },
         Route {
             method: "POST",
             need: "contributor",
-            setup: |_, tag| ("/api/v1/models".into(), Some(json!({"name": format!("new-{tag}")}))),
+            setup: |_, tag| {
+                (
+                    "/api/v1/models".into(),
+                    Some(json!({"name": format!("new-{tag}")})),
+                )
+            },
         },
-        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models/m".into(), None) },
+        Route {
+            method: "GET",
+            need: "viewer",
+            setup: |_, _| ("/api/v1/models/m".into(), None),
+        },
         Route {
             method: "PATCH",
             need: "contributor",
@@ -46,26 +63,38 @@ fn routes() -> Vec<Route> {
         Route {
             method: "PUT",
             need: "contributor",
-            setup: |_, _| ("/api/v1/models/m/tags/team".into(), Some(json!({"value": "risk"}))),
+            setup: |_, _| {
+                (
+                    "/api/v1/models/m/tags/team".into(),
+                    Some(json!({"value": "risk"})),
+                )
+            },
         },
         Route {
             method: "DELETE",
             need: "contributor",
             setup: |app, _| {
-                app.put("/api/v1/models/m/tags/gone", json!({"value": "x"})).expect(200);
+                app.put("/api/v1/models/m/tags/gone", json!({"value": "x"}))
+                    .expect(200);
                 ("/api/v1/models/m/tags/gone".into(), None)
             },
         },
         Route {
             method: "PUT",
             need: "contributor",
-            setup: |_, _| ("/api/v1/models/m/aliases/champion".into(), Some(json!({"version": 1}))),
+            setup: |_, _| {
+                (
+                    "/api/v1/models/m/aliases/champion".into(),
+                    Some(json!({"version": 1})),
+                )
+            },
         },
         Route {
             method: "GET",
             need: "viewer",
             setup: |app, _| {
-                app.put("/api/v1/models/m/aliases/stable", json!({"version": 1})).expect(200);
+                app.put("/api/v1/models/m/aliases/stable", json!({"version": 1}))
+                    .expect(200);
                 ("/api/v1/models/m/aliases/stable".into(), None)
             },
         },
@@ -73,38 +102,75 @@ fn routes() -> Vec<Route> {
             method: "DELETE",
             need: "contributor",
             setup: |app, _| {
-                app.put("/api/v1/models/m/aliases/temp", json!({"version": 1})).expect(200);
+                app.put("/api/v1/models/m/aliases/temp", json!({"version": 1}))
+                    .expect(200);
                 ("/api/v1/models/m/aliases/temp".into(), None)
             },
         },
         Route {
             method: "POST",
             need: "contributor",
-            setup: |_, _| ("/api/v1/models/m/versions".into(), Some(json!({"source": "s3://x"}))),
+            setup: |_, _| {
+                (
+                    "/api/v1/models/m/versions".into(),
+                    Some(json!({"source": "s3://x"})),
+                )
+            },
         },
-        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models/m/versions".into(), None) },
-        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models/m/latest".into(), None) },
-        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models/m/versions/1".into(), None) },
+        Route {
+            method: "GET",
+            need: "viewer",
+            setup: |_, _| ("/api/v1/models/m/versions".into(), None),
+        },
+        Route {
+            method: "GET",
+            need: "viewer",
+            setup: |_, _| ("/api/v1/models/m/latest".into(), None),
+        },
+        Route {
+            method: "GET",
+            need: "viewer",
+            setup: |_, _| ("/api/v1/models/m/versions/1".into(), None),
+        },
         Route {
             method: "PATCH",
             need: "contributor",
-            setup: |_, tag| ("/api/v1/models/m/versions/1".into(), Some(json!({"description": tag}))),
+            setup: |_, tag| {
+                (
+                    "/api/v1/models/m/versions/1".into(),
+                    Some(json!({"description": tag})),
+                )
+            },
         },
         Route {
             method: "DELETE",
             need: "admin",
-            setup: |app, _| (format!("/api/v1/models/m/versions/{}", fresh_version(app)), None),
+            setup: |app, _| {
+                (
+                    format!("/api/v1/models/m/versions/{}", fresh_version(app)),
+                    None,
+                )
+            },
         },
         Route {
             method: "PUT",
             need: "contributor",
-            setup: |_, _| ("/api/v1/models/m/versions/1/tags/k".into(), Some(json!({"value": "v"}))),
+            setup: |_, _| {
+                (
+                    "/api/v1/models/m/versions/1/tags/k".into(),
+                    Some(json!({"value": "v"})),
+                )
+            },
         },
         Route {
             method: "DELETE",
             need: "contributor",
             setup: |app, _| {
-                app.put("/api/v1/models/m/versions/1/tags/gone", json!({"value": "x"})).expect(200);
+                app.put(
+                    "/api/v1/models/m/versions/1/tags/gone",
+                    json!({"value": "x"}),
+                )
+                .expect(200);
                 ("/api/v1/models/m/versions/1/tags/gone".into(), None)
             },
         },
@@ -118,24 +184,47 @@ fn routes() -> Vec<Route> {
                 )
             },
         },
-        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/models/m/versions/1/activity".into(), None) },
-        Route { method: "GET", need: "viewer", setup: |_, _| ("/api/v1/events".into(), None) },
+        Route {
+            method: "GET",
+            need: "viewer",
+            setup: |_, _| ("/api/v1/models/m/versions/1/activity".into(), None),
+        },
+        Route {
+            method: "GET",
+            need: "viewer",
+            setup: |_, _| ("/api/v1/events".into(), None),
+        },
         Route {
             method: "POST",
             need: "admin",
             setup: |_, tag| {
                 (
                     "/api/v1/users".into(),
-                    Some(json!({"username": format!("u-{tag}"), "password": "long-enough", "role": "viewer"})),
+                    Some(
+                        json!({"username": format!("u-{tag}"), "password": "long-enough", "role": "viewer"}),
+                    ),
                 )
             },
         },
-        Route { method: "GET", need: "admin", setup: |_, _| ("/api/v1/users".into(), None) },
-        Route { method: "GET", need: "admin", setup: |_, _| ("/api/v1/users/r-viewer".into(), None) },
+        Route {
+            method: "GET",
+            need: "admin",
+            setup: |_, _| ("/api/v1/users".into(), None),
+        },
+        Route {
+            method: "GET",
+            need: "admin",
+            setup: |_, _| ("/api/v1/users/r-viewer".into(), None),
+        },
         Route {
             method: "PATCH",
             need: "admin",
-            setup: |_, _| ("/api/v1/users/r-viewer".into(), Some(json!({"role": "viewer"}))),
+            setup: |_, _| {
+                (
+                    "/api/v1/users/r-viewer".into(),
+                    Some(json!({"role": "viewer"})),
+                )
+            },
         },
         Route {
             method: "DELETE",
@@ -151,7 +240,11 @@ fn routes() -> Vec<Route> {
             need: "admin",
             setup: |_, tag| ("/api/v1/tokens".into(), Some(json!({"name": tag}))),
         },
-        Route { method: "GET", need: "admin", setup: |_, _| ("/api/v1/tokens".into(), None) },
+        Route {
+            method: "GET",
+            need: "admin",
+            setup: |_, _| ("/api/v1/tokens".into(), None),
+        },
         Route {
             method: "GET",
             need: "admin",
@@ -188,14 +281,25 @@ fn every_protected_route_needs_a_token_and_its_role() {
         let before = app.snapshot();
         app.call_as(None, route.method, &path, body)
             .expect_error(401, "UNAUTHENTICATED");
-        assert_eq!(app.snapshot(), before, "{} {path} without a token", route.method);
+        assert_eq!(
+            app.snapshot(),
+            before,
+            "{} {path} without a token",
+            route.method
+        );
 
         if need > 0 {
             let (path, body) = (route.setup)(&app, &format!("below{index}"));
             let before = app.snapshot();
             app.call_as(Some(&tokens[need - 1]), route.method, &path, body)
                 .expect_error(403, "PERMISSION_DENIED");
-            assert_eq!(app.snapshot(), before, "{} {path} as {}", route.method, ROLES[need - 1]);
+            assert_eq!(
+                app.snapshot(),
+                before,
+                "{} {path} as {}",
+                route.method,
+                ROLES[need - 1]
+            );
         }
 
         let (path, body) = (route.setup)(&app, &format!("at{index}"));
@@ -229,27 +333,44 @@ fn transitions_follow_the_rule_table_by_role() {
         )
     };
     // a contributor registers and stages, but cannot promote to Production
-    assert_eq!(stage(&contributor, "Staging").expect(200)["current_stage"], "Staging");
+    assert_eq!(
+        stage(&contributor, "Staging").expect(200)["current_stage"],
+        "Staging"
+    );
     let message = stage(&contributor, "Production").expect_error(403, "APPROVAL_REQUIRED");
     assert!(message.contains("transition-requests"), "{message}");
     // Staging -> Production is direct for admins only
     stage(&approver, "Production").expect_error(403, "APPROVAL_REQUIRED");
-    assert_eq!(app.transition("m", version, "Production", false).expect(200)["current_stage"], "Production");
+    assert_eq!(
+        app.transition("m", version, "Production", false)
+            .expect(200)["current_stage"],
+        "Production"
+    );
     // an approver archives a Production version; a contributor cannot
     stage(&contributor, "Archived").expect_error(403, "APPROVAL_REQUIRED");
-    assert_eq!(stage(&approver, "Archived").expect(200)["current_stage"], "Archived");
+    assert_eq!(
+        stage(&approver, "Archived").expect(200)["current_stage"],
+        "Archived"
+    );
 
-    let trail = app.get(&format!("/api/v1/models/m/versions/{version}/activity")).expect(200).clone();
+    let trail = app
+        .get(&format!("/api/v1/models/m/versions/{version}/activity"))
+        .expect(200)
+        .clone();
     let users: Vec<&str> = trail["activities"]
         .as_array()
         .map(|a| a.iter().filter_map(|a| a["user"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(users, vec!["carol", "admin", "april"]);
     assert_eq!(
-        app.get(&format!("/api/v1/models/m/versions/{version}")).expect(200)["created_by"],
+        app.get(&format!("/api/v1/models/m/versions/{version}"))
+            .expect(200)["created_by"],
         "admin"
     );
-    let events = app.get("/api/v1/events?type=version.stage_changed").expect(200).clone();
+    let events = app
+        .get("/api/v1/events?type=version.stage_changed")
+        .expect(200)
+        .clone();
     let actors: Vec<&str> = events["events"]
         .as_array()
         .map(|e| e.iter().filter_map(|e| e["actor"].as_str()).collect())

@@ -1,0 +1,329 @@
+//! The real `modelgate` binary: first start, secrets kept out of logs, and
+//! the maintenance commands working on the configured database.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestDb, create_database, drop_database};
+
+/// A database and data directory shared by the processes of one test.
+struct Deployment {
+    dir: tempfile::TempDir,
+    url: String,
+    db: TestDb,
+}
+
+impl Deployment {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (db, url) = create_database(dir.path());
+        Deployment { dir, url, db }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_modelgate"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("RUST_LOG")
+            .env("MODELGATE__DATA_DIR", self.dir.path())
+            .env("MODELGATE__DATABASE__URL", &self.url)
+            .env("MODELGATE__SERVER__PORT", "0")
+            .env("MODELGATE__LOG__FORMAT", "json")
+            .env("MODELGATE__LOG__LEVEL", "debug");
+        command
+    }
+
+    /// Runs a maintenance command, feeding `stdin`; returns (success, stdout, stderr).
+    fn run(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+        if let Some(mut input) = child.stdin.take() {
+            let _ = input.write_all(stdin.as_bytes());
+        }
+        let output = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("wait: {e}"));
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    fn serve(&self) -> Server {
+        let mut child = self
+            .command(&["serve"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+        let stdout = capture(child.stdout.take());
+        let stderr = capture(child.stderr.take());
+        let started = Instant::now();
+        let port = loop {
+            let log = stderr.lock().map(|l| l.clone()).unwrap_or_default();
+            if let Some(port) = log
+                .lines()
+                .filter(|line| line.contains("modelgate is listening"))
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .find_map(|entry| entry["fields"]["port"].as_u64())
+            {
+                break port;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "server did not start: {log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Server {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        drop_database(&self.db);
+    }
+}
+
+fn capture(stream: Option<impl std::io::Read + Send + 'static>) -> Arc<Mutex<String>> {
+    let buffer = Arc::new(Mutex::new(String::new()));
+    if let Some(stream) = stream {
+        let sink = buffer.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Ok(mut text) = sink.lock() {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+        });
+    }
+    buffer
+}
+
+struct Server {
+    child: Child,
+    address: String,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn call(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let result = match body {
+            Some(body) => agent.run(
+                request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .unwrap_or_else(|e| panic!("{e}")),
+            ),
+            None => agent.run(request.body(()).unwrap_or_else(|e| panic!("{e}"))),
+        };
+        let mut response = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn login(&self, username: &str, password: &str) -> (u16, String) {
+        let (status, body) = self.call(
+            None,
+            "POST",
+            "/api/v1/auth/token",
+            Some(json!({"username": username, "password": password})),
+        );
+        (
+            status,
+            body["access_token"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// Stops the process and returns (stdout, stderr).
+    fn stop(mut self) -> (String, String) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(100));
+        let read = |b: &Arc<Mutex<String>>| b.lock().map(|t| t.clone()).unwrap_or_default();
+        (read(&self.stdout), read(&self.stderr))
+    }
+}
+
+#[test]
+fn first_start_prints_a_generated_admin_password_once_and_logs_no_secret() {
+    let deployment = Deployment::new();
+    let server = deployment.serve();
+    std::thread::sleep(Duration::from_millis(200));
+    let stdout = server.stdout.lock().map(|t| t.clone()).unwrap_or_default();
+    let admin_password = stdout
+        .split_whitespace()
+        .skip_while(|word| *word != "password")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no generated password in: {stdout}"))
+        .to_owned();
+    assert_eq!(admin_password.len(), 24);
+
+    let (status, admin) = server.login("admin", &admin_password);
+    assert_eq!(status, 200);
+    let user_password = "Sup3r-Secret-Passw0rd";
+    let wrong_password = "Wr0ng-Secret-Guess";
+    let (status, _) = server.call(
+        Some(&admin),
+        "POST",
+        "/api/v1/users",
+        Some(json!({"username": "sam", "password": user_password, "role": "contributor"})),
+    );
+    assert_eq!(status, 201);
+    let (status, session) = server.login("sam", user_password);
+    assert_eq!(status, 200);
+    assert_eq!(server.login("sam", wrong_password).0, 401);
+    let (status, created) = server.call(
+        Some(&admin),
+        "POST",
+        "/api/v1/tokens",
+        Some(json!({"name": "ci", "username": "sam"})),
+    );
+    assert_eq!(status, 201);
+    let pipeline = created["token"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        server.call(Some(&pipeline), "GET", "/api/v1/me", None).0,
+        200
+    );
+    assert_eq!(
+        server
+            .call(
+                Some(&session),
+                "POST",
+                "/api/v1/models",
+                Some(json!({"name": "m"}))
+            )
+            .0,
+        201
+    );
+    assert_eq!(
+        server
+            .call(Some("garbage.token.value"), "GET", "/api/v1/me", None)
+            .0,
+        401
+    );
+    let (_, users) = server.call(Some(&admin), "GET", "/api/v1/users", None);
+
+    let (_, log) = server.stop();
+    assert!(log.contains("login failed"), "the log was captured: {log}");
+    assert!(log.contains("\"request_id\""), "{log}");
+    let secret =
+        std::fs::read_to_string(deployment.dir.path().join("jwt_secret")).unwrap_or_default();
+    assert_eq!(secret.len(), 64);
+    for (what, value) in [
+        ("admin password", admin_password.as_str()),
+        ("user password", user_password),
+        ("wrong password", wrong_password),
+        ("admin token", admin.as_str()),
+        ("session token", session.as_str()),
+        ("pipeline token", pipeline.as_str()),
+        ("signing secret", secret.as_str()),
+        ("a password hash", "$argon2"),
+    ] {
+        assert!(!value.is_empty(), "{what} is known");
+        assert!(!log.contains(value), "the {what} appears in the log");
+    }
+    assert!(!users.to_string().contains("argon2"), "{users}");
+
+    // the generated password is printed on the first start only
+    let server = deployment.serve();
+    std::thread::sleep(Duration::from_millis(200));
+    let (stdout, _) = server.stop();
+    assert!(!stdout.contains("password"), "{stdout}");
+}
+
+#[test]
+fn maintenance_commands_manage_users_and_tokens_on_the_configured_database() {
+    let deployment = Deployment::new();
+    let (ok, output, errors) = deployment.run(
+        &[
+            "users",
+            "add",
+            "ci-bot",
+            "--role",
+            "contributor",
+            "--password-stdin",
+        ],
+        "pipeline-password\n",
+    );
+    assert!(ok, "{output} {errors}");
+    assert!(output.contains("\"role\": \"contributor\""), "{output}");
+    let (ok, _, errors) = deployment.run(&["users", "add", "ci-bot", "--role", "viewer"], "");
+    assert!(!ok && errors.contains("already exists"), "{errors}");
+    let (ok, output, _) = deployment.run(&["users", "set-role", "ci-bot", "approver"], "");
+    assert!(ok && output.contains("\"role\": \"approver\""), "{output}");
+    let (ok, _, errors) = deployment.run(&["users", "set-role", "ci-bot", "root"], "");
+    assert!(!ok && errors.contains("unknown role"), "{errors}");
+
+    let (ok, output, errors) = deployment.run(
+        &[
+            "tokens",
+            "create",
+            "nightly",
+            "--user",
+            "ci-bot",
+            "--expires-in-days",
+            "7",
+        ],
+        "",
+    );
+    assert!(ok, "{output} {errors}");
+    let created: Value = serde_json::from_str(&output).unwrap_or_default();
+    let token = created["token"].as_str().unwrap_or_default().to_owned();
+    let id = created["id"].as_i64().unwrap_or_default().to_string();
+    assert!(!token.is_empty(), "{output}");
+
+    let server = deployment.serve();
+    let (status, me) = server.call(Some(&token), "GET", "/api/v1/me", None);
+    assert_eq!(status, 200);
+    assert_eq!(me["username"], "ci-bot");
+    assert_eq!(me["role"], "approver");
+    assert_eq!(server.login("ci-bot", "pipeline-password").0, 200);
+
+    let (ok, output, errors) = deployment.run(&["tokens", "revoke", &id], "");
+    assert!(ok, "{output} {errors}");
+    assert_eq!(server.call(Some(&token), "GET", "/api/v1/me", None).0, 401);
+
+    let (ok, output, _) = deployment.run(&["users", "disable", "ci-bot"], "");
+    assert!(ok && output.contains("\"disabled\": true"), "{output}");
+    assert_eq!(server.login("ci-bot", "pipeline-password").0, 401);
+    let (ok, output, errors) = deployment.run(&["users", "enable", "ci-bot"], "");
+    assert!(ok, "{output} {errors}");
+    assert_eq!(server.login("ci-bot", "pipeline-password").0, 200);
+    server.stop();
+}
