@@ -53,7 +53,10 @@ fn eddsa_and_rs256_tokens_are_issued_and_hs256_forgeries_refused() {
     let keys = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     for (algorithm, openssl_args) in [
         ("EdDSA", vec!["-algorithm", "ed25519"]),
-        ("RS256", vec!["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]),
+        (
+            "RS256",
+            vec!["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        ),
     ] {
         let (private, public) = key_pair(keys.path(), algorithm, &openssl_args);
         let app = spawn_app_full(&config(algorithm, &private, &public), false);
