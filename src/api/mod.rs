@@ -114,6 +114,26 @@ pub async fn endpoint_not_found(req: HttpRequest) -> Result<HttpResponse> {
     )))
 }
 
+/// Query of lists that only page: `?max_results=&page_token=`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Page size, 1–1000 (default 100).
+    pub max_results: Option<i64>,
+    /// Token from the previous page.
+    pub page_token: Option<String>,
+}
+
+impl PageQuery {
+    /// The validated page size and the token, if one was given.
+    pub fn into_parts(self) -> Result<(i64, Option<String>)> {
+        Ok((
+            crate::domain::types::page_size(self.max_results)?,
+            self.page_token.filter(|t| !t.is_empty()),
+        ))
+    }
+}
+
 /// For PATCH bodies: an absent field is `None` (leave it), `null` is
 /// `Some(None)` (clear it), a value is `Some(Some(v))`.
 pub(crate) fn present<'de, D, T>(

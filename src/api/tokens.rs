@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppState, method_not_allowed};
+use crate::api::{AppState, PageQuery, method_not_allowed};
 use crate::auth::{Caller, Role};
 use crate::domain::tokens::{self, ApiToken, DEFAULT_DAYS};
-use crate::domain::types::{Username, page_size};
+use crate::domain::types::Username;
 use crate::error::{Error, Result};
 
 /// Body of `POST /api/v1/tokens`.
@@ -19,16 +19,6 @@ pub struct CreateTokenRequest {
     pub expires_in_days: Option<i64>,
     /// The user the token acts as (default: the caller).
     pub username: Option<String>,
-}
-
-/// Query of `GET /api/v1/tokens`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListTokensQuery {
-    /// Page size, 1–1000 (default 100).
-    pub max_results: Option<i64>,
-    /// Token from the previous page.
-    pub page_token: Option<String>,
 }
 
 /// A page of tokens (never their values).
@@ -94,11 +84,9 @@ pub async fn create_api_token(
 pub async fn list_api_tokens(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<ListTokensQuery>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    let query = query.into_inner();
-    let max_results = page_size(query.max_results)?;
-    let token = query.page_token.filter(|t| !t.is_empty());
+    let (max_results, token) = query.into_inner().into_parts()?;
     let page = state
         .db_as(caller, Role::Admin, move |conn, _| {
             tokens::list(conn, max_results, token.as_deref())

@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppState, method_not_allowed};
+use crate::api::{AppState, PageQuery, method_not_allowed};
 use crate::auth::{Caller, Role, password};
-use crate::domain::types::{Username, page_size};
+use crate::domain::types::Username;
 use crate::domain::users::{self, User, UserChanges};
 use crate::error::{Error, Result};
 
@@ -31,16 +31,6 @@ pub struct UpdateUserRequest {
     pub password: Option<String>,
     /// Disable (true) or enable (false).
     pub disabled: Option<bool>,
-}
-
-/// Query of `GET /api/v1/users`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListUsersQuery {
-    /// Page size, 1–1000 (default 100).
-    pub max_results: Option<i64>,
-    /// Token from the previous page.
-    pub page_token: Option<String>,
 }
 
 /// A page of users.
@@ -100,11 +90,9 @@ pub async fn create_user(
 pub async fn list_users(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<ListUsersQuery>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    let query = query.into_inner();
-    let max_results = page_size(query.max_results)?;
-    let token = query.page_token.filter(|t| !t.is_empty());
+    let (max_results, token) = query.into_inner().into_parts()?;
     let page = state
         .db_as(caller, Role::Admin, move |conn, _| {
             users::list(conn, max_results, token.as_deref())
