@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use modelgate::cli;
+use modelgate::client::{self, Client, GateOutcome};
 use modelgate::config::Settings;
 use modelgate::domain::tokens::DEFAULT_DAYS;
 use modelgate::domain::users::UserChanges;
@@ -37,6 +39,101 @@ enum Command {
     Tokens {
         #[command(subcommand)]
         action: TokensCommand,
+    },
+    /// Move a version where the policy lets you, otherwise open a transition request.
+    Promote {
+        /// Registered model name.
+        model: String,
+        /// Version number.
+        version: String,
+        /// Target stage: Staging, Production, Archived or None.
+        #[arg(long)]
+        to: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        comment: Option<String>,
+        /// Archive the versions now in the target stage.
+        #[arg(long)]
+        archive_existing: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Wait until a version is in a stage. Exit 0: it is; 1: denied; 2: still
+    /// pending when the wait ran out; 3: any other error.
+    Gate {
+        /// Registered model name.
+        model: String,
+        /// Version number.
+        version: String,
+        /// The stage to wait for.
+        #[arg(long)]
+        stage: String,
+        /// How long to wait for a pending request: 90s, 30m, 2h, 1h30m (default: do not wait).
+        #[arg(long, value_parser = client::parse_duration)]
+        wait: Option<Duration>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List and decide transition requests.
+    Requests {
+        #[command(subcommand)]
+        action: RequestsCommand,
+    },
+}
+
+/// Where the server is and who is calling (client commands).
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// Server URL.
+    #[arg(long, env = "MODELGATE_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Bearer token (a login or pipeline token).
+    #[arg(long, env = "MODELGATE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum RequestsCommand {
+    /// List requests, newest first.
+    List {
+        /// pending, applied, rejected, cancelled or stale.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only requests for this model.
+        #[arg(long)]
+        model: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Approve a request (approver or admin, not its requester).
+    Approve {
+        /// Request id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        comment: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Reject a request (approver or admin).
+    Reject {
+        /// Request id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        comment: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Cancel a request (its requester or an admin).
+    Cancel {
+        /// Request id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        comment: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
 }
 
@@ -94,6 +191,36 @@ enum TokensCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = match cli.command {
+        Command::Promote {
+            model,
+            version,
+            to,
+            comment,
+            archive_existing,
+            server,
+        } => {
+            return client_command(&server, |client| {
+                client::promote(
+                    client,
+                    &model,
+                    &version,
+                    &to,
+                    comment.as_deref(),
+                    archive_existing,
+                )
+            });
+        }
+        Command::Gate {
+            model,
+            version,
+            stage,
+            wait,
+            server,
+        } => return gate(&server, &model, &version, &stage, wait.unwrap_or_default()),
+        Command::Requests { action } => return requests(action),
+        server_side => server_side,
+    };
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
@@ -105,7 +232,7 @@ fn main() -> ExitCode {
         eprintln!("modelgate: {error}");
         return ExitCode::from(2);
     }
-    let outcome = match cli.command {
+    let outcome = match command {
         Command::Serve => serve(&settings),
         Command::Migrate => startup::connect(&settings)
             .and_then(|(url, pool)| startup::migrate(&pool, &url))
@@ -120,6 +247,9 @@ fn main() -> ExitCode {
             } => cli::tokens_create(&settings, &name, &user, expires_in_days),
             TokensCommand::Revoke { id } => cli::tokens_revoke(&settings, id),
         },
+        Command::Promote { .. } | Command::Gate { .. } | Command::Requests { .. } => {
+            Err("a client command reached the server side".to_owned())
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -128,6 +258,90 @@ fn main() -> ExitCode {
             eprintln!("modelgate: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Exit code of client commands that fail: the gate's "any other error".
+const CLIENT_ERROR: u8 = 3;
+
+fn connect(server: &ServerArgs) -> Result<Client, ExitCode> {
+    match server.token.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(token) => Ok(Client::new(&server.url, token.trim())),
+        None => {
+            eprintln!("modelgate: no token: set MODELGATE_TOKEN or pass --token");
+            Err(ExitCode::from(CLIENT_ERROR))
+        }
+    }
+}
+
+/// Runs a client call and prints its JSON answer on one line.
+fn client_command(
+    server: &ServerArgs,
+    call: impl FnOnce(&Client) -> Result<serde_json::Value, client::ClientError>,
+) -> ExitCode {
+    let client = match connect(server) {
+        Ok(client) => client,
+        Err(code) => return code,
+    };
+    match call(&client) {
+        Ok(answer) => {
+            println!("{answer}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("modelgate: {error}");
+            ExitCode::from(CLIENT_ERROR)
+        }
+    }
+}
+
+fn gate(server: &ServerArgs, model: &str, version: &str, stage: &str, wait: Duration) -> ExitCode {
+    let client = match connect(server) {
+        Ok(client) => client,
+        Err(code) => return code,
+    };
+    let outcome = client::gate(&client, model, version, stage, wait, |line| {
+        eprintln!("modelgate gate: {line}");
+    });
+    match &outcome {
+        GateOutcome::Passed => {}
+        GateOutcome::Denied(why) => eprintln!("modelgate gate: denied: {why}"),
+        GateOutcome::Pending(why) => eprintln!("modelgate gate: still pending: {why}"),
+        GateOutcome::Failed(why) => eprintln!("modelgate gate: error: {why}"),
+    }
+    ExitCode::from(outcome.exit_code())
+}
+
+fn requests(action: RequestsCommand) -> ExitCode {
+    match action {
+        RequestsCommand::List {
+            status,
+            model,
+            server,
+        } => client_command(&server, |client| {
+            client::list_requests(client, status.as_deref(), model.as_deref())
+        }),
+        RequestsCommand::Approve {
+            id,
+            comment,
+            server,
+        } => client_command(&server, |client| {
+            client::decide(client, &id, "approve", comment.as_deref())
+        }),
+        RequestsCommand::Reject {
+            id,
+            comment,
+            server,
+        } => client_command(&server, |client| {
+            client::decide(client, &id, "reject", comment.as_deref())
+        }),
+        RequestsCommand::Cancel {
+            id,
+            comment,
+            server,
+        } => client_command(&server, |client| {
+            client::decide(client, &id, "cancel", comment.as_deref())
+        }),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod events;
 pub mod health;
 pub mod models;
 pub mod tokens;
+pub mod transition_requests;
 pub mod users;
 pub mod versions;
 
@@ -94,6 +95,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState, max_body_bytes: 
                 .configure(tokens::configure)
                 .configure(models::configure)
                 .configure(versions::configure)
+                .configure(transition_requests::configure)
                 .configure(events::configure),
         );
 }

@@ -134,3 +134,23 @@ pub struct ApiTokenRow {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
 }
+
+/// A row of `transition_requests`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = transition_requests)]
+pub struct RequestRow {
+    pub id: i64,
+    pub model_id: i64,
+    pub version: i64,
+    pub from_stage: String,
+    pub to_stage: String,
+    pub archive_existing_versions: bool,
+    pub status: String,
+    pub requested_by: String,
+    pub required_approvals: i64,
+    pub comment: Option<String>,
+    pub decided_by: Option<String>,
+    pub decision_comment: Option<String>,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+}

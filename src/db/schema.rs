@@ -134,3 +134,39 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, api_tokens);
+
+diesel::table! {
+    transition_requests (id) {
+        id -> BigInt,
+        model_id -> BigInt,
+        version -> BigInt,
+        from_stage -> Text,
+        to_stage -> Text,
+        archive_existing_versions -> Bool,
+        status -> Text,
+        requested_by -> Text,
+        required_approvals -> BigInt,
+        comment -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decision_comment -> Nullable<Text>,
+        creation_timestamp -> BigInt,
+        last_updated_timestamp -> BigInt,
+    }
+}
+
+diesel::table! {
+    request_approvals (request_id, user_name) {
+        request_id -> BigInt,
+        user_name -> Text,
+        timestamp -> BigInt,
+        comment -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(transition_requests -> registered_models (model_id));
+diesel::joinable!(request_approvals -> transition_requests (request_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    transition_requests,
+    request_approvals,
+    registered_models,
+);

@@ -6,6 +6,7 @@ pub mod filter;
 pub mod models;
 pub mod paging;
 pub mod policy;
+pub mod requests;
 pub mod stage;
 pub mod tokens;
 pub mod types;

@@ -119,17 +119,22 @@ impl Policy {
         self.rules.values()
     }
 
-    /// Whether `role` may move a version from `from` to `to` directly.
-    /// `Err` carries the message for a move no rule allows.
-    pub fn decide(&self, role: Role, from: Stage, to: Stage) -> Result<Decision, String> {
+    /// The rule for a move; `Err` carries the message for a move no rule allows.
+    pub fn allowed(&self, from: Stage, to: Stage) -> Result<Rule, String> {
         if from == to {
             return Err(format!("the version is already in stage {to}"));
         }
-        let rule = self.rule(from, to).ok_or_else(|| {
+        self.rule(from, to).ok_or_else(|| {
             format!(
                 "the lifecycle policy has no rule for {from} -> {to}; this move is never allowed"
             )
-        })?;
+        })
+    }
+
+    /// Whether `role` may move a version from `from` to `to` directly.
+    /// `Err` carries the message for a move no rule allows.
+    pub fn decide(&self, role: Role, from: Stage, to: Stage) -> Result<Decision, String> {
+        let rule = self.allowed(from, to)?;
         if role == Role::Admin || role.reaches(rule.direct) {
             Ok(Decision::Direct(rule))
         } else {

@@ -15,6 +15,7 @@ use crate::db::{self, DbConn};
 use crate::domain::events::{self, NewEvent};
 use crate::domain::paging::{Page, PageToken};
 use crate::domain::policy::{Decision, Policy};
+use crate::domain::requests;
 use crate::domain::stage::Stage;
 use crate::domain::types::{ModelName, TagKey, VersionNumber, now_ms};
 use crate::error::{Error, Result};
@@ -135,7 +136,11 @@ pub(crate) fn lock_model(conn: &mut DbConn, name: &ModelName) -> Result<ModelRow
     row.ok_or_else(|| model_not_found(name.as_str()))
 }
 
-fn find_version(conn: &mut DbConn, model: &ModelRow, version: VersionNumber) -> Result<VersionRow> {
+pub(crate) fn find_version(
+    conn: &mut DbConn,
+    model: &ModelRow,
+    version: VersionNumber,
+) -> Result<VersionRow> {
     model_versions::table
         .filter(model_versions::model_id.eq(model.id))
         .filter(model_versions::version.eq(version.get()))
@@ -432,16 +437,20 @@ pub fn delete(
         diesel::update(registered_models::table.find(model.id))
             .set(registered_models::last_updated_timestamp.eq(now_ms()))
             .execute(conn)?;
-        events::append(
+        let mut new_events = vec![NewEvent::new(
+            "version.deleted",
+            &model.name,
+            Some(version.get()),
+            json!({ "stage": row.current_stage, "removed_aliases": removed_aliases }),
+        )];
+        new_events.extend(requests::mark_stale(
             conn,
-            actor,
-            vec![NewEvent::new(
-                "version.deleted",
-                &model.name,
-                Some(version.get()),
-                json!({ "stage": row.current_stage, "removed_aliases": removed_aliases }),
-            )],
-        )
+            &model,
+            version.get(),
+            None,
+            None,
+        )?);
+        events::append(conn, actor, new_events)
     })
 }
 
@@ -597,6 +606,13 @@ pub(crate) fn apply_transition(
                     "caused_by_version": row.version,
                 }),
             ));
+            new_events.extend(requests::mark_stale(
+                conn,
+                model,
+                other.version,
+                Some(Stage::Archived),
+                None,
+            )?);
         }
     }
     let updated: VersionRow = diesel::update(model_versions::table.find(row.id))
@@ -635,6 +651,13 @@ pub(crate) fn apply_transition(
             "request_id": request_id,
         }),
     ));
+    new_events.extend(requests::mark_stale(
+        conn,
+        model,
+        row.version,
+        Some(to),
+        request_id,
+    )?);
     Ok((updated, new_events))
 }
 

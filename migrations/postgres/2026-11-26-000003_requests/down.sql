@@ -1,0 +1,2 @@
+DROP TABLE request_approvals;
+DROP TABLE transition_requests;

@@ -1,0 +1,627 @@
+//! Transition requests: the approval gate. A request records the stage its
+//! version was in; distinct approvers (never the requester) approve it; the
+//! approval that reaches the required count applies the move in the same
+//! transaction. Every step goes to the version's trail and the event log.
+//!
+//! Locking: every change to a request first locks its model's row (as every
+//! change to a model's versions does), so racing approvers serialize and the
+//! last approval applies the move exactly once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::auth::{Actor, Role};
+use crate::db::rows::{ModelRow, RequestRow, VersionRow};
+use crate::db::schema::{
+    model_versions, registered_models, request_approvals, transition_requests,
+};
+use crate::db::{self, DbConn};
+use crate::domain::events::{self, NewEvent};
+use crate::domain::paging::{Page, PageToken};
+use crate::domain::policy::Policy;
+use crate::domain::stage::Stage;
+use crate::domain::types::{ModelName, VersionNumber, now_ms};
+use crate::domain::versions::{self, Activity, Transition, lock_model};
+use crate::error::{Error, Result};
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestStatus {
+    /// Waiting for approvals.
+    Pending,
+    /// Approved and applied.
+    Applied,
+    /// Rejected by an approver.
+    Rejected,
+    /// Withdrawn by the requester or an admin.
+    Cancelled,
+    /// The version moved (or went away) before the request was decided.
+    Stale,
+}
+
+impl RequestStatus {
+    /// Every status.
+    pub const ALL: [RequestStatus; 5] = [
+        RequestStatus::Pending,
+        RequestStatus::Applied,
+        RequestStatus::Rejected,
+        RequestStatus::Cancelled,
+        RequestStatus::Stale,
+    ];
+
+    /// The lowercase name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Applied => "applied",
+            RequestStatus::Rejected => "rejected",
+            RequestStatus::Cancelled => "cancelled",
+            RequestStatus::Stale => "stale",
+        }
+    }
+}
+
+impl fmt::Display for RequestStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RequestStatus {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        RequestStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "invalid status '{}': expected pending, applied, rejected, cancelled or stale",
+                    s.escape_debug()
+                ))
+            })
+    }
+}
+
+/// One approval of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Approval {
+    /// The approver.
+    pub user: String,
+    /// When, in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The approver's comment.
+    pub comment: Option<String>,
+}
+
+/// A transition request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TransitionRequest {
+    /// Id.
+    pub id: i64,
+    /// The model's name.
+    pub name: String,
+    /// The version to move.
+    pub version: i64,
+    /// The stage the version was in when the request was made.
+    pub from_stage: Stage,
+    /// The stage it should move to.
+    pub to_stage: Stage,
+    /// Archive the versions in the target stage when applied.
+    pub archive_existing_versions: bool,
+    /// pending, applied, rejected, cancelled or stale.
+    pub status: RequestStatus,
+    /// Who asked.
+    pub requested_by: String,
+    /// The requester's comment.
+    pub comment: Option<String>,
+    /// Distinct approvals needed.
+    pub required_approvals: i64,
+    /// Approvals so far, oldest first.
+    pub approvals: Vec<Approval>,
+    /// Who rejected, cancelled or applied it.
+    pub decided_by: Option<String>,
+    /// Their comment.
+    pub decision_comment: Option<String>,
+    /// Milliseconds since the epoch.
+    pub creation_timestamp: i64,
+    /// Milliseconds since the epoch.
+    pub last_updated_timestamp: i64,
+}
+
+/// What an approval did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApproveOutcome {
+    /// Recorded; more approvals are needed.
+    Approved(TransitionRequest),
+    /// The last approval: the move was applied.
+    Applied(TransitionRequest),
+    /// The version had moved or gone: the request is now stale (a conflict).
+    Stale(TransitionRequest),
+}
+
+fn stage(text: &str) -> Result<Stage> {
+    text.parse::<Stage>()
+        .map_err(|_| Error::Internal(format!("stored stage '{text}' is not a stage")))
+}
+
+fn not_found(id: i64) -> Error {
+    Error::NotFound(format!("transition request {id} does not exist"))
+}
+
+fn hydrate(conn: &mut DbConn, rows: Vec<(RequestRow, String)>) -> Result<Vec<TransitionRequest>> {
+    let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
+    let mut approvals: HashMap<i64, Vec<Approval>> = HashMap::new();
+    if !ids.is_empty() {
+        let approval_rows: Vec<(i64, String, i64, Option<String>)> = request_approvals::table
+            .filter(request_approvals::request_id.eq_any(&ids))
+            .order((
+                request_approvals::timestamp.asc(),
+                request_approvals::user_name.asc(),
+            ))
+            .select((
+                request_approvals::request_id,
+                request_approvals::user_name,
+                request_approvals::timestamp,
+                request_approvals::comment,
+            ))
+            .load(conn)?;
+        for (request_id, user, timestamp, comment) in approval_rows {
+            approvals.entry(request_id).or_default().push(Approval {
+                user,
+                timestamp,
+                comment,
+            });
+        }
+    }
+    rows.into_iter()
+        .map(|(row, name)| {
+            Ok(TransitionRequest {
+                id: row.id,
+                name,
+                version: row.version,
+                from_stage: stage(&row.from_stage)?,
+                to_stage: stage(&row.to_stage)?,
+                archive_existing_versions: row.archive_existing_versions,
+                status: row.status.parse()?,
+                requested_by: row.requested_by,
+                comment: row.comment,
+                required_approvals: row.required_approvals,
+                approvals: approvals.remove(&row.id).unwrap_or_default(),
+                decided_by: row.decided_by,
+                decision_comment: row.decision_comment,
+                creation_timestamp: row.creation_timestamp,
+                last_updated_timestamp: row.last_updated_timestamp,
+            })
+        })
+        .collect()
+}
+
+fn load_one(conn: &mut DbConn, id: i64) -> Result<TransitionRequest> {
+    let row: Option<(RequestRow, String)> = transition_requests::table
+        .inner_join(registered_models::table)
+        .filter(transition_requests::id.eq(id))
+        .select((RequestRow::as_select(), registered_models::name))
+        .first(conn)
+        .optional()?;
+    let row = row.ok_or_else(|| not_found(id))?;
+    hydrate(conn, vec![row])?.pop().ok_or_else(|| not_found(id))
+}
+
+/// Opens a request to move a version; any allowed move may be requested.
+#[tracing::instrument(skip_all, fields(model = %name, version = %version, to = %wanted.to))]
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    policy: &Policy,
+    name: &ModelName,
+    version: VersionNumber,
+    wanted: Transition,
+) -> Result<TransitionRequest> {
+    let Transition {
+        to,
+        archive_existing_versions,
+        comment,
+    } = wanted;
+    db::write_tx(conn, |conn| {
+        let model = lock_model(conn, name)?;
+        let row = versions::find_version(conn, &model, version)?;
+        let from = stage(&row.current_stage)?;
+        if archive_existing_versions && !to.can_archive_existing() {
+            return Err(Error::invalid(format!(
+                "archive_existing_versions can only be used when moving to Staging or Production, not {to}"
+            )));
+        }
+        let rule = policy.allowed(from, to).map_err(Error::InvalidParameter)?;
+        let duplicate: Option<i64> = transition_requests::table
+            .filter(transition_requests::model_id.eq(model.id))
+            .filter(transition_requests::version.eq(version.get()))
+            .filter(transition_requests::to_stage.eq(to.as_str()))
+            .filter(transition_requests::status.eq(RequestStatus::Pending.as_str()))
+            .select(transition_requests::id)
+            .first(conn)
+            .optional()?;
+        if let Some(existing) = duplicate {
+            return Err(Error::Conflict(format!(
+                "request {existing} to move version {version} of '{name}' to {to} is already pending"
+            )));
+        }
+        let now = now_ms();
+        let id: i64 = diesel::insert_into(transition_requests::table)
+            .values((
+                transition_requests::model_id.eq(model.id),
+                transition_requests::version.eq(version.get()),
+                transition_requests::from_stage.eq(from.as_str()),
+                transition_requests::to_stage.eq(to.as_str()),
+                transition_requests::archive_existing_versions.eq(archive_existing_versions),
+                transition_requests::status.eq(RequestStatus::Pending.as_str()),
+                transition_requests::requested_by.eq(&actor.username),
+                transition_requests::required_approvals.eq(i64::from(rule.approvals)),
+                transition_requests::comment.eq(comment.as_deref()),
+                transition_requests::creation_timestamp.eq(now),
+                transition_requests::last_updated_timestamp.eq(now),
+            ))
+            .returning(transition_requests::id)
+            .get_result(conn)?;
+        versions::record_activity(
+            conn,
+            model.id,
+            version.get(),
+            &Activity {
+                activity_type: "REQUESTED_TRANSITION".to_owned(),
+                from_stage: Some(from),
+                to_stage: Some(to),
+                user: actor.username.clone(),
+                timestamp: now,
+                comment: comment.clone(),
+                request_id: Some(id),
+            },
+        )?;
+        let request = load_one(conn, id)?;
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                "request.created",
+                &model.name,
+                Some(version.get()),
+                json!({ "request": request }),
+            )],
+        )?;
+        Ok(request)
+    })
+}
+
+/// Filters of a request list.
+#[derive(Debug, Clone, Default)]
+pub struct RequestQuery {
+    /// Only requests in this status.
+    pub status: Option<RequestStatus>,
+    /// Only requests for this model.
+    pub model: Option<ModelName>,
+    /// Only requests for this version (with `model`).
+    pub version: Option<VersionNumber>,
+    /// Only requests to this stage.
+    pub to_stage: Option<Stage>,
+    /// Page size.
+    pub max_results: i64,
+    /// Continuation.
+    pub page_token: Option<String>,
+}
+
+/// Lists requests, newest first.
+pub fn list(conn: &mut DbConn, query: RequestQuery) -> Result<Page<TransitionRequest>> {
+    let mut select = transition_requests::table
+        .inner_join(registered_models::table)
+        .select((RequestRow::as_select(), registered_models::name))
+        .order(transition_requests::id.desc())
+        .limit(query.max_results + 1)
+        .into_boxed();
+    if let Some(status) = query.status {
+        select = select.filter(transition_requests::status.eq(status.as_str()));
+    }
+    if let Some(model) = &query.model {
+        select = select.filter(registered_models::name.eq(model.as_str().to_owned()));
+    }
+    if let Some(version) = query.version {
+        select = select.filter(transition_requests::version.eq(version.get()));
+    }
+    if let Some(to) = query.to_stage {
+        select = select.filter(transition_requests::to_stage.eq(to.as_str()));
+    }
+    if let Some(token) = &query.page_token {
+        let before = PageToken::decode(token, "requests")?.int_key()?;
+        select = select.filter(transition_requests::id.lt(before));
+    }
+    db::read_tx(conn, |conn| {
+        let rows = select.load(conn)?;
+        let items = hydrate(conn, rows)?;
+        Ok(Page::from_overfetch(items, query.max_results, |r| {
+            PageToken::int("requests", r.id)
+        }))
+    })
+}
+
+/// Reads one request.
+pub fn get(conn: &mut DbConn, id: i64) -> Result<TransitionRequest> {
+    db::read_tx(conn, |conn| load_one(conn, id))
+}
+
+/// Locks the request's model row, then reads the request and its version:
+/// the same lock order as every other write to that model.
+fn lock_request(conn: &mut DbConn, id: i64) -> Result<(ModelRow, RequestRow)> {
+    let model_id: i64 = transition_requests::table
+        .find(id)
+        .select(transition_requests::model_id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| not_found(id))?;
+    let model_name: String = registered_models::table
+        .find(model_id)
+        .select(registered_models::name)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| not_found(id))?;
+    let model = lock_model(conn, &ModelName::parse(model_name)?)?;
+    let row: RequestRow = transition_requests::table
+        .find(id)
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| not_found(id))?;
+    Ok((model, row))
+}
+
+fn ensure_pending(row: &RequestRow) -> Result<()> {
+    if row.status != RequestStatus::Pending.as_str() {
+        return Err(Error::Conflict(format!(
+            "transition request {} is {}, not pending",
+            row.id, row.status
+        )));
+    }
+    Ok(())
+}
+
+fn set_status(
+    conn: &mut DbConn,
+    id: i64,
+    status: RequestStatus,
+    decided_by: Option<&str>,
+    comment: Option<&str>,
+) -> Result<()> {
+    diesel::update(transition_requests::table.find(id))
+        .set((
+            transition_requests::status.eq(status.as_str()),
+            transition_requests::decided_by.eq(decided_by),
+            transition_requests::decision_comment.eq(comment),
+            transition_requests::last_updated_timestamp.eq(now_ms()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks the pending requests of a version stale when it has left their
+/// from-stage (called by every move, inside its transaction).
+pub(crate) fn mark_stale(
+    conn: &mut DbConn,
+    model: &ModelRow,
+    version: i64,
+    current: Option<Stage>,
+    except: Option<i64>,
+) -> Result<Vec<NewEvent>> {
+    let pending: Vec<(i64, String)> = transition_requests::table
+        .filter(transition_requests::model_id.eq(model.id))
+        .filter(transition_requests::version.eq(version))
+        .filter(transition_requests::status.eq(RequestStatus::Pending.as_str()))
+        .select((transition_requests::id, transition_requests::from_stage))
+        .load(conn)?;
+    let mut new_events = Vec::new();
+    for (id, from) in pending {
+        if Some(id) == except || current.is_some_and(|stage| stage.as_str() == from) {
+            continue;
+        }
+        set_status(conn, id, RequestStatus::Stale, None, None)?;
+        new_events.push(NewEvent::new(
+            "request.stale",
+            &model.name,
+            Some(version),
+            json!({ "id": id, "from_stage": from, "current_stage": current }),
+        ));
+    }
+    Ok(new_events)
+}
+
+/// Approves a request; the approval that reaches the required count applies it.
+#[tracing::instrument(skip_all, fields(request = id))]
+pub fn approve(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    comment: Option<String>,
+) -> Result<ApproveOutcome> {
+    db::write_tx(conn, |conn| {
+        let (model, row) = lock_request(conn, id)?;
+        ensure_pending(&row)?;
+        if row.requested_by == actor.username {
+            return Err(Error::PermissionDenied(
+                "you cannot approve your own request".to_owned(),
+            ));
+        }
+        let already: Option<String> = request_approvals::table
+            .filter(request_approvals::request_id.eq(id))
+            .filter(request_approvals::user_name.eq(&actor.username))
+            .select(request_approvals::user_name)
+            .first(conn)
+            .optional()?;
+        if already.is_some() {
+            return Err(Error::Conflict(format!(
+                "you have already approved request {id}"
+            )));
+        }
+        let from = stage(&row.from_stage)?;
+        let to = stage(&row.to_stage)?;
+        let version: Option<VersionRow> = model_versions::table
+            .filter(model_versions::model_id.eq(model.id))
+            .filter(model_versions::version.eq(row.version))
+            .select(VersionRow::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(version) = version.filter(|v| v.current_stage == from.as_str()) else {
+            set_status(conn, id, RequestStatus::Stale, None, None)?;
+            events::append(
+                conn,
+                actor,
+                vec![NewEvent::new(
+                    "request.stale",
+                    &model.name,
+                    Some(row.version),
+                    json!({ "id": id, "from_stage": from }),
+                )],
+            )?;
+            return Ok(ApproveOutcome::Stale(load_one(conn, id)?));
+        };
+        let now = now_ms();
+        diesel::insert_into(request_approvals::table)
+            .values((
+                request_approvals::request_id.eq(id),
+                request_approvals::user_name.eq(&actor.username),
+                request_approvals::timestamp.eq(now),
+                request_approvals::comment.eq(comment.as_deref()),
+            ))
+            .execute(conn)?;
+        versions::record_activity(
+            conn,
+            model.id,
+            row.version,
+            &Activity {
+                activity_type: "APPROVED_REQUEST".to_owned(),
+                from_stage: Some(from),
+                to_stage: Some(to),
+                user: actor.username.clone(),
+                timestamp: now,
+                comment: comment.clone(),
+                request_id: Some(id),
+            },
+        )?;
+        let approvals: i64 = request_approvals::table
+            .filter(request_approvals::request_id.eq(id))
+            .count()
+            .get_result(conn)?;
+        let mut new_events = vec![NewEvent::new(
+            "request.approved",
+            &model.name,
+            Some(row.version),
+            json!({
+                "id": id, "approvals": approvals, "required_approvals": row.required_approvals,
+                "comment": comment,
+            }),
+        )];
+        if approvals < row.required_approvals {
+            diesel::update(transition_requests::table.find(id))
+                .set(transition_requests::last_updated_timestamp.eq(now))
+                .execute(conn)?;
+            events::append(conn, actor, new_events)?;
+            return Ok(ApproveOutcome::Approved(load_one(conn, id)?));
+        }
+        let transition = Transition {
+            to,
+            archive_existing_versions: row.archive_existing_versions,
+            comment: comment.clone(),
+        };
+        let (_, applied_events) =
+            versions::apply_transition(conn, actor, &model, &version, &transition, Some(id))?;
+        set_status(
+            conn,
+            id,
+            RequestStatus::Applied,
+            Some(&actor.username),
+            comment.as_deref(),
+        )?;
+        new_events.extend(applied_events);
+        events::append(conn, actor, new_events)?;
+        Ok(ApproveOutcome::Applied(load_one(conn, id)?))
+    })
+}
+
+fn close(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    comment: Option<String>,
+    status: RequestStatus,
+) -> Result<TransitionRequest> {
+    db::write_tx(conn, |conn| {
+        let (model, row) = lock_request(conn, id)?;
+        ensure_pending(&row)?;
+        let (activity_type, event_type) = match status {
+            RequestStatus::Rejected => {
+                if row.requested_by == actor.username {
+                    return Err(Error::PermissionDenied(
+                        "you cannot reject your own request; cancel it instead".to_owned(),
+                    ));
+                }
+                ("REJECTED_REQUEST", "request.rejected")
+            }
+            _ => {
+                if row.requested_by != actor.username && actor.role != Role::Admin {
+                    return Err(Error::PermissionDenied(
+                        "only the requester or an admin may cancel a request".to_owned(),
+                    ));
+                }
+                ("CANCELLED_REQUEST", "request.cancelled")
+            }
+        };
+        set_status(conn, id, status, Some(&actor.username), comment.as_deref())?;
+        versions::record_activity(
+            conn,
+            model.id,
+            row.version,
+            &Activity {
+                activity_type: activity_type.to_owned(),
+                from_stage: Some(stage(&row.from_stage)?),
+                to_stage: Some(stage(&row.to_stage)?),
+                user: actor.username.clone(),
+                timestamp: now_ms(),
+                comment: comment.clone(),
+                request_id: Some(id),
+            },
+        )?;
+        events::append(
+            conn,
+            actor,
+            vec![NewEvent::new(
+                event_type,
+                &model.name,
+                Some(row.version),
+                json!({ "id": id, "comment": comment }),
+            )],
+        )?;
+        load_one(conn, id)
+    })
+}
+
+/// Rejects a pending request (an approver or admin, not the requester).
+pub fn reject(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    comment: Option<String>,
+) -> Result<TransitionRequest> {
+    close(conn, actor, id, comment, RequestStatus::Rejected)
+}
+
+/// Cancels a pending request (the requester or an admin).
+pub fn cancel(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    comment: Option<String>,
+) -> Result<TransitionRequest> {
+    close(conn, actor, id, comment, RequestStatus::Cancelled)
+}
