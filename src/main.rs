@@ -382,3 +382,92 @@ fn serve(settings: &Settings) -> Result<(), String> {
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Splits a shell command line into words: quotes group, and the command
+    /// ends at an unquoted `|`, `&`, `;`, `)` or `#`.
+    fn words(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut current = String::new();
+        let mut quote = None;
+        let mut started = false;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => current.push(c),
+                (None, '"' | '\'') => {
+                    quote = Some(c);
+                    started = true;
+                }
+                (None, '|' | '&' | ';' | ')' | '#') => break,
+                (None, c) if c.is_whitespace() => {
+                    if started {
+                        words.push(std::mem::take(&mut current));
+                        started = false;
+                    }
+                }
+                (None, c) => {
+                    current.push(c);
+                    started = true;
+                }
+            }
+        }
+        if started {
+            words.push(current);
+        }
+        words
+    }
+
+    #[test]
+    fn every_modelgate_command_in_the_readme_parses() {
+        let readme = include_str!("../README.md");
+        let mut language: Option<&str> = None;
+        let mut parsed = Vec::new();
+        for line in readme.lines() {
+            if let Some(rest) = line.trim_start().strip_prefix("```") {
+                language = match language {
+                    Some(_) => None,
+                    None => Some(rest.trim()),
+                };
+                continue;
+            }
+            if !matches!(language, Some("sh" | "yaml")) {
+                continue;
+            }
+            let mut text = line.trim();
+            text = text.strip_prefix("run: ").unwrap_or(text);
+            if let Some(at) = text.find("$(modelgate ") {
+                text = &text[at + 2..];
+            }
+            if !text.starts_with("modelgate ") {
+                continue;
+            }
+            let args = words(text);
+            if let Err(error) = Cli::try_parse_from(&args) {
+                panic!("README: `{text}` does not parse: {error}");
+            }
+            parsed.push(args[1].clone());
+        }
+        for command in ["promote", "gate", "requests"] {
+            let uses = parsed.iter().filter(|c| *c == command).count();
+            assert!(
+                uses >= 2,
+                "the README shows `modelgate {command}` {uses} times"
+            );
+        }
+    }
+
+    #[test]
+    fn a_misspelled_flag_is_caught() {
+        let args = words("modelgate gate churn 1 --stag Production");
+        assert!(Cli::try_parse_from(&args).is_err());
+        let args =
+            words(r#"modelgate promote churn "$VERSION" --to Staging --comment "a b" | sed x"#);
+        assert_eq!(args.len(), 8);
+        assert_eq!(args[7], "a b");
+        assert!(Cli::try_parse_from(&args).is_ok());
+    }
+}

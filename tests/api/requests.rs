@@ -52,8 +52,10 @@ fn decide(app: &TestApp, token: &str, id: &Value, action: &str) -> crate::helper
 }
 
 fn trail(app: &TestApp, name: &str, version: i64) -> Vec<(String, String)> {
-    app.get(&format!("/api/v1/models/{name}/versions/{version}/activity"))
-        .expect(200)["activities"]
+    app.get(&format!(
+        "/api/v1/models/{name}/versions/{version}/activity"
+    ))
+    .expect(200)["activities"]
         .as_array()
         .map(|rows| {
             rows.iter()
@@ -92,16 +94,26 @@ fn an_approved_request_applies_the_move_with_archiving_and_a_full_trail() {
     assert_eq!(created["approvals"], json!([]));
     assert_eq!(created["comment"], "beats v1");
     let id = created["id"].clone();
-    assert_eq!(app.get(&format!("/api/v1/transition-requests/{id}")).expect(200), &created);
+    assert_eq!(
+        app.get(&format!("/api/v1/transition-requests/{id}"))
+            .expect(200),
+        &created
+    );
     // nothing moved yet
-    assert_eq!(app.stages("m"), vec![(1, "Production".into()), (2, "Staging".into())]);
+    assert_eq!(
+        app.stages("m"),
+        vec![(1, "Production".into()), (2, "Staging".into())]
+    );
 
     let applied = decide(&app, &p.april, &id, "approve").expect(200).clone();
     assert_eq!(applied["status"], "applied");
     assert_eq!(applied["decided_by"], "april");
     assert_eq!(applied["approvals"][0]["user"], "april");
     assert_eq!(applied["approvals"][0]["comment"], "approve by token");
-    assert_eq!(app.stages("m"), vec![(1, "Archived".into()), (2, "Production".into())]);
+    assert_eq!(
+        app.stages("m"),
+        vec![(1, "Archived".into()), (2, "Production".into())]
+    );
 
     assert_eq!(
         trail(&app, "m", 2),
@@ -112,9 +124,15 @@ fn an_approved_request_applies_the_move_with_archiving_and_a_full_trail() {
             ("APPLIED_TRANSITION".to_owned(), "april".to_owned()),
         ]
     );
-    let activities = app.get("/api/v1/models/m/versions/2/activity").expect(200).clone();
+    let activities = app
+        .get("/api/v1/models/m/versions/2/activity")
+        .expect(200)
+        .clone();
     assert_eq!(activities["activities"][3]["request_id"], id);
-    assert_eq!(trail(&app, "m", 1).last().map(|(t, _)| t.as_str()), Some("SYSTEM_TRANSITION"));
+    assert_eq!(
+        trail(&app, "m", 1).last().map(|(t, _)| t.as_str()),
+        Some("SYSTEM_TRANSITION")
+    );
 
     let events = app.get("/api/v1/events?model=m").expect(200).clone();
     let types: Vec<&str> = events["events"]
@@ -124,7 +142,12 @@ fn an_approved_request_applies_the_move_with_archiving_and_a_full_trail() {
     let tail = &types[types.len() - 4..];
     assert_eq!(
         tail,
-        ["request.created", "request.approved", "version.stage_changed", "version.stage_changed"]
+        [
+            "request.created",
+            "request.approved",
+            "version.stage_changed",
+            "version.stage_changed"
+        ]
     );
 }
 
@@ -143,9 +166,14 @@ fn requesters_cannot_approve_their_own_request_and_viewers_or_contributors_canno
     decide(&app, &p.april, &id, "reject").expect_error(403, "PERMISSION_DENIED");
     assert_eq!(app.snapshot(), before);
     // an admin's own request needs someone else too
-    let admin_request = request(&app, &app.admin_token, "m", 1, json!({"stage": "Archived"}))["id"].clone();
-    decide(&app, &app.admin_token, &admin_request, "approve").expect_error(403, "PERMISSION_DENIED");
-    assert_eq!(decide(&app, &p.avery, &admin_request, "approve").expect(200)["status"], "applied");
+    let admin_request =
+        request(&app, &app.admin_token, "m", 1, json!({"stage": "Archived"}))["id"].clone();
+    decide(&app, &app.admin_token, &admin_request, "approve")
+        .expect_error(403, "PERMISSION_DENIED");
+    assert_eq!(
+        decide(&app, &p.avery, &admin_request, "approve").expect(200)["status"],
+        "applied"
+    );
 }
 
 #[test]
@@ -160,7 +188,11 @@ fn a_rejected_request_is_closed_and_moves_nothing() {
     assert_eq!(rejected["decision_comment"], "reject by token");
     assert_eq!(app.stages("m"), vec![(1, "Staging".into())]);
     for action in ["approve", "reject", "cancel"] {
-        let token = if action == "cancel" { &p.carol } else { &p.avery };
+        let token = if action == "cancel" {
+            &p.carol
+        } else {
+            &p.avery
+        };
         let message = decide(&app, token, &id, action).expect_error(409, "CONFLICT");
         assert!(message.contains("rejected"), "{message}");
     }
@@ -185,8 +217,14 @@ fn only_the_requester_or_an_admin_may_cancel() {
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["decided_by"], "carol");
     let second = request(&app, &p.carol, "m", 2, json!({"stage": "Production"}))["id"].clone();
-    assert_eq!(decide(&app, &app.admin_token, &second, "cancel").expect(200)["status"], "cancelled");
-    assert_eq!(trail(&app, "m", 1).last().map(|(t, _)| t.as_str()), Some("CANCELLED_REQUEST"));
+    assert_eq!(
+        decide(&app, &app.admin_token, &second, "cancel").expect(200)["status"],
+        "cancelled"
+    );
+    assert_eq!(
+        trail(&app, "m", 1).last().map(|(t, _)| t.as_str()),
+        Some("CANCELLED_REQUEST")
+    );
 }
 
 #[test]
@@ -197,7 +235,11 @@ fn a_request_whose_version_moved_goes_stale_and_cannot_be_approved() {
     let id = request(&app, &p.carol, "m", 1, json!({"stage": "Production"}))["id"].clone();
     // the version moves elsewhere before anyone approves
     app.transition("m", 1, "Archived", false).expect(200);
-    assert_eq!(app.get(&format!("/api/v1/transition-requests/{id}")).expect(200)["status"], "stale");
+    assert_eq!(
+        app.get(&format!("/api/v1/transition-requests/{id}"))
+            .expect(200)["status"],
+        "stale"
+    );
     let message = decide(&app, &p.april, &id, "approve").expect_error(409, "CONFLICT");
     assert!(message.contains("stale"), "{message}");
     assert_eq!(app.stages("m"), vec![(1, "Archived".into())]);
@@ -207,7 +249,11 @@ fn a_request_whose_version_moved_goes_stale_and_cannot_be_approved() {
     app.transition("m", 2, "Staging", false).expect(200);
     let id = request(&app, &p.carol, "m", 2, json!({"stage": "Production"}))["id"].clone();
     assert_eq!(app.delete("/api/v1/models/m/versions/2").status, 204);
-    assert_eq!(app.get(&format!("/api/v1/transition-requests/{id}")).expect(200)["status"], "stale");
+    assert_eq!(
+        app.get(&format!("/api/v1/transition-requests/{id}"))
+            .expect(200)["status"],
+        "stale"
+    );
 }
 
 #[test]
@@ -219,29 +265,63 @@ fn requests_are_validated_against_the_policy() {
     let path = "/api/v1/models/m/versions/1/transition-requests";
     let before = app.snapshot();
     for (body, status, code) in [
-        (json!({"stage": "Production"}), 400, "INVALID_PARAMETER_VALUE"),
+        (
+            json!({"stage": "Production"}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
         (json!({"stage": "None"}), 400, "INVALID_PARAMETER_VALUE"),
         (json!({"stage": "Live"}), 400, "INVALID_PARAMETER_VALUE"),
-        (json!({"stage": "Archived", "archive_existing_versions": true}), 400, "INVALID_PARAMETER_VALUE"),
-        (json!({"stage": "Staging", "extra": 1}), 400, "INVALID_PARAMETER_VALUE"),
+        (
+            json!({"stage": "Archived", "archive_existing_versions": true}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            json!({"stage": "Staging", "extra": 1}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
     ] {
-        app.call_as(Some(&p.carol), "POST", path, Some(body)).expect_error(status, code);
+        app.call_as(Some(&p.carol), "POST", path, Some(body))
+            .expect_error(status, code);
     }
-    app.call_as(Some(&p.viewer), "POST", path, Some(json!({"stage": "Staging"})))
-        .expect_error(403, "PERMISSION_DENIED");
-    app.call_as(Some(&p.carol), "POST", "/api/v1/models/m/versions/9/transition-requests", Some(json!({"stage": "Staging"})))
-        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    app.call_as(
+        Some(&p.viewer),
+        "POST",
+        path,
+        Some(json!({"stage": "Staging"})),
+    )
+    .expect_error(403, "PERMISSION_DENIED");
+    app.call_as(
+        Some(&p.carol),
+        "POST",
+        "/api/v1/models/m/versions/9/transition-requests",
+        Some(json!({"stage": "Staging"})),
+    )
+    .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
     assert_eq!(app.snapshot(), before);
     request(&app, &p.carol, "m", 1, json!({"stage": "Staging"}));
     let message = app
-        .call_as(Some(&p.dave), "POST", path, Some(json!({"stage": "Staging"})))
+        .call_as(
+            Some(&p.dave),
+            "POST",
+            path,
+            Some(json!({"stage": "Staging"})),
+        )
         .expect_error(409, "CONFLICT");
     assert!(message.contains("already pending"), "{message}");
-    app.post("/api/v1/transition-requests/1/approve", json!({"unknown": true}))
+    app.post(
+        "/api/v1/transition-requests/1/approve",
+        json!({"unknown": true}),
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    app.get("/api/v1/transition-requests/abc")
         .expect_error(400, "INVALID_PARAMETER_VALUE");
-    app.get("/api/v1/transition-requests/abc").expect_error(400, "INVALID_PARAMETER_VALUE");
-    app.get("/api/v1/transition-requests/99").expect_error(404, "RESOURCE_DOES_NOT_EXIST");
-    app.get("/api/v1/transition-requests?status=open").expect_error(400, "INVALID_PARAMETER_VALUE");
+    app.get("/api/v1/transition-requests/99")
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    app.get("/api/v1/transition-requests?status=open")
+        .expect_error(400, "INVALID_PARAMETER_VALUE");
 }
 
 #[test]
@@ -273,7 +353,10 @@ fn racing_approvers_apply_the_move_exactly_once() {
             .iter()
             .filter(|(t, _)| t == "APPLIED_TRANSITION")
             .count();
-        assert_eq!(applied, 2, "version {version}: Staging by admin, Production once");
+        assert_eq!(
+            applied, 2,
+            "version {version}: Staging by admin, Production once"
+        );
         let production: Vec<i64> = app
             .stages("race")
             .into_iter()
@@ -313,7 +396,8 @@ fn a_two_approval_rule_from_the_config_file_needs_two_distinct_approvers() {
     assert_eq!(second["status"], "applied");
     assert_eq!(app.stages("m"), vec![(1, "Production".into())]);
     // no rule for Production -> Archived in this table
-    app.transition("m", 1, "Archived", false).expect_error(400, "INVALID_PARAMETER_VALUE");
+    app.transition("m", 1, "Archived", false)
+        .expect_error(400, "INVALID_PARAMETER_VALUE");
 }
 
 #[test]
@@ -324,22 +408,54 @@ fn requests_are_listed_newest_first_and_filtered() {
     staged_model(&app, "b", 1);
     let mut ids = Vec::new();
     for (name, version) in [("a", 1), ("a", 2), ("b", 1)] {
-        ids.push(request(&app, &p.carol, name, version, json!({"stage": "Production"}))["id"].clone());
+        ids.push(
+            request(
+                &app,
+                &p.carol,
+                name,
+                version,
+                json!({"stage": "Production"}),
+            )["id"]
+                .clone(),
+        );
     }
     decide(&app, &p.april, &ids[0], "reject").expect(200);
     let list = |query: &str| -> Vec<Value> {
-        app.call_as(Some(&p.viewer), "GET", &format!("/api/v1/transition-requests{query}"), None)
-            .expect(200)["requests"]
+        app.call_as(
+            Some(&p.viewer),
+            "GET",
+            &format!("/api/v1/transition-requests{query}"),
+            None,
+        )
+        .expect(200)["requests"]
             .as_array()
             .map(|r| r.iter().map(|r| r["id"].clone()).collect())
             .unwrap_or_default()
     };
-    assert_eq!(list(""), vec![ids[2].clone(), ids[1].clone(), ids[0].clone()]);
-    assert_eq!(list("?status=pending"), vec![ids[2].clone(), ids[1].clone()]);
+    assert_eq!(
+        list(""),
+        vec![ids[2].clone(), ids[1].clone(), ids[0].clone()]
+    );
+    assert_eq!(
+        list("?status=pending"),
+        vec![ids[2].clone(), ids[1].clone()]
+    );
     assert_eq!(list("?model=a"), vec![ids[1].clone(), ids[0].clone()]);
     assert_eq!(list("?model=a&status=rejected"), vec![ids[0].clone()]);
-    assert_eq!(list("?model=a&version=2&stage=Production"), vec![ids[1].clone()]);
-    let page = app.get("/api/v1/transition-requests?max_results=2").expect(200).clone();
-    let token = page["next_page_token"].as_str().unwrap_or_default().to_owned();
-    assert_eq!(list(&format!("?max_results=2&page_token={token}")), vec![ids[0].clone()]);
+    assert_eq!(
+        list("?model=a&version=2&stage=Production"),
+        vec![ids[1].clone()]
+    );
+    let page = app
+        .get("/api/v1/transition-requests?max_results=2")
+        .expect(200)
+        .clone();
+    let token = page["next_page_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        list(&format!("?max_results=2&page_token={token}")),
+        vec![ids[0].clone()]
+    );
 }
