@@ -327,3 +327,33 @@ fn maintenance_commands_manage_users_and_tokens_on_the_configured_database() {
     assert_eq!(server.login("ci-bot", "pipeline-password").0, 200);
     server.stop();
 }
+
+#[test]
+fn a_bad_rule_file_stops_the_server_with_the_rule_named() {
+    let deployment = Deployment::new();
+    for (rules, expected) in [
+        (
+            "[[lifecycle.rules]]\nfrom = \"Staging\"\nto = \"Production\"\ndirect = \"boss\"\n",
+            "lifecycle rule #1 (Staging -> Production): `direct`: unknown role 'boss'",
+        ),
+        (
+            "[[lifecycle.rules]]\nfrom = \"None\"\nto = \"Staging\"\ndirect = \"contributor\"\n\n\
+             [[lifecycle.rules]]\nfrom = \"None\"\nto = \"Staging\"\ndirect = \"admin\"\n",
+            "lifecycle rule #2 (None -> Staging): duplicate rule",
+        ),
+        (
+            "[[lifecycle.rules]]\nfrom = \"Testing\"\nto = \"Production\"\ndirect = \"admin\"\n",
+            "lifecycle rule #1 (Testing -> Production): `from`: invalid stage 'Testing'",
+        ),
+    ] {
+        let file = deployment.dir.path().join("rules.toml");
+        std::fs::write(&file, rules).unwrap_or_else(|e| panic!("{e}"));
+        let output = deployment
+            .command(&["--config", &file.display().to_string(), "serve"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let errors = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{errors}");
+        assert!(errors.contains(expected), "{errors}");
+    }
+}
