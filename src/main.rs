@@ -30,6 +30,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the OpenAPI spec of the native API.
+    Openapi,
     /// Manage users directly in the configured database.
     Users {
         #[command(subcommand)]
@@ -219,6 +221,18 @@ fn main() -> ExitCode {
             server,
         } => return gate(&server, &model, &version, &stage, wait.unwrap_or_default()),
         Command::Requests { action } => return requests(action),
+        Command::Openapi => {
+            return match modelgate::api::openapi().to_pretty_json() {
+                Ok(spec) => {
+                    println!("{spec}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("modelgate: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         server_side => server_side,
     };
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -247,7 +261,10 @@ fn main() -> ExitCode {
             } => cli::tokens_create(&settings, &name, &user, expires_in_days),
             TokensCommand::Revoke { id } => cli::tokens_revoke(&settings, id),
         },
-        Command::Promote { .. } | Command::Gate { .. } | Command::Requests { .. } => {
+        Command::Promote { .. }
+        | Command::Gate { .. }
+        | Command::Requests { .. }
+        | Command::Openapi => {
             Err("a client command reached the server side".to_owned())
         }
     };

@@ -7,6 +7,8 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::api::{self, AppState, AuthContext};
 use crate::auth::throttle::LoginThrottle;
@@ -137,11 +139,22 @@ impl Application {
             }),
         };
         let max_body = settings.server.max_body_bytes;
+        let spec = api::openapi();
+        let route_table = web::Data::new(api::RouteTable::from_spec(&spec));
         let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(crate::telemetry::request_span))
+            let (app, _) = App::new()
+                .into_utoipa_app()
                 .configure(|cfg| api::configure(cfg, state.clone(), max_body))
-                .default_service(web::to(api::endpoint_not_found))
+                .split_for_parts();
+            app.wrap(from_fn(crate::telemetry::request_span))
+                .app_data(route_table.clone())
+                .service(web::redirect("/docs", "/docs/"))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .url("/openapi.json", spec.clone())
+                        .config(SwaggerConfig::new(["/openapi.json"]).validator_url("none")),
+                )
+                .default_service(web::to(api::fallback))
         })
         .shutdown_timeout(10);
         if settings.server.workers > 0 {

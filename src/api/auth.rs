@@ -1,9 +1,10 @@
 //! `/api/v1/auth/token` (log in) and `/api/v1/me` (who am I).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppState, method_not_allowed};
+use crate::api::{AppState, LoginErrors, ReadErrors};
 use crate::auth::tokens::TokenKind;
 use crate::auth::{Caller, Role};
 use crate::domain::users::{self, LoginFailure};
@@ -51,20 +52,21 @@ pub struct MeResponse {
     pub token_expires_at: i64,
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/auth/token")
-            .route(web::post().to(create_token))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource("/me")
-            .route(web::get().to(get_me))
-            .default_service(method_not_allowed("GET")),
-    );
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg
+        .service(create_token)
+        .service(get_me);
 }
 
 /// Exchanges a username and password for a short-lived token.
+#[utoipa::path(
+    post,
+    path = "/auth/token",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses((status = 200, description = "A login token", body = TokenResponse), LoginErrors),
+)]
+#[post("/auth/token")]
 pub async fn create_token(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -120,6 +122,14 @@ pub async fn create_token(
 }
 
 /// Who the token belongs to.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "auth",
+    responses((status = 200, description = "The caller", body = MeResponse), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/me")]
 pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse> {
     let claims = caller.claims.clone();
     let actor = state

@@ -1,9 +1,10 @@
 //! `/api/v1/events`: the event feed, oldest first, cursor-paged.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppState, method_not_allowed};
+use crate::api::{AppState, ReadErrors};
 use crate::auth::{Caller, Role};
 use crate::domain::events::{self, Event, EventQuery};
 use crate::domain::types::{ModelName, page_size};
@@ -36,15 +37,21 @@ pub struct ListEventsResponse {
     pub next_page_token: Option<String>,
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/events")
-            .route(web::get().to(list_events))
-            .default_service(method_not_allowed("GET")),
-    );
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg
+        .service(list_events);
 }
 
 /// Reads the event feed.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    params(ListEventsQuery),
+    responses((status = 200, description = "A page of events, oldest first", body = ListEventsResponse), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/events")]
 pub async fn list_events(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,9 +1,10 @@
 //! Probes: `/healthz` (the process answers) and `/readyz` (the database does).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 use serde::Serialize;
 
-use crate::api::{AppState, method_not_allowed};
+use crate::api::{AppState, ReadyErrors};
 use crate::error::Result;
 
 /// A probe's answer.
@@ -13,25 +14,32 @@ pub struct HealthResponse {
     pub status: &'static str,
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/healthz")
-            .route(web::get().to(healthz))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource("/readyz")
-            .route(web::get().to(readyz))
-            .default_service(method_not_allowed("GET")),
-    );
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg
+        .service(healthz)
+        .service(readyz);
 }
 
 /// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "The process is up", body = HealthResponse)),
+)]
+#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse { status: "ok" })
 }
 
 /// The database answers; 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses((status = 200, description = "The database answers", body = HealthResponse), ReadyErrors),
+)]
+#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
     let pool = state.pool.clone();
     actix_web::web::block(move || crate::db::ping(&pool)).await??;

@@ -13,14 +13,18 @@ pub mod versions;
 use std::sync::Arc;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::{HttpRequest, HttpResponse, Route, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{self as authn, Actor, Caller, Role};
 use crate::db::{DbConn, Pool};
 use crate::domain::policy::Policy;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorBody, Result};
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -76,8 +80,8 @@ impl AppState {
     }
 }
 
-/// Registers every native route, the extractor error handlers and the fallbacks.
-pub fn configure(cfg: &mut web::ServiceConfig, state: AppState, max_body_bytes: usize) {
+/// Registers the state, the extractor error handlers and every route.
+pub fn configure(cfg: &mut ServiceConfig, state: AppState, max_body_bytes: usize) {
     cfg.app_data(web::Data::from(state.auth.keys.clone()))
         .app_data(web::Data::new(state))
         .app_data(
@@ -87,40 +91,235 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState, max_body_bytes: 
         )
         .app_data(web::PathConfig::default().error_handler(path_error))
         .app_data(web::QueryConfig::default().error_handler(query_error))
-        .configure(health::configure)
-        .service(
-            web::scope("/api/v1")
-                .configure(auth::configure)
-                .configure(users::configure)
-                .configure(tokens::configure)
-                .configure(models::configure)
-                .configure(versions::configure)
-                .configure(transition_requests::configure)
-                .configure(events::configure),
-        );
+        .configure(routes);
 }
 
-/// A route that answers 405 with the methods a path allows.
-pub fn method_not_allowed(allowed: &'static str) -> Route {
-    web::to(
-        move || async move { Err::<HttpResponse, _>(Error::MethodNotAllowed(allowed.to_owned())) },
+/// Every route of the native API. Only handlers registered here exist, and
+/// each carries its `#[utoipa::path]`: the OpenAPI spec is collected from
+/// this registration, so no endpoint can be missing from it.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.configure(health::configure).service(
+        utoipa_actix_web::scope("/api/v1")
+            .configure(auth::configure)
+            .configure(users::configure)
+            .configure(tokens::configure)
+            .configure(models::configure)
+            .configure(versions::configure)
+            .configure(transition_requests::configure)
+            .configure(events::configure),
+    );
+}
+
+/// The parts of the spec that are not collected from handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "modelgate",
+        description = "A model registry with approval gates and a tamper-evident audit trail. \
+                       Every endpoint except the probes needs `Authorization: Bearer <token>` \
+                       (POST /api/v1/auth/token or a pipeline token).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Logging in and who am I"),
+        (name = "users", description = "User administration (admin)"),
+        (name = "tokens", description = "Long-lived, revocable pipeline tokens (admin)"),
+        (name = "models", description = "Registered models, their tags and aliases"),
+        (name = "versions", description = "Model versions, their tags, stage moves and audit trail"),
+        (name = "transition-requests", description = "Approval gates: requested moves and their approvals"),
+        (name = "policy", description = "The lifecycle rules in force"),
+        (name = "events", description = "The hash-chained event feed"),
+        (name = "health", description = "Probes"),
     )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer_auth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
 }
 
-/// The fallback for paths no route matches.
-pub async fn endpoint_not_found(req: HttpRequest) -> Result<HttpResponse> {
-    Err(Error::EndpointNotFound(format!(
-        "no endpoint {} {}",
-        req.method(),
-        req.path()
-    )))
+/// The OpenAPI document of the native API, collected from [`routes`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut spec) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    spec
+}
+
+/// Errors a read can answer.
+#[derive(utoipa::IntoResponses)]
+pub enum ReadErrors {
+    /// A parameter is malformed or out of range.
+    #[response(status = 400)]
+    InvalidParameter(ErrorBody),
+    /// No valid token.
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// The caller's role is too low.
+    #[response(status = 403)]
+    PermissionDenied(ErrorBody),
+    /// The resource does not exist.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// The database is unreachable; retry later.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// Errors a change can answer.
+#[derive(utoipa::IntoResponses)]
+pub enum WriteErrors {
+    /// The body or a parameter is malformed or out of range, or the policy has no rule for the move.
+    #[response(status = 400)]
+    InvalidParameter(ErrorBody),
+    /// No valid token.
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// The caller's role is too low (`PERMISSION_DENIED`), or the move needs an approved request (`APPROVAL_REQUIRED`).
+    #[response(status = 403)]
+    PermissionDenied(ErrorBody),
+    /// The resource does not exist.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// It already exists, or conflicts with the current state.
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// The body is larger than the limit.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not declared as JSON.
+    #[response(status = 415)]
+    NotJson(ErrorBody),
+    /// The database is unreachable; retry later.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// Errors a login can answer.
+#[derive(utoipa::IntoResponses)]
+pub enum LoginErrors {
+    /// The body is malformed.
+    #[response(status = 400)]
+    InvalidParameter(ErrorBody),
+    /// Wrong username or password, or a disabled user.
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// The body is larger than the limit.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not declared as JSON.
+    #[response(status = 415)]
+    NotJson(ErrorBody),
+    /// Too many failed logins; see `Retry-After`.
+    #[response(status = 429)]
+    Throttled(ErrorBody),
+    /// The database is unreachable; retry later.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// Errors of the readiness probe.
+#[derive(utoipa::IntoResponses)]
+pub enum ReadyErrors {
+    /// The database does not answer.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// The methods each path of the spec allows, to tell 405 from 404.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<(Vec<Option<String>>, String)>,
+}
+
+impl RouteTable {
+    /// Builds the table from the spec's paths (`{param}` matches any segment).
+    pub fn from_spec(spec: &utoipa::openapi::OpenApi) -> Self {
+        let routes = spec
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path
+                    .trim_start_matches('/')
+                    .split('/')
+                    .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                    .collect();
+                let methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(method, present)| present.then_some(method))
+                .collect();
+                (segments, methods.join(", "))
+            })
+            .collect();
+        RouteTable { routes }
+    }
+
+    /// The methods allowed on `path`, if a route has that shape.
+    pub fn allowed(&self, path: &str) -> Option<String> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let mut allowed: Vec<&str> = Vec::new();
+        for (pattern, methods) in &self.routes {
+            let matches = pattern.len() == segments.len()
+                && pattern.iter().zip(&segments).all(|(p, s)| match p {
+                    Some(literal) => literal == s,
+                    None => !s.is_empty(),
+                });
+            if matches {
+                allowed.extend(methods.split(", "));
+            }
+        }
+        if allowed.is_empty() {
+            return None;
+        }
+        allowed.sort_by_key(|m| ["GET", "POST", "PUT", "PATCH", "DELETE"].iter().position(|x| x == m));
+        allowed.dedup();
+        Some(allowed.join(", "))
+    }
+}
+
+/// The fallback: 405 with `Allow` for a known path, 404 otherwise.
+pub async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> Result<HttpResponse> {
+    match table.allowed(req.path()) {
+        Some(allowed) => Err(Error::MethodNotAllowed(allowed)),
+        None => Err(Error::EndpointNotFound(format!(
+            "no endpoint {} {}",
+            req.method(),
+            req.path()
+        ))),
+    }
 }
 
 /// Query of lists that only page: `?max_results=&page_token=`.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub max_results: Option<i64>,
     /// Token from the previous page.
     pub page_token: Option<String>,
@@ -138,9 +337,7 @@ impl PageQuery {
 
 /// For PATCH bodies: an absent field is `None` (leave it), `null` is
 /// `Some(None)` (clear it), a value is `Some(Some(v))`.
-pub(crate) fn present<'de, D, T>(
-    deserializer: D,
-) -> std::result::Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::Deserialize<'de>,

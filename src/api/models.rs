@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppState, method_not_allowed};
+use crate::api::{AppState, ReadErrors, WriteErrors};
 use crate::auth::{Caller, Role};
 use crate::domain::filter;
 use crate::domain::models::{
@@ -96,36 +97,30 @@ pub struct AliasResponse {
     pub version: i64,
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/models")
-            .route(web::post().to(create_model))
-            .route(web::get().to(list_models))
-            .default_service(method_not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/models/{name}")
-            .route(web::get().to(get_model))
-            .route(web::patch().to(update_model))
-            .route(web::delete().to(delete_model))
-            .default_service(method_not_allowed("GET, PATCH, DELETE")),
-    )
-    .service(
-        web::resource("/models/{name}/tags/{key}")
-            .route(web::put().to(set_model_tag))
-            .route(web::delete().to(delete_model_tag))
-            .default_service(method_not_allowed("PUT, DELETE")),
-    )
-    .service(
-        web::resource("/models/{name}/aliases/{alias}")
-            .route(web::put().to(set_model_alias))
-            .route(web::get().to(get_model_alias))
-            .route(web::delete().to(delete_model_alias))
-            .default_service(method_not_allowed("GET, PUT, DELETE")),
-    );
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg
+        .service(create_model)
+        .service(list_models)
+        .service(get_model)
+        .service(update_model)
+        .service(delete_model)
+        .service(set_model_tag)
+        .service(delete_model_tag)
+        .service(set_model_alias)
+        .service(get_model_alias)
+        .service(delete_model_alias);
 }
 
 /// Registers a new model.
+#[utoipa::path(
+    post,
+    path = "/models",
+    tag = "models",
+    request_body = CreateModelRequest,
+    responses((status = 201, description = "The created model", body = RegisteredModel), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[post("/models")]
 pub async fn create_model(
     state: web::Data<AppState>,
     caller: Caller,
@@ -146,6 +141,15 @@ pub async fn create_model(
 }
 
 /// Searches models.
+#[utoipa::path(
+    get,
+    path = "/models",
+    tag = "models",
+    params(ListModelsQuery),
+    responses((status = 200, description = "A page of models", body = ListModelsResponse), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/models")]
 pub async fn list_models(
     state: web::Data<AppState>,
     caller: Caller,
@@ -173,6 +177,15 @@ pub async fn list_models(
 }
 
 /// Reads a model.
+#[utoipa::path(
+    get,
+    path = "/models/{name}",
+    tag = "models",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded")),
+    responses((status = 200, description = "The model", body = RegisteredModel), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/models/{name}")]
 pub async fn get_model(
     state: web::Data<AppState>,
     caller: Caller,
@@ -188,6 +201,16 @@ pub async fn get_model(
 }
 
 /// Renames a model or changes its description.
+#[utoipa::path(
+    patch,
+    path = "/models/{name}",
+    tag = "models",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded")),
+    request_body = UpdateModelRequest,
+    responses((status = 200, description = "The changed model", body = RegisteredModel), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[patch("/models/{name}")]
 pub async fn update_model(
     state: web::Data<AppState>,
     caller: Caller,
@@ -209,6 +232,15 @@ pub async fn update_model(
 }
 
 /// Deletes a model with all its versions.
+#[utoipa::path(
+    delete,
+    path = "/models/{name}",
+    tag = "models",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded")),
+    responses((status = 204, description = "Deleted, with its versions, tags and aliases"), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[delete("/models/{name}")]
 pub async fn delete_model(
     state: web::Data<AppState>,
     caller: Caller,
@@ -224,6 +256,16 @@ pub async fn delete_model(
 }
 
 /// Sets a tag on a model.
+#[utoipa::path(
+    put,
+    path = "/models/{name}/tags/{key}",
+    tag = "models",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("key" = String, Path, description = "Tag key, percent-encoded")),
+    request_body = SetTagRequest,
+    responses((status = 200, description = "The tag as set", body = TagResponse), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[put("/models/{name}/tags/{key}")]
 pub async fn set_model_tag(
     state: web::Data<AppState>,
     caller: Caller,
@@ -247,6 +289,15 @@ pub async fn set_model_tag(
 }
 
 /// Removes a tag from a model.
+#[utoipa::path(
+    delete,
+    path = "/models/{name}/tags/{key}",
+    tag = "models",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("key" = String, Path, description = "Tag key, percent-encoded")),
+    responses((status = 204, description = "Deleted"), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[delete("/models/{name}/tags/{key}")]
 pub async fn delete_model_tag(
     state: web::Data<AppState>,
     caller: Caller,
@@ -264,6 +315,16 @@ pub async fn delete_model_tag(
 }
 
 /// Points an alias at a version.
+#[utoipa::path(
+    put,
+    path = "/models/{name}/aliases/{alias}",
+    tag = "models",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("alias" = String, Path, description = "Alias, e.g. champion")),
+    request_body = SetAliasRequest,
+    responses((status = 200, description = "The alias as set", body = AliasResponse), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[put("/models/{name}/aliases/{alias}")]
 pub async fn set_model_alias(
     state: web::Data<AppState>,
     caller: Caller,
@@ -287,6 +348,15 @@ pub async fn set_model_alias(
 }
 
 /// The version an alias points at.
+#[utoipa::path(
+    get,
+    path = "/models/{name}/aliases/{alias}",
+    tag = "models",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("alias" = String, Path, description = "Alias, e.g. champion")),
+    responses((status = 200, description = "The version the alias points at", body = ModelVersion), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/models/{name}/aliases/{alias}")]
 pub async fn get_model_alias(
     state: web::Data<AppState>,
     caller: Caller,
@@ -304,6 +374,15 @@ pub async fn get_model_alias(
 }
 
 /// Removes an alias.
+#[utoipa::path(
+    delete,
+    path = "/models/{name}/aliases/{alias}",
+    tag = "models",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("alias" = String, Path, description = "Alias, e.g. champion")),
+    responses((status = 204, description = "Deleted"), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[delete("/models/{name}/aliases/{alias}")]
 pub async fn delete_model_alias(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,11 +1,12 @@
 //! `/api/v1/tokens`: long-lived, revocable pipeline tokens (admin only).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, delete, get, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppState, PageQuery, method_not_allowed};
+use crate::api::{AppState, PageQuery, ReadErrors, WriteErrors};
 use crate::auth::{Caller, Role};
-use crate::domain::tokens::{self, ApiToken, DEFAULT_DAYS};
+use crate::domain::tokens::{self, ApiToken, CreatedToken, DEFAULT_DAYS};
 use crate::domain::types::Username;
 use crate::error::{Error, Result};
 
@@ -31,19 +32,12 @@ pub struct ListTokensResponse {
     pub next_page_token: Option<String>,
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/tokens")
-            .route(web::post().to(create_api_token))
-            .route(web::get().to(list_api_tokens))
-            .default_service(method_not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/tokens/{id}")
-            .route(web::get().to(get_api_token))
-            .route(web::delete().to(revoke_api_token))
-            .default_service(method_not_allowed("GET, DELETE")),
-    );
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg
+        .service(create_api_token)
+        .service(list_api_tokens)
+        .service(get_api_token)
+        .service(revoke_api_token);
 }
 
 fn token_id(text: &str) -> Result<i64> {
@@ -59,6 +53,15 @@ fn token_id(text: &str) -> Result<i64> {
 }
 
 /// Creates a pipeline token; its value is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    tag = "tokens",
+    request_body = CreateTokenRequest,
+    responses((status = 201, description = "The token, shown this once", body = CreatedToken), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[post("/tokens")]
 pub async fn create_api_token(
     state: web::Data<AppState>,
     caller: Caller,
@@ -81,6 +84,15 @@ pub async fn create_api_token(
 }
 
 /// Lists pipeline tokens.
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    tag = "tokens",
+    params(PageQuery),
+    responses((status = 200, description = "A page of tokens (never their values)", body = ListTokensResponse), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/tokens")]
 pub async fn list_api_tokens(
     state: web::Data<AppState>,
     caller: Caller,
@@ -99,6 +111,15 @@ pub async fn list_api_tokens(
 }
 
 /// Reads one pipeline token.
+#[utoipa::path(
+    get,
+    path = "/tokens/{id}",
+    tag = "tokens",
+    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    responses((status = 200, description = "The token (never its value)", body = ApiToken), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/tokens/{id}")]
 pub async fn get_api_token(
     state: web::Data<AppState>,
     caller: Caller,
@@ -112,6 +133,15 @@ pub async fn get_api_token(
 }
 
 /// Revokes a pipeline token at once.
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    tag = "tokens",
+    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    responses((status = 204, description = "Revoked at once"), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[delete("/tokens/{id}")]
 pub async fn revoke_api_token(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,9 +1,10 @@
 //! Transition requests (the approval gate) and `/api/v1/policy`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppState, method_not_allowed};
+use crate::api::{AppState, ReadErrors, WriteErrors};
 use crate::auth::{Caller, Role};
 use crate::domain::policy::Rule;
 use crate::domain::requests::{
@@ -70,42 +71,15 @@ pub struct PolicyResponse {
     pub rules: Vec<Rule>,
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/models/{name}/versions/{version}/transition-requests")
-            .route(web::post().to(create_transition_request))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource("/transition-requests")
-            .route(web::get().to(list_transition_requests))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource("/transition-requests/{id}")
-            .route(web::get().to(get_transition_request))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource("/transition-requests/{id}/approve")
-            .route(web::post().to(approve_transition_request))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource("/transition-requests/{id}/reject")
-            .route(web::post().to(reject_transition_request))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource("/transition-requests/{id}/cancel")
-            .route(web::post().to(cancel_transition_request))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource("/policy")
-            .route(web::get().to(get_policy))
-            .default_service(method_not_allowed("GET")),
-    );
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg
+        .service(create_transition_request)
+        .service(list_transition_requests)
+        .service(get_transition_request)
+        .service(approve_transition_request)
+        .service(reject_transition_request)
+        .service(cancel_transition_request)
+        .service(get_policy);
 }
 
 fn request_id(text: &str) -> Result<i64> {
@@ -131,6 +105,16 @@ fn decision(body: &web::Bytes) -> Result<Option<String>> {
 }
 
 /// Opens a request to move a version.
+#[utoipa::path(
+    post,
+    path = "/models/{name}/versions/{version}/transition-requests",
+    tag = "transition-requests",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    request_body = CreateTransitionRequestRequest,
+    responses((status = 201, description = "The pending request", body = TransitionRequest), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[post("/models/{name}/versions/{version}/transition-requests")]
 pub async fn create_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
@@ -156,6 +140,15 @@ pub async fn create_transition_request(
 }
 
 /// Lists requests, newest first.
+#[utoipa::path(
+    get,
+    path = "/transition-requests",
+    tag = "transition-requests",
+    params(ListRequestsQuery),
+    responses((status = 200, description = "A page of requests", body = ListRequestsResponse), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/transition-requests")]
 pub async fn list_transition_requests(
     state: web::Data<AppState>,
     caller: Caller,
@@ -190,6 +183,15 @@ pub async fn list_transition_requests(
 }
 
 /// Reads one request.
+#[utoipa::path(
+    get,
+    path = "/transition-requests/{id}",
+    tag = "transition-requests",
+    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    responses((status = 200, description = "The request", body = TransitionRequest), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/transition-requests/{id}")]
 pub async fn get_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
@@ -203,6 +205,16 @@ pub async fn get_transition_request(
 }
 
 /// Approves a request; the last needed approval applies the move.
+#[utoipa::path(
+    post,
+    path = "/transition-requests/{id}/approve",
+    tag = "transition-requests",
+    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    request_body = Option<DecisionRequest>,
+    responses((status = 200, description = "The request; applied when this approval was the last needed", body = TransitionRequest), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[post("/transition-requests/{id}/approve")]
 pub async fn approve_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
@@ -228,6 +240,16 @@ pub async fn approve_transition_request(
 }
 
 /// Rejects a request.
+#[utoipa::path(
+    post,
+    path = "/transition-requests/{id}/reject",
+    tag = "transition-requests",
+    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    request_body = Option<DecisionRequest>,
+    responses((status = 200, description = "The rejected request", body = TransitionRequest), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[post("/transition-requests/{id}/reject")]
 pub async fn reject_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
@@ -245,6 +267,16 @@ pub async fn reject_transition_request(
 }
 
 /// Cancels a request (its requester or an admin).
+#[utoipa::path(
+    post,
+    path = "/transition-requests/{id}/cancel",
+    tag = "transition-requests",
+    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    request_body = Option<DecisionRequest>,
+    responses((status = 200, description = "The cancelled request", body = TransitionRequest), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[post("/transition-requests/{id}/cancel")]
 pub async fn cancel_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
@@ -262,6 +294,14 @@ pub async fn cancel_transition_request(
 }
 
 /// The lifecycle rules in force.
+#[utoipa::path(
+    get,
+    path = "/policy",
+    tag = "policy",
+    responses((status = 200, description = "The rules in force", body = PolicyResponse), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/policy")]
 pub async fn get_policy(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse> {
     state.db_as(caller, Role::Viewer, |_, _| Ok(())).await?;
     Ok(HttpResponse::Ok().json(PolicyResponse {

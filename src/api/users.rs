@@ -1,9 +1,10 @@
 //! `/api/v1/users`: user administration (admin only).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppState, PageQuery, method_not_allowed};
+use crate::api::{AppState, PageQuery, ReadErrors, WriteErrors};
 use crate::auth::{Caller, Role, password};
 use crate::domain::types::Username;
 use crate::domain::users::{self, User, UserChanges};
@@ -43,20 +44,13 @@ pub struct ListUsersResponse {
     pub next_page_token: Option<String>,
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/users")
-            .route(web::post().to(create_user))
-            .route(web::get().to(list_users))
-            .default_service(method_not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/users/{username}")
-            .route(web::get().to(get_user))
-            .route(web::patch().to(update_user))
-            .route(web::delete().to(delete_user))
-            .default_service(method_not_allowed("GET, PATCH, DELETE")),
-    );
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg
+        .service(create_user)
+        .service(list_users)
+        .service(get_user)
+        .service(update_user)
+        .service(delete_user);
 }
 
 /// Hashes on the blocking pool: argon2 takes tens of milliseconds.
@@ -66,6 +60,15 @@ async fn hash_password(password: String) -> Result<String> {
 }
 
 /// Creates a user.
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    request_body = CreateUserRequest,
+    responses((status = 201, description = "The created user", body = User), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -87,6 +90,15 @@ pub async fn create_user(
 }
 
 /// Lists users.
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    params(PageQuery),
+    responses((status = 200, description = "A page of users", body = ListUsersResponse), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
     caller: Caller,
@@ -105,6 +117,15 @@ pub async fn list_users(
 }
 
 /// Reads a user.
+#[utoipa::path(
+    get,
+    path = "/users/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "Login name")),
+    responses((status = 200, description = "The user", body = User), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/users/{username}")]
 pub async fn get_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -120,6 +141,16 @@ pub async fn get_user(
 }
 
 /// Changes a user's role, password or disabled flag.
+#[utoipa::path(
+    patch,
+    path = "/users/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "Login name")),
+    request_body = UpdateUserRequest,
+    responses((status = 200, description = "The changed user", body = User), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[patch("/users/{username}")]
 pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -151,6 +182,15 @@ pub async fn update_user(
 }
 
 /// Deletes a user and its pipeline tokens.
+#[utoipa::path(
+    delete,
+    path = "/users/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "Login name")),
+    responses((status = 204, description = "Deleted, with its pipeline tokens"), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[delete("/users/{username}")]
 pub async fn delete_user(
     state: web::Data<AppState>,
     caller: Caller,

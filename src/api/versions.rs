@@ -2,10 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppState, method_not_allowed};
+use crate::api::models::{SetTagRequest, TagResponse};
+use crate::api::{AppState, ReadErrors, WriteErrors};
 use crate::auth::{Caller, Role};
 use crate::domain::stage::Stage;
 use crate::domain::types::{self, ModelName, TagKey, VersionNumber, page_size};
@@ -89,41 +91,18 @@ pub struct ActivityResponse {
     pub activities: Vec<Activity>,
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/models/{name}/versions")
-            .route(web::post().to(create_model_version))
-            .route(web::get().to(list_model_versions))
-            .default_service(method_not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/models/{name}/latest")
-            .route(web::get().to(get_latest_model_version))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource("/models/{name}/versions/{version}")
-            .route(web::get().to(get_model_version))
-            .route(web::patch().to(update_model_version))
-            .route(web::delete().to(delete_model_version))
-            .default_service(method_not_allowed("GET, PATCH, DELETE")),
-    )
-    .service(
-        web::resource("/models/{name}/versions/{version}/tags/{key}")
-            .route(web::put().to(set_model_version_tag))
-            .route(web::delete().to(delete_model_version_tag))
-            .default_service(method_not_allowed("PUT, DELETE")),
-    )
-    .service(
-        web::resource("/models/{name}/versions/{version}/stage")
-            .route(web::post().to(transition_model_version_stage))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource("/models/{name}/versions/{version}/activity")
-            .route(web::get().to(get_model_version_activity))
-            .default_service(method_not_allowed("GET")),
-    );
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg
+        .service(create_model_version)
+        .service(list_model_versions)
+        .service(get_latest_model_version)
+        .service(get_model_version)
+        .service(update_model_version)
+        .service(delete_model_version)
+        .service(set_model_version_tag)
+        .service(delete_model_version_tag)
+        .service(transition_model_version_stage)
+        .service(get_model_version_activity);
 }
 
 fn name_and_version(path: (String, String)) -> Result<(ModelName, VersionNumber)> {
@@ -131,6 +110,16 @@ fn name_and_version(path: (String, String)) -> Result<(ModelName, VersionNumber)
 }
 
 /// Registers a new version; its number is the model's next.
+#[utoipa::path(
+    post,
+    path = "/models/{name}/versions",
+    tag = "versions",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded")),
+    request_body = CreateVersionRequest,
+    responses((status = 201, description = "The registered version", body = ModelVersion), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[post("/models/{name}/versions")]
 pub async fn create_model_version(
     state: web::Data<AppState>,
     caller: Caller,
@@ -155,6 +144,15 @@ pub async fn create_model_version(
 }
 
 /// Lists a model's versions.
+#[utoipa::path(
+    get,
+    path = "/models/{name}/versions",
+    tag = "versions",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ListVersionsQuery),
+    responses((status = 200, description = "A page of versions", body = ListVersionsResponse), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/models/{name}/versions")]
 pub async fn list_model_versions(
     state: web::Data<AppState>,
     caller: Caller,
@@ -209,6 +207,15 @@ pub async fn list_model_versions(
 }
 
 /// The newest version of a model, optionally within one stage.
+#[utoipa::path(
+    get,
+    path = "/models/{name}/latest",
+    tag = "versions",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), LatestQuery),
+    responses((status = 200, description = "The newest version (in the stage)", body = ModelVersion), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/models/{name}/latest")]
 pub async fn get_latest_model_version(
     state: web::Data<AppState>,
     caller: Caller,
@@ -231,6 +238,15 @@ pub async fn get_latest_model_version(
 }
 
 /// Reads a version.
+#[utoipa::path(
+    get,
+    path = "/models/{name}/versions/{version}",
+    tag = "versions",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    responses((status = 200, description = "The version", body = ModelVersion), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/models/{name}/versions/{version}")]
 pub async fn get_model_version(
     state: web::Data<AppState>,
     caller: Caller,
@@ -246,6 +262,16 @@ pub async fn get_model_version(
 }
 
 /// Changes a version's description.
+#[utoipa::path(
+    patch,
+    path = "/models/{name}/versions/{version}",
+    tag = "versions",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    request_body = UpdateVersionRequest,
+    responses((status = 200, description = "The changed version", body = ModelVersion), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[patch("/models/{name}/versions/{version}")]
 pub async fn update_model_version(
     state: web::Data<AppState>,
     caller: Caller,
@@ -267,6 +293,15 @@ pub async fn update_model_version(
 }
 
 /// Deletes a version; its number is never reused.
+#[utoipa::path(
+    delete,
+    path = "/models/{name}/versions/{version}",
+    tag = "versions",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    responses((status = 204, description = "Deleted; its number is never reused"), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[delete("/models/{name}/versions/{version}")]
 pub async fn delete_model_version(
     state: web::Data<AppState>,
     caller: Caller,
@@ -282,17 +317,27 @@ pub async fn delete_model_version(
 }
 
 /// Sets a tag on a version.
+#[utoipa::path(
+    put,
+    path = "/models/{name}/versions/{version}/tags/{key}",
+    tag = "versions",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number"), ("key" = String, Path, description = "Tag key, percent-encoded")),
+    request_body = SetTagRequest,
+    responses((status = 200, description = "The tag as set", body = TagResponse), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[put("/models/{name}/versions/{version}/tags/{key}")]
 pub async fn set_model_version_tag(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String, String)>,
-    body: web::Json<crate::api::models::SetTagRequest>,
+    body: web::Json<SetTagRequest>,
 ) -> Result<HttpResponse> {
     let (name, version, key) = path.into_inner();
     let (name, version) = name_and_version((name, version))?;
     let key = TagKey::parse(key)?;
     let value = types::tag_value(body.into_inner().value)?;
-    let response = crate::api::models::TagResponse {
+    let response = TagResponse {
         key: key.as_str().to_owned(),
         value: value.clone(),
     };
@@ -305,6 +350,15 @@ pub async fn set_model_version_tag(
 }
 
 /// Removes a tag from a version.
+#[utoipa::path(
+    delete,
+    path = "/models/{name}/versions/{version}/tags/{key}",
+    tag = "versions",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number"), ("key" = String, Path, description = "Tag key, percent-encoded")),
+    responses((status = 204, description = "Deleted"), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[delete("/models/{name}/versions/{version}/tags/{key}")]
 pub async fn delete_model_version_tag(
     state: web::Data<AppState>,
     caller: Caller,
@@ -322,6 +376,16 @@ pub async fn delete_model_version_tag(
 }
 
 /// Moves a version to another stage directly, where the policy allows the caller.
+#[utoipa::path(
+    post,
+    path = "/models/{name}/versions/{version}/stage",
+    tag = "versions",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    request_body = TransitionStageRequest,
+    responses((status = 200, description = "The moved version", body = ModelVersion), WriteErrors),
+    security(("bearer_auth" = []))
+)]
+#[post("/models/{name}/versions/{version}/stage")]
 pub async fn transition_model_version_stage(
     state: web::Data<AppState>,
     caller: Caller,
@@ -345,6 +409,15 @@ pub async fn transition_model_version_stage(
 }
 
 /// A version's audit trail, oldest first.
+#[utoipa::path(
+    get,
+    path = "/models/{name}/versions/{version}/activity",
+    tag = "versions",
+    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    responses((status = 200, description = "The audit trail, oldest first", body = ActivityResponse), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/models/{name}/versions/{version}/activity")]
 pub async fn get_model_version_activity(
     state: web::Data<AppState>,
     caller: Caller,

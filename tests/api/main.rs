@@ -9,6 +9,7 @@ mod gate;
 mod helpers;
 mod keys;
 mod models;
+mod openapi;
 mod requests;
 mod roles;
 mod storage;
