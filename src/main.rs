@@ -264,9 +264,7 @@ fn main() -> ExitCode {
         Command::Promote { .. }
         | Command::Gate { .. }
         | Command::Requests { .. }
-        | Command::Openapi => {
-            Err("a client command reached the server side".to_owned())
-        }
+        | Command::Openapi => Err("a client command reached the server side".to_owned()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

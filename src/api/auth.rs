@@ -1,8 +1,8 @@
 //! `/api/v1/auth/token` (log in) and `/api/v1/me` (who am I).
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::{AppState, LoginErrors, ReadErrors};
 use crate::auth::tokens::TokenKind;
@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 /// Body of `POST /api/v1/auth/token`.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"username": "carol", "password": "carol-password"}))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Login name.
@@ -53,9 +54,7 @@ pub struct MeResponse {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
-    cfg
-        .service(create_token)
-        .service(get_me);
+    cfg.service(create_token).service(get_me);
 }
 
 /// Exchanges a username and password for a short-lived token.

@@ -1,8 +1,8 @@
 //! `/api/v1/events`: the event feed, oldest first, cursor-paged.
 
 use actix_web::{HttpResponse, get, web};
-use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::{AppState, ReadErrors};
 use crate::auth::{Caller, Role};
@@ -13,17 +13,23 @@ use crate::error::{Error, Result};
 /// Query of `GET /api/v1/events`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListEventsQuery {
     /// Only events with a larger id (the last id a consumer has seen).
+    #[param(nullable = false, minimum = 0)]
     pub after: Option<i64>,
     /// Only events about this model.
+    #[param(nullable = false)]
     pub model: Option<String>,
     /// Only events of this type, e.g. `version.stage_changed`.
     #[serde(rename = "type")]
+    #[param(rename = "type", nullable = false, example = "version.stage_changed")]
     pub event_type: Option<String>,
     /// Page size, 1–1000 (default 100).
+    #[param(nullable = false, minimum = 1, maximum = 1000)]
     pub max_results: Option<i64>,
     /// Token from the previous page.
+    #[param(nullable = false)]
     pub page_token: Option<String>,
 }
 
@@ -38,8 +44,7 @@ pub struct ListEventsResponse {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
-    cfg
-        .service(list_events);
+    cfg.service(list_events);
 }
 
 /// Reads the event feed.

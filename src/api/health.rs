@@ -1,8 +1,8 @@
 //! Probes: `/healthz` (the process answers) and `/readyz` (the database does).
 
 use actix_web::{HttpResponse, get, web};
-use utoipa_actix_web::service_config::ServiceConfig;
 use serde::Serialize;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::{AppState, ReadyErrors};
 use crate::error::Result;
@@ -15,9 +15,7 @@ pub struct HealthResponse {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
-    cfg
-        .service(healthz)
-        .service(readyz);
+    cfg.service(healthz).service(readyz);
 }
 
 /// The process is up.

@@ -121,6 +121,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
+    components(schemas(ErrorBody)),
     tags(
         (name = "auth", description = "Logging in and who am I"),
         (name = "users", description = "User administration (admin)"),
@@ -295,7 +296,11 @@ impl RouteTable {
         if allowed.is_empty() {
             return None;
         }
-        allowed.sort_by_key(|m| ["GET", "POST", "PUT", "PATCH", "DELETE"].iter().position(|x| x == m));
+        allowed.sort_by_key(|m| {
+            ["GET", "POST", "PUT", "PATCH", "DELETE"]
+                .iter()
+                .position(|x| x == m)
+        });
         allowed.dedup();
         Some(allowed.join(", "))
     }
@@ -319,9 +324,10 @@ pub async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> Result<
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1–1000 (default 100).
-    #[param(minimum = 1, maximum = 1000)]
+    #[param(nullable = false, minimum = 1, maximum = 1000)]
     pub max_results: Option<i64>,
     /// Token from the previous page.
+    #[param(nullable = false)]
     pub page_token: Option<String>,
 }
 
@@ -337,7 +343,9 @@ impl PageQuery {
 
 /// For PATCH bodies: an absent field is `None` (leave it), `null` is
 /// `Some(None)` (clear it), a value is `Some(Some(v))`.
-pub(crate) fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, D, T>(
+    deserializer: D,
+) -> std::result::Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::Deserialize<'de>,

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
-use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::{AppState, ReadErrors, WriteErrors};
 use crate::auth::{Caller, Role};
@@ -18,6 +18,7 @@ use crate::error::Result;
 
 /// Body of `POST /api/v1/models`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "fraud-detector", "description": "Flags risky payments", "tags": {"team": "risk"}}))]
 #[serde(deny_unknown_fields)]
 pub struct CreateModelRequest {
     /// Unique name: 1–256 characters, no `/` or control characters.
@@ -42,14 +43,22 @@ pub struct UpdateModelRequest {
 /// Query of `GET /api/v1/models`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListModelsQuery {
     /// e.g. `name LIKE 'fraud%' AND tags.team = 'risk'`.
+    #[param(
+        nullable = false,
+        example = "name LIKE 'fraud%' AND tags.team = 'risk'"
+    )]
     pub filter: Option<String>,
     /// `name`, `creation_timestamp` or `last_updated_timestamp`, then `ASC` or `DESC`.
+    #[param(nullable = false, example = "last_updated_timestamp DESC")]
     pub order_by: Option<String>,
     /// Page size, 1–1000 (default 100).
+    #[param(nullable = false, minimum = 1, maximum = 1000)]
     pub max_results: Option<i64>,
     /// Token from the previous page.
+    #[param(nullable = false)]
     pub page_token: Option<String>,
 }
 
@@ -98,8 +107,7 @@ pub struct AliasResponse {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
-    cfg
-        .service(create_model)
+    cfg.service(create_model)
         .service(list_models)
         .service(get_model)
         .service(update_model)
@@ -181,7 +189,7 @@ pub async fn list_models(
     get,
     path = "/models/{name}",
     tag = "models",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded")),
     responses((status = 200, description = "The model", body = RegisteredModel), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -205,7 +213,7 @@ pub async fn get_model(
     patch,
     path = "/models/{name}",
     tag = "models",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded")),
     request_body = UpdateModelRequest,
     responses((status = 200, description = "The changed model", body = RegisteredModel), WriteErrors),
     security(("bearer_auth" = []))
@@ -236,7 +244,7 @@ pub async fn update_model(
     delete,
     path = "/models/{name}",
     tag = "models",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded")),
     responses((status = 204, description = "Deleted, with its versions, tags and aliases"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -260,7 +268,7 @@ pub async fn delete_model(
     put,
     path = "/models/{name}/tags/{key}",
     tag = "models",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("key" = String, Path, description = "Tag key, percent-encoded")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("key" = String, Path, min_length = 1, max_length = 250, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]+$", description = "Tag key, percent-encoded")),
     request_body = SetTagRequest,
     responses((status = 200, description = "The tag as set", body = TagResponse), WriteErrors),
     security(("bearer_auth" = []))
@@ -293,7 +301,7 @@ pub async fn set_model_tag(
     delete,
     path = "/models/{name}/tags/{key}",
     tag = "models",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("key" = String, Path, description = "Tag key, percent-encoded")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("key" = String, Path, min_length = 1, max_length = 250, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]+$", description = "Tag key, percent-encoded")),
     responses((status = 204, description = "Deleted"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -319,7 +327,7 @@ pub async fn delete_model_tag(
     put,
     path = "/models/{name}/aliases/{alias}",
     tag = "models",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("alias" = String, Path, description = "Alias, e.g. champion")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("alias" = String, Path, min_length = 1, max_length = 255, pattern = r"^(?![lL][aA][tT][eE][sS][tT]$)(?![vV][0-9]+$)[A-Za-z0-9_.-]+$", description = "Alias, e.g. champion; `latest` and `v<digits>` are reserved")),
     request_body = SetAliasRequest,
     responses((status = 200, description = "The alias as set", body = AliasResponse), WriteErrors),
     security(("bearer_auth" = []))
@@ -352,7 +360,7 @@ pub async fn set_model_alias(
     get,
     path = "/models/{name}/aliases/{alias}",
     tag = "models",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("alias" = String, Path, description = "Alias, e.g. champion")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("alias" = String, Path, min_length = 1, max_length = 255, pattern = r"^(?![lL][aA][tT][eE][sS][tT]$)(?![vV][0-9]+$)[A-Za-z0-9_.-]+$", description = "Alias, e.g. champion; `latest` and `v<digits>` are reserved")),
     responses((status = 200, description = "The version the alias points at", body = ModelVersion), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -378,7 +386,7 @@ pub async fn get_model_alias(
     delete,
     path = "/models/{name}/aliases/{alias}",
     tag = "models",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("alias" = String, Path, description = "Alias, e.g. champion")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("alias" = String, Path, min_length = 1, max_length = 255, pattern = r"^(?![lL][aA][tT][eE][sS][tT]$)(?![vV][0-9]+$)[A-Za-z0-9_.-]+$", description = "Alias, e.g. champion; `latest` and `v<digits>` are reserved")),
     responses((status = 204, description = "Deleted"), WriteErrors),
     security(("bearer_auth" = []))
 )]

@@ -1,8 +1,8 @@
 //! `/api/v1/tokens`: long-lived, revocable pipeline tokens (admin only).
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::{AppState, PageQuery, ReadErrors, WriteErrors};
 use crate::auth::{Caller, Role};
@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 /// Body of `POST /api/v1/tokens`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "nightly-training", "username": "ci-bot", "expires_in_days": 30}))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     /// What the token is for, e.g. `ci-fraud-pipeline`.
@@ -33,8 +34,7 @@ pub struct ListTokensResponse {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
-    cfg
-        .service(create_api_token)
+    cfg.service(create_api_token)
         .service(list_api_tokens)
         .service(get_api_token)
         .service(revoke_api_token);

@@ -1,8 +1,8 @@
 //! Transition requests (the approval gate) and `/api/v1/policy`.
 
 use actix_web::{HttpResponse, get, post, web};
-use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::{AppState, ReadErrors, WriteErrors};
 use crate::auth::{Caller, Role};
@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 #[serde(deny_unknown_fields)]
 pub struct CreateTransitionRequestRequest {
     /// Target stage: None, Staging, Production or Archived.
+    #[schema(value_type = Stage, example = "Production")]
     pub stage: String,
     /// Archive the versions in the target stage when applied (Staging/Production only).
     #[serde(default)]
@@ -39,18 +40,25 @@ pub struct DecisionRequest {
 /// Query of `GET /api/v1/transition-requests`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListRequestsQuery {
     /// pending, applied, rejected, cancelled or stale.
+    #[param(value_type = Option<RequestStatus>, nullable = false)]
     pub status: Option<String>,
     /// Only requests for this model.
+    #[param(nullable = false)]
     pub model: Option<String>,
     /// Only requests for this version (with `model`).
+    #[param(nullable = false, minimum = 1)]
     pub version: Option<i64>,
     /// Only requests to this stage.
+    #[param(value_type = Option<Stage>, nullable = false)]
     pub stage: Option<String>,
     /// Page size, 1–1000 (default 100).
+    #[param(nullable = false, minimum = 1, maximum = 1000)]
     pub max_results: Option<i64>,
     /// Token from the previous page.
+    #[param(nullable = false)]
     pub page_token: Option<String>,
 }
 
@@ -72,8 +80,7 @@ pub struct PolicyResponse {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
-    cfg
-        .service(create_transition_request)
+    cfg.service(create_transition_request)
         .service(list_transition_requests)
         .service(get_transition_request)
         .service(approve_transition_request)
@@ -99,9 +106,9 @@ fn decision(body: &web::Bytes) -> Result<Option<String>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let parsed: DecisionRequest = serde_json::from_slice(body)
+    let parsed: Option<DecisionRequest> = serde_json::from_slice(body)
         .map_err(|e| Error::invalid(format!("invalid request body: {e}")))?;
-    types::comment(parsed.comment)
+    types::comment(parsed.and_then(|p| p.comment))
 }
 
 /// Opens a request to move a version.
@@ -109,7 +116,7 @@ fn decision(body: &web::Bytes) -> Result<Option<String>> {
     post,
     path = "/models/{name}/versions/{version}/transition-requests",
     tag = "transition-requests",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
     request_body = CreateTransitionRequestRequest,
     responses((status = 201, description = "The pending request", body = TransitionRequest), WriteErrors),
     security(("bearer_auth" = []))

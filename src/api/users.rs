@@ -1,8 +1,8 @@
 //! `/api/v1/users`: user administration (admin only).
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::{AppState, PageQuery, ReadErrors, WriteErrors};
 use crate::auth::{Caller, Role, password};
@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 /// Body of `POST /api/v1/users`.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"username": "carol", "password": "carol-password", "role": "contributor"}))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// 1–64 of `A–Z a–z 0–9 . _ @ -`.
@@ -45,8 +46,7 @@ pub struct ListUsersResponse {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
-    cfg
-        .service(create_user)
+    cfg.service(create_user)
         .service(list_users)
         .service(get_user)
         .service(update_user)
@@ -121,7 +121,7 @@ pub async fn list_users(
     get,
     path = "/users/{username}",
     tag = "users",
-    params(("username" = String, Path, description = "Login name")),
+    params(("username" = String, Path, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$", description = "Login name")),
     responses((status = 200, description = "The user", body = User), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -145,7 +145,7 @@ pub async fn get_user(
     patch,
     path = "/users/{username}",
     tag = "users",
-    params(("username" = String, Path, description = "Login name")),
+    params(("username" = String, Path, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$", description = "Login name")),
     request_body = UpdateUserRequest,
     responses((status = 200, description = "The changed user", body = User), WriteErrors),
     security(("bearer_auth" = []))
@@ -186,7 +186,7 @@ pub async fn update_user(
     delete,
     path = "/users/{username}",
     tag = "users",
-    params(("username" = String, Path, description = "Login name")),
+    params(("username" = String, Path, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$", description = "Login name")),
     responses((status = 204, description = "Deleted, with its pipeline tokens"), WriteErrors),
     security(("bearer_auth" = []))
 )]

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
-use utoipa_actix_web::service_config::ServiceConfig;
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::models::{SetTagRequest, TagResponse};
 use crate::api::{AppState, ReadErrors, WriteErrors};
@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 
 /// Body of `POST /api/v1/models/{name}/versions`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"source": "s3://models/fraud-detector/7", "run_id": "run-7", "tags": {"framework": "sklearn"}}))]
 #[serde(deny_unknown_fields)]
 pub struct CreateVersionRequest {
     /// Artifact URI, e.g. `s3://bucket/models/fraud/7`.
@@ -42,14 +43,19 @@ pub struct UpdateVersionRequest {
 /// Query of `GET /api/v1/models/{name}/versions`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListVersionsQuery {
     /// Only versions in this stage.
+    #[param(value_type = Option<Stage>, nullable = false)]
     pub stage: Option<String>,
     /// `version DESC` (default) or `version ASC`.
+    #[param(nullable = false, example = "version DESC")]
     pub order_by: Option<String>,
     /// Page size, 1–1000 (default 100).
+    #[param(nullable = false, minimum = 1, maximum = 1000)]
     pub max_results: Option<i64>,
     /// Token from the previous page.
+    #[param(nullable = false)]
     pub page_token: Option<String>,
 }
 
@@ -66,8 +72,10 @@ pub struct ListVersionsResponse {
 /// Query of `GET /api/v1/models/{name}/latest`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LatestQuery {
     /// The stage; without it, the newest version in any stage.
+    #[param(value_type = Option<Stage>, nullable = false)]
     pub stage: Option<String>,
 }
 
@@ -76,6 +84,7 @@ pub struct LatestQuery {
 #[serde(deny_unknown_fields)]
 pub struct TransitionStageRequest {
     /// Target stage: None, Staging, Production or Archived.
+    #[schema(value_type = Stage, example = "Staging")]
     pub stage: String,
     /// Archive the versions now in the target stage (Staging/Production only).
     #[serde(default)]
@@ -92,8 +101,7 @@ pub struct ActivityResponse {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
-    cfg
-        .service(create_model_version)
+    cfg.service(create_model_version)
         .service(list_model_versions)
         .service(get_latest_model_version)
         .service(get_model_version)
@@ -114,7 +122,7 @@ fn name_and_version(path: (String, String)) -> Result<(ModelName, VersionNumber)
     post,
     path = "/models/{name}/versions",
     tag = "versions",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded")),
     request_body = CreateVersionRequest,
     responses((status = 201, description = "The registered version", body = ModelVersion), WriteErrors),
     security(("bearer_auth" = []))
@@ -148,7 +156,7 @@ pub async fn create_model_version(
     get,
     path = "/models/{name}/versions",
     tag = "versions",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ListVersionsQuery),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ListVersionsQuery),
     responses((status = 200, description = "A page of versions", body = ListVersionsResponse), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -211,7 +219,7 @@ pub async fn list_model_versions(
     get,
     path = "/models/{name}/latest",
     tag = "versions",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), LatestQuery),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), LatestQuery),
     responses((status = 200, description = "The newest version (in the stage)", body = ModelVersion), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -242,7 +250,7 @@ pub async fn get_latest_model_version(
     get,
     path = "/models/{name}/versions/{version}",
     tag = "versions",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
     responses((status = 200, description = "The version", body = ModelVersion), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -266,7 +274,7 @@ pub async fn get_model_version(
     patch,
     path = "/models/{name}/versions/{version}",
     tag = "versions",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
     request_body = UpdateVersionRequest,
     responses((status = 200, description = "The changed version", body = ModelVersion), WriteErrors),
     security(("bearer_auth" = []))
@@ -297,7 +305,7 @@ pub async fn update_model_version(
     delete,
     path = "/models/{name}/versions/{version}",
     tag = "versions",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
     responses((status = 204, description = "Deleted; its number is never reused"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -321,7 +329,7 @@ pub async fn delete_model_version(
     put,
     path = "/models/{name}/versions/{version}/tags/{key}",
     tag = "versions",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number"), ("key" = String, Path, description = "Tag key, percent-encoded")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number"), ("key" = String, Path, min_length = 1, max_length = 250, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]+$", description = "Tag key, percent-encoded")),
     request_body = SetTagRequest,
     responses((status = 200, description = "The tag as set", body = TagResponse), WriteErrors),
     security(("bearer_auth" = []))
@@ -354,7 +362,7 @@ pub async fn set_model_version_tag(
     delete,
     path = "/models/{name}/versions/{version}/tags/{key}",
     tag = "versions",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number"), ("key" = String, Path, description = "Tag key, percent-encoded")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number"), ("key" = String, Path, min_length = 1, max_length = 250, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]+$", description = "Tag key, percent-encoded")),
     responses((status = 204, description = "Deleted"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -380,7 +388,7 @@ pub async fn delete_model_version_tag(
     post,
     path = "/models/{name}/versions/{version}/stage",
     tag = "versions",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
     request_body = TransitionStageRequest,
     responses((status = 200, description = "The moved version", body = ModelVersion), WriteErrors),
     security(("bearer_auth" = []))
@@ -413,7 +421,7 @@ pub async fn transition_model_version_stage(
     get,
     path = "/models/{name}/versions/{version}/activity",
     tag = "versions",
-    params(("name" = String, Path, description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
     responses((status = 200, description = "The audit trail, oldest first", body = ActivityResponse), ReadErrors),
     security(("bearer_auth" = []))
 )]

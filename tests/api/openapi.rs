@@ -34,17 +34,34 @@ fn every_operation_is_documented_secured_and_named() {
             operations += 1;
             let id = operation["operationId"].as_str().unwrap_or_default();
             assert!(ids.insert(id.to_owned()), "duplicate operation id {id}");
-            assert!(!operation["tags"].as_array().map_or(true, Vec::is_empty), "{method} {path} has a tag");
-            assert!(operation["summary"].is_string() || operation["description"].is_string(), "{method} {path} is described");
+            assert!(
+                !operation["tags"].as_array().map_or(true, Vec::is_empty),
+                "{method} {path} has a tag"
+            );
+            assert!(
+                operation["summary"].is_string() || operation["description"].is_string(),
+                "{method} {path} is described"
+            );
             let public = path == "/healthz" || path == "/readyz" || path == "/api/v1/auth/token";
-            assert_eq!(operation["security"].is_array(), !public, "{method} {path} security");
+            assert_eq!(
+                operation["security"].is_array(),
+                !public,
+                "{method} {path} security"
+            );
             if !public {
-                assert!(operation["responses"]["401"].is_object(), "{method} {path} documents 401");
+                assert!(
+                    operation["responses"]["401"].is_object(),
+                    "{method} {path} documents 401"
+                );
             }
         }
     }
     assert_eq!(operations, 41);
-    for id in ["create_model_version", "approve_transition_request", "transition_model_version_stage"] {
+    for id in [
+        "create_model_version",
+        "approve_transition_request",
+        "transition_model_version_stage",
+    ] {
         assert!(ids.contains(id), "{id}");
     }
     assert_eq!(
@@ -73,12 +90,27 @@ fn the_server_serves_its_spec_and_an_offline_swagger_ui() {
     assert_eq!(page.status, 200);
     assert!(page.text.contains("swagger-ui"), "{}", page.text);
     // every asset the page loads is served by modelgate itself
-    for asset in ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-initializer.js"] {
-        assert!(page.text.contains(asset) || asset == "swagger-initializer.js", "{asset}");
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+        "swagger-initializer.js",
+    ] {
+        assert!(
+            page.text.contains(asset) || asset == "swagger-initializer.js",
+            "{asset}"
+        );
         let response = app.raw("GET", &format!("/docs/{asset}"), None, &[]);
         assert_eq!(response.status, 200, "{asset}");
     }
-    assert!(!page.text.contains("http://") && !page.text.contains("https://"), "no external assets");
+    assert!(
+        !page.text.contains("http://") && !page.text.contains("https://"),
+        "no external assets"
+    );
     let initializer = app.raw("GET", "/docs/swagger-initializer.js", None, &[]);
-    assert!(initializer.text.contains("/openapi.json"), "{}", initializer.text);
+    assert!(
+        initializer.text.contains("/openapi.json"),
+        "{}",
+        initializer.text
+    );
 }
