@@ -35,7 +35,9 @@ fn every_operation_is_documented_secured_and_named() {
             let id = operation["operationId"].as_str().unwrap_or_default();
             assert!(ids.insert(id.to_owned()), "duplicate operation id {id}");
             assert!(
-                !operation["tags"].as_array().map_or(true, Vec::is_empty),
+                operation["tags"]
+                    .as_array()
+                    .is_some_and(|tags| !tags.is_empty()),
                 "{method} {path} has a tag"
             );
             assert!(
