@@ -92,10 +92,14 @@ impl Error {
         }
     }
 
-    /// The message a client may see: opaque for server faults.
+    /// The message a client may see: opaque for server faults, whose
+    /// detail (hosts, users, driver text) goes only to the log.
     pub fn public_message(&self) -> String {
         match self {
             Error::Internal(_) => "internal server error".to_owned(),
+            Error::Unavailable(_) => {
+                "the database is temporarily unavailable; retry later".to_owned()
+            }
             other => other.to_string(),
         }
     }
@@ -178,7 +182,9 @@ impl From<diesel::result::Error> for Error {
 /// libpq and SQLite report a lost or busy database through generic errors;
 /// these are the messages that mean "try again later", not "bug".
 fn is_connection_trouble(message: &str) -> bool {
-    const MARKERS: [&str; 6] = [
+    const MARKERS: [&str; 8] = [
+        "deadlock detected",
+        "could not serialize access",
         "server closed the connection",
         "terminating connection",
         "connection to server",
@@ -258,10 +264,10 @@ mod tests {
                 "big",
             ),
             (
-                Error::Unavailable("down".into()),
+                Error::Unavailable("connection to 10.0.0.5 failed for user \"modelgate\"".into()),
                 503,
                 "TEMPORARILY_UNAVAILABLE",
-                "down",
+                "the database is temporarily unavailable; retry later",
             ),
             (
                 Error::Internal("secret detail".into()),

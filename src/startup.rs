@@ -136,6 +136,9 @@ impl Application {
                     Duration::from_secs(settings.auth.login_failure_window_seconds.max(1)),
                 ),
                 token_ttl_seconds,
+                hashing: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+                ),
             }),
         };
         let max_body = settings.server.max_body_bytes;

@@ -72,32 +72,44 @@ pub async fn create_token(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse> {
     let LoginRequest { username, password } = body.into_inner();
-    if username.is_empty() || username.len() > 256 || password.len() > 4096 {
-        return Err(Error::Unauthenticated(
-            "invalid username or password".to_owned(),
-        ));
+    let refused = || Error::Unauthenticated("invalid username or password".to_owned());
+    if username.is_empty()
+        || username.len() > 256
+        || password.len() > 4096
+        || username.contains('\0')
+        || password.contains('\0')
+    {
+        return Err(refused());
     }
     // The TCP peer, not X-Forwarded-For: a header is the attacker's to choose.
     let address = req
         .peer_addr()
         .map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string());
     let auth = state.auth.clone();
-    if let Err(retry_after_secs) = auth.throttle.check(&username, &address) {
-        tracing::warn!(user = %username, %address, "login throttled");
-        return Err(Error::RateLimited {
-            message: "too many failed logins; try again later".to_owned(),
-            retry_after_secs,
-        });
-    }
+    let attempt = match auth.throttle.begin(&username, &address) {
+        Ok(attempt) => attempt,
+        Err(retry_after_secs) => {
+            tracing::warn!(user = %username, %address, "login throttled");
+            return Err(Error::RateLimited {
+                message: "too many failed logins; try again later".to_owned(),
+                retry_after_secs,
+            });
+        }
+    };
+    let pool = state.pool.clone();
     let name = username.clone();
-    let outcome = state
-        .db(move |conn| users::authenticate(conn, &name, &password))
-        .await?;
+    let outcome = auth
+        .hash_work(move || {
+            let mut conn = pool.get()?;
+            users::authenticate(&mut conn, &name, &password)
+        })
+        .await;
     match outcome {
-        Ok(user) => {
-            auth.throttle.succeed(&username);
+        Ok(Ok((uid, user))) => {
+            auth.throttle.succeed(&attempt);
             let (token, claims) = auth.keys.issue(
                 &user.username,
+                uid,
                 user.role,
                 TokenKind::Session,
                 auth.token_ttl_seconds,
@@ -109,13 +121,18 @@ pub async fn create_token(
                 expires_in: claims.exp - claims.iat,
             }))
         }
-        Err(failure) => {
-            auth.throttle.fail(&username, &address);
+        Ok(Err(failure)) => {
             tracing::warn!(user = %username, %address, "login failed");
-            Err(Error::Unauthenticated(match failure {
-                LoginFailure::BadCredentials => "invalid username or password".to_owned(),
-                LoginFailure::Disabled => "this user is disabled".to_owned(),
-            }))
+            Err(match failure {
+                LoginFailure::BadCredentials => refused(),
+                LoginFailure::Disabled => {
+                    Error::Unauthenticated("this user is disabled".to_owned())
+                }
+            })
+        }
+        Err(error) => {
+            auth.throttle.abandon(&attempt);
+            Err(error)
         }
     }
 }

@@ -46,6 +46,23 @@ pub struct AuthContext {
     pub throttle: LoginThrottle,
     /// Lifetime of login tokens, in seconds.
     pub token_ttl_seconds: i64,
+    /// Bounds concurrent argon2 work (19 MiB and tens of ms each).
+    pub hashing: tokio::sync::Semaphore,
+}
+
+impl AuthContext {
+    /// Runs an argon2 computation on the blocking pool, a few at a time.
+    pub async fn hash_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| Error::Unavailable("the server is shutting down".to_owned()))?;
+        web::block(work).await?
+    }
 }
 
 impl AppState {

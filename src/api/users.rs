@@ -53,10 +53,17 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(delete_user);
 }
 
-/// Hashes on the blocking pool: argon2 takes tens of milliseconds.
-async fn hash_password(password: String) -> Result<String> {
+/// Checks the caller is an admin first, then hashes on the blocking pool
+/// (argon2 takes tens of milliseconds and 19 MiB: never for non-admins).
+async fn hash_password(state: &AppState, caller: &Caller, password: String) -> Result<String> {
     password::check_policy(&password)?;
-    web::block(move || password::hash(&password)).await?
+    state
+        .db_as(caller.clone(), Role::Admin, |_, _| Ok(()))
+        .await?;
+    state
+        .auth
+        .hash_work(move || password::hash(&password))
+        .await
 }
 
 /// Creates a user.
@@ -80,7 +87,7 @@ pub async fn create_user(
         role,
     } = body.into_inner();
     let username = Username::parse(username)?;
-    let hash = hash_password(password).await?;
+    let hash = hash_password(&state, &caller, password).await?;
     let user = state
         .db_as(caller, Role::Admin, move |conn, actor| {
             users::create(conn, &actor, &username, &hash, role)
@@ -160,7 +167,7 @@ pub async fn update_user(
     let username = Username::parse(path.into_inner())?;
     let body = body.into_inner();
     let password_hash = match body.password {
-        Some(password) => Some(hash_password(password).await?),
+        Some(password) => Some(hash_password(&state, &caller, password).await?),
         None => None,
     };
     if body.role.is_none() && body.disabled.is_none() && password_hash.is_none() {

@@ -168,6 +168,11 @@ pub fn resolve(conn: &mut DbConn, caller: &Caller, need: Role) -> Result<Actor> 
             "the token's user does not exist".to_owned(),
         ));
     };
+    if user_id != claims.uid {
+        return Err(Error::Unauthenticated(
+            "the token's user does not exist".to_owned(),
+        ));
+    }
     if disabled {
         return Err(Error::Unauthenticated(
             "the token's user is disabled".to_owned(),

@@ -40,14 +40,27 @@ impl LoginThrottle {
         }
     }
 
-    /// `Err(seconds)` when either key has used up its failures: retry after that long.
-    pub fn check(&self, username: &str, address: &str) -> Result<(), u64> {
+    /// Starts a login attempt: `Err(seconds)` when either key has used up its
+    /// failures. The attempt counts as a failure from now on — so parallel
+    /// guesses cannot all slip past the check — until it is resolved with
+    /// [`LoginThrottle::succeed`] or [`LoginThrottle::abandon`].
+    pub fn begin(&self, username: &str, address: &str) -> Result<Attempt, u64> {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        // Bound the memory an attacker can make us hold.
+        if failures.len() > 100_000 {
+            let window = self.window;
+            failures.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < window)
+            });
+        }
+        let keys = Self::keys(username, address);
         let mut wait = None::<Duration>;
-        for key in Self::keys(username, address) {
-            let limit = self.limit_of(&key);
-            let Some(times) = failures.get_mut(&key) else {
+        for key in &keys {
+            let limit = self.limit_of(key);
+            let Some(times) = failures.get_mut(key) else {
                 continue;
             };
             while times
@@ -64,40 +77,50 @@ impl LoginThrottle {
                 wait = Some(wait.map_or(until, |w| w.max(until)));
             }
         }
-        match wait {
-            Some(wait) => Err(wait.as_secs().max(1)),
-            None => Ok(()),
+        if let Some(wait) = wait {
+            return Err(wait.as_secs().max(1));
         }
-    }
-
-    /// Records a failed attempt.
-    pub fn fail(&self, username: &str, address: &str) {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Bound the memory an attacker can make us hold.
-        if failures.len() > 100_000 {
-            let window = self.window;
-            failures.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < window)
-            });
-        }
-        for key in Self::keys(username, address) {
-            let limit = self.limit_of(&key).max(1) as usize;
-            let times = failures.entry(key).or_default();
+        for key in &keys {
+            let limit = self.limit_of(key).max(1) as usize;
+            let times = failures.entry(key.clone()).or_default();
             times.push_back(now);
             while times.len() > limit {
                 times.pop_front();
             }
         }
+        Ok(Attempt { keys, at: now })
     }
 
-    /// A success clears the user's failures (not the address's).
-    pub fn succeed(&self, username: &str) {
+    /// The password was right: clears the user's failures and takes this
+    /// attempt off the address.
+    pub fn succeed(&self, attempt: &Attempt) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.remove(&format!("user:{username}"));
+        failures.remove(&attempt.keys[0]);
+        Self::forget(&mut failures, &attempt.keys[1], attempt.at);
     }
+
+    /// The attempt was not decided (the database failed): it does not count.
+    pub fn abandon(&self, attempt: &Attempt) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        for key in &attempt.keys {
+            Self::forget(&mut failures, key, attempt.at);
+        }
+    }
+
+    fn forget(failures: &mut HashMap<String, VecDeque<Instant>>, key: &str, at: Instant) {
+        if let Some(times) = failures.get_mut(key)
+            && let Some(position) = times.iter().position(|t| *t == at)
+        {
+            times.remove(position);
+        }
+    }
+}
+
+/// A login attempt in progress (counted as a failure until resolved).
+#[derive(Debug)]
+pub struct Attempt {
+    keys: [String; 2],
+    at: Instant,
 }
 
 #[cfg(test)]
@@ -108,27 +131,47 @@ mod tests {
     fn failures_past_the_limit_are_refused_per_user_and_per_address() {
         let throttle = LoginThrottle::new(3, 5, Duration::from_secs(60));
         for _ in 0..3 {
-            assert!(throttle.check("alice", "1.1.1.1").is_ok());
-            throttle.fail("alice", "1.1.1.1");
+            assert!(throttle.begin("alice", "1.1.1.1").is_ok());
         }
-        let wait = throttle.check("alice", "2.2.2.2").err().unwrap_or_default();
+        let wait = throttle.begin("alice", "2.2.2.2").err().unwrap_or_default();
         assert!((1..=60).contains(&wait), "{wait}");
         // another user from the same address still gets in, until the address limit
-        assert!(throttle.check("bob", "1.1.1.1").is_ok());
-        throttle.fail("bob", "1.1.1.1");
-        throttle.fail("bob", "1.1.1.1");
-        assert!(throttle.check("carol", "1.1.1.1").is_err());
-        assert!(throttle.check("carol", "3.3.3.3").is_ok());
-        throttle.succeed("alice");
-        assert!(throttle.check("alice", "4.4.4.4").is_ok());
+        assert!(throttle.begin("bob", "1.1.1.1").is_ok());
+        assert!(throttle.begin("bob", "1.1.1.1").is_ok());
+        assert!(throttle.begin("carol", "1.1.1.1").is_err());
+        let attempt = throttle.begin("carol", "3.3.3.3");
+        assert!(attempt.is_ok());
+        if let Ok(attempt) = attempt {
+            throttle.succeed(&attempt);
+        }
+    }
+
+    #[test]
+    fn a_success_clears_the_user_and_an_abandoned_attempt_does_not_count() {
+        let throttle = LoginThrottle::new(2, 0, Duration::from_secs(60));
+        let first = throttle.begin("alice", "a");
+        assert!(first.is_ok());
+        let second = throttle.begin("alice", "a");
+        assert!(
+            throttle.begin("alice", "a").is_err(),
+            "in-flight attempts count"
+        );
+        if let Ok(second) = second {
+            throttle.abandon(&second);
+        }
+        let third = throttle.begin("alice", "a");
+        if let Ok(third) = third {
+            throttle.succeed(&third);
+        }
+        assert!(throttle.begin("alice", "a").is_ok());
     }
 
     #[test]
     fn failures_expire_after_the_window() {
         let throttle = LoginThrottle::new(1, 0, Duration::from_millis(30));
-        throttle.fail("alice", "a");
-        assert!(throttle.check("alice", "a").is_err());
+        assert!(throttle.begin("alice", "a").is_ok());
+        assert!(throttle.begin("alice", "a").is_err());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(throttle.check("alice", "a").is_ok());
+        assert!(throttle.begin("alice", "a").is_ok());
     }
 }

@@ -31,6 +31,8 @@ pub enum TokenKind {
 pub struct Claims {
     /// Username.
     pub sub: String,
+    /// The user's id: a token outlives no deleted user, even if the name is reused.
+    pub uid: i64,
     /// Role when issued (the stored role is authoritative).
     pub role: Role,
     /// Issued at (seconds).
@@ -187,7 +189,7 @@ impl TokenKeys {
         };
         // Sign and verify once, so a mismatched key pair stops the start.
         let (token, _) = keys
-            .issue("startup-check", Role::Viewer, TokenKind::Session, 60)
+            .issue("startup-check", 0, Role::Viewer, TokenKind::Session, 60)
             .map_err(|e| e.to_string())?;
         keys.verify(&token).map_err(|_| {
             "the configured private and public keys do not belong together".to_owned()
@@ -199,6 +201,7 @@ impl TokenKeys {
     pub fn issue(
         &self,
         username: &str,
+        uid: i64,
         role: Role,
         kind: TokenKind,
         ttl_seconds: i64,
@@ -206,6 +209,7 @@ impl TokenKeys {
         let now = crate::domain::types::now_ms() / 1000;
         let claims = Claims {
             sub: username.to_owned(),
+            uid,
             role,
             iat: now,
             nbf: now,

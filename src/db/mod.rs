@@ -204,39 +204,62 @@ pub fn revert_all_migrations(conn: &mut DbConn) -> Result<usize, MigrationError>
 /// to upgrade their lock. PostgreSQL: a plain transaction; operations lock
 /// the model row they change (`lock_model`) before touching its versions.
 pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-    match conn {
-        DbConn::Sqlite(sqlite) => {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
-            let outcome = f(conn);
-            let DbConn::Sqlite(sqlite) = conn else {
-                return Err(Error::Internal("connection changed backend".to_owned()));
-            };
-            match outcome {
-                Ok(value) => {
-                    if let Err(error) = AnsiTransactionManager::commit_transaction(sqlite) {
-                        if let Err(rollback) = AnsiTransactionManager::rollback_transaction(sqlite)
-                        {
-                            tracing::warn!(%rollback, "rollback after failed commit failed");
-                        }
-                        return Err(error.into());
-                    }
-                    Ok(value)
-                }
-                Err(error) => {
-                    if let Err(rollback) = AnsiTransactionManager::rollback_transaction(sqlite) {
-                        tracing::warn!(%rollback, "rollback failed");
-                    }
-                    Err(error)
-                }
-            }
-        }
-        DbConn::Postgresql(_) => conn.transaction(f),
-    }
+    transaction(conn, "BEGIN IMMEDIATE", "BEGIN", f)
 }
 
-/// Runs `f` in a read-only snapshot (one consistent view for multi-query reads).
+/// Runs `f` in one consistent read-only snapshot (multi-query reads):
+/// PostgreSQL's REPEATABLE READ; SQLite's deferred transaction.
 pub fn read_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-    conn.transaction(f)
+    transaction(
+        conn,
+        "BEGIN",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        f,
+    )
+}
+
+/// Begins with the statement each backend needs, then commits or rolls back,
+/// keeping Diesel's transaction state in step.
+fn transaction<T>(
+    conn: &mut DbConn,
+    sqlite_begin: &str,
+    postgres_begin: &str,
+    f: impl FnOnce(&mut DbConn) -> Result<T>,
+) -> Result<T> {
+    match conn {
+        DbConn::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, sqlite_begin)?
+        }
+        DbConn::Postgresql(pg) => {
+            AnsiTransactionManager::begin_transaction_sql(pg, postgres_begin)?
+        }
+    }
+    let outcome = f(conn);
+    let finish = |conn: &mut DbConn, commit: bool| -> diesel::QueryResult<()> {
+        match (conn, commit) {
+            (DbConn::Sqlite(c), true) => AnsiTransactionManager::commit_transaction(c),
+            (DbConn::Sqlite(c), false) => AnsiTransactionManager::rollback_transaction(c),
+            (DbConn::Postgresql(c), true) => AnsiTransactionManager::commit_transaction(c),
+            (DbConn::Postgresql(c), false) => AnsiTransactionManager::rollback_transaction(c),
+        }
+    };
+    match outcome {
+        Ok(value) => {
+            if let Err(error) = finish(conn, true) {
+                if let Err(rollback) = finish(conn, false) {
+                    tracing::warn!(%rollback, "rollback after a failed commit failed");
+                }
+                return Err(error.into());
+            }
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback) = finish(conn, false) {
+                tracing::warn!(%rollback, "rollback failed");
+            }
+            Err(error)
+        }
+    }
 }
 
 /// Whether the database answers a trivial query.

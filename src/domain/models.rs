@@ -330,8 +330,12 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
                 select = match op {
                     Op::Eq => select.filter(m::name.eq(value)),
                     Op::Ne => select.filter(m::name.ne(value)),
-                    Op::Like => select.filter(m::name.like(value)),
-                    Op::ILike => select.filter(lower(m::name).like(lower(value))),
+                    Op::Like => select.filter(m::name.like(like_pattern(value)?).escape('\\')),
+                    Op::ILike => select.filter(
+                        lower(m::name)
+                            .like(lower(like_pattern(value)?))
+                            .escape('\\'),
+                    ),
                     _ => return Err(unsupported_op(comparison)),
                 };
             }
@@ -339,14 +343,24 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
                 let tagged = t::registered_model_tags
                     .filter(t::key.eq(key.clone()))
                     .select(t::model_id);
-                select = match op {
-                    Op::Eq => select.filter(m::id.eq_any(tagged.filter(t::value.eq(value)))),
-                    Op::Ne => select.filter(m::id.eq_any(tagged.filter(t::value.ne(value)))),
-                    Op::Like => select.filter(m::id.eq_any(tagged.filter(t::value.like(value)))),
-                    Op::ILike => select
-                        .filter(m::id.eq_any(tagged.filter(lower(t::value).like(lower(value))))),
-                    _ => return Err(unsupported_op(comparison)),
-                };
+                select =
+                    match op {
+                        Op::Eq => select.filter(m::id.eq_any(tagged.filter(t::value.eq(value)))),
+                        Op::Ne => select.filter(m::id.eq_any(tagged.filter(t::value.ne(value)))),
+                        Op::Like => select.filter(m::id.eq_any(
+                            tagged.filter(t::value.like(like_pattern(value)?).escape('\\')),
+                        )),
+                        Op::ILike => select.filter(
+                            m::id.eq_any(
+                                tagged.filter(
+                                    lower(t::value)
+                                        .like(lower(like_pattern(value)?))
+                                        .escape('\\'),
+                                ),
+                            ),
+                        ),
+                        _ => return Err(unsupported_op(comparison)),
+                    };
             }
             (Field::Attribute(attr), _) => {
                 return Err(Error::invalid(format!(
@@ -434,6 +448,18 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
                 .unwrap_or_else(|| PageToken::int(&scope, 0))
         }))
     })
+}
+
+/// A LIKE pattern: `%` and `_` are wildcards and `\\` escapes them, the same
+/// on both backends; a lone trailing backslash is refused.
+fn like_pattern(value: String) -> Result<String> {
+    let trailing = value.chars().rev().take_while(|c| *c == '\\').count();
+    if trailing % 2 == 1 {
+        return Err(Error::invalid(
+            "invalid filter: a LIKE pattern cannot end with a lone backslash",
+        ));
+    }
+    Ok(value)
 }
 
 fn unsupported_op(comparison: &Comparison) -> Error {

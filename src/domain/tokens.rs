@@ -108,8 +108,13 @@ pub fn create(
         let role: Role = role
             .parse()
             .map_err(|e: String| Error::Internal(format!("stored role: {e}")))?;
-        let (token, claims) =
-            keys.issue(username.as_str(), role, TokenKind::Pipeline, days * 86_400)?;
+        let (token, claims) = keys.issue(
+            username.as_str(),
+            user_id,
+            role,
+            TokenKind::Pipeline,
+            days * 86_400,
+        )?;
         let now = now_ms();
         let expires_at = claims.exp.saturating_mul(1000);
         let row: ApiTokenRow = diesel::insert_into(api_tokens::table)

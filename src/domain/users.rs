@@ -256,7 +256,7 @@ pub fn authenticate(
     conn: &mut DbConn,
     username: &str,
     password: &str,
-) -> Result<std::result::Result<User, LoginFailure>> {
+) -> Result<std::result::Result<(i64, User), LoginFailure>> {
     let row: Option<UserRow> = users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
@@ -272,7 +272,8 @@ pub fn authenticate(
     if row.disabled {
         return Ok(Err(LoginFailure::Disabled));
     }
-    User::try_from(row).map(Ok)
+    let id = row.id;
+    User::try_from(row).map(|user| Ok((id, user)))
 }
 
 /// On first start (no users at all) creates `admin`; returns the generated

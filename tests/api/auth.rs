@@ -13,7 +13,7 @@ fn now() -> i64 {
 
 fn claims(overrides: Value) -> Value {
     let mut claims = json!({
-        "sub": "admin", "role": "admin", "iat": now(), "nbf": now(), "exp": now() + 600,
+        "sub": "admin", "uid": 1, "role": "admin", "iat": now(), "nbf": now(), "exp": now() + 600,
         "jti": "forged", "iss": "modelgate", "kind": "session"
     });
     if let (Some(target), Some(source)) = (claims.as_object_mut(), overrides.as_object()) {
@@ -177,7 +177,7 @@ fn every_kind_of_bad_token_is_refused_with_401() {
         ),
     );
     // missing required claims
-    for missing in ["exp", "nbf", "jti", "iss"] {
+    for missing in ["exp", "nbf", "jti", "iss", "uid"] {
         refused_with(
             &app,
             &format!(
@@ -221,7 +221,7 @@ fn the_stored_role_counts_not_the_role_claimed_in_the_token() {
     let app = spawn_app();
     app.user_token("vera", "viewer");
     let inflated = sign(
-        &claims(json!({"sub": "vera", "role": "admin"})),
+        &claims(json!({"sub": "vera", "uid": 2, "role": "admin"})),
         Algorithm::HS256,
         JWT_SECRET,
     );
@@ -489,4 +489,18 @@ fn users_are_managed_by_admins_and_never_show_a_hash() {
         .expect_error(400, "INVALID_PARAMETER_VALUE");
     app.get("/api/v1/users/nobody")
         .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+}
+
+#[test]
+fn a_session_token_dies_with_its_user_even_if_the_name_is_reused() {
+    let app = spawn_app();
+    let token = app.user_token("bob", "viewer");
+    assert_eq!(app.delete("/api/v1/users/bob").status, 204);
+    app.post(
+        "/api/v1/users",
+        json!({"username": "bob", "password": "new-bob-password", "role": "admin"}),
+    )
+    .expect(201);
+    app.call_as(Some(&token), "GET", "/api/v1/users", None)
+        .expect_error(401, "UNAUTHENTICATED");
 }

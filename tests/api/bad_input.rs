@@ -329,3 +329,60 @@ fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+#[test]
+fn like_patterns_escape_the_same_way_on_both_backends() {
+    let app = setup();
+    app.create_model("100%_sure");
+    app.create_model("100x_sure");
+    for (pattern, expected) in [
+        (r"100\%\_sure", vec!["100%_sure"]),
+        (r"100_\_sure", vec!["100%_sure", "100x_sure"]),
+        (r"a\\b", vec![]),
+    ] {
+        let filter = format!("name LIKE '{pattern}'");
+        let body = app
+            .get(&format!(
+                "/api/v1/models?filter={}",
+                crate::helpers::enc(&filter)
+            ))
+            .expect(200)
+            .clone();
+        let names: Vec<&str> = body["models"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|m| m["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(names, expected, "{pattern}");
+    }
+    for filter in [r"name LIKE 'a\'", r"name ILIKE 'a\'", r"tags.k LIKE 'x\'"] {
+        refused(
+            &app,
+            "GET",
+            &format!("/api/v1/models?filter={}", crate::helpers::enc(filter)),
+            None,
+            &[],
+            400,
+            "INVALID_PARAMETER_VALUE",
+        );
+    }
+}
+
+#[test]
+fn long_tag_values_and_nul_logins_are_handled_without_server_errors() {
+    let app = setup();
+    let value = "v".repeat(5000);
+    app.put("/api/v1/models/m/tags/big", json!({"value": value}))
+        .expect(200);
+    app.post(
+        "/api/v1/models",
+        json!({"name": "tagged", "tags": {"k": "w".repeat(5000)}}),
+    )
+    .expect(201);
+    let login = app.call_as(
+        None,
+        "POST",
+        "/api/v1/auth/token",
+        Some(json!({"username": "a\u{0}b", "password": "x"})),
+    );
+    login.expect_error(401, "UNAUTHENTICATED");
+}

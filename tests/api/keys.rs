@@ -67,7 +67,7 @@ fn eddsa_and_rs256_tokens_are_issued_and_hs256_forgeries_refused() {
         let public_pem = std::fs::read(&public).unwrap_or_default();
         let now = modelgate::domain::types::now_ms() / 1000;
         let claims = json!({
-            "sub": "admin", "role": "admin", "iat": now, "nbf": now, "exp": now + 600,
+            "sub": "admin", "uid": 1, "role": "admin", "iat": now, "nbf": now, "exp": now + 600,
             "jti": "x", "iss": "modelgate", "kind": "session"
         });
         for secret in [public_pem.as_slice(), JWT_SECRET.as_bytes()] {

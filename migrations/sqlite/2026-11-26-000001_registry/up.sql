@@ -18,7 +18,7 @@ CREATE TABLE registered_model_tags (
     value TEXT NOT NULL,
     PRIMARY KEY (model_id, key)
 );
-CREATE INDEX registered_model_tags_by_key ON registered_model_tags (key, value);
+CREATE INDEX registered_model_tags_by_key ON registered_model_tags (key);
 
 CREATE TABLE model_versions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
