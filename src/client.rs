@@ -168,7 +168,11 @@ pub fn gate(
     wait: Duration,
     mut progress: impl FnMut(&str),
 ) -> GateOutcome {
-    let deadline = Instant::now() + wait;
+    let started = Instant::now();
+    // a wait too long to represent is as good as forever
+    let deadline = started
+        .checked_add(wait)
+        .unwrap_or_else(|| started + Duration::from_secs(100 * 365 * 86_400));
     let mut pause = Duration::from_millis(500);
     let mut last_report = String::new();
     loop {

@@ -201,7 +201,6 @@ impl Settings {
         let environment = config::Environment::with_prefix("MODELGATE")
             .prefix_separator("__")
             .separator("__")
-            .try_parsing(true)
             .source(env);
         builder = builder.add_source(environment);
         Ok(builder.build()?.try_deserialize()?)
@@ -277,6 +276,7 @@ mod tests {
                 ("MODELGATE__SERVER__PORT", "9100"),
                 ("MODELGATE__DATABASE__URL", "postgres://u@h/db"),
                 ("MODELGATE__AUTH__JWT_SECRET", "12345"),
+                ("MODELGATE__AUTH__BOOTSTRAP_ADMIN_PASSWORD", "00001234"),
                 ("MODELGATE_URL", "http://client-side-only"),
             ]),
         )
@@ -285,6 +285,11 @@ mod tests {
         assert_eq!(settings.server.port, 9100);
         assert_eq!(settings.database_url(), "postgres://u@h/db");
         assert_eq!(settings.auth.jwt_secret.as_deref(), Some("12345"));
+        assert_eq!(
+            settings.auth.bootstrap_admin_password.as_deref(),
+            Some("00001234"),
+            "values that look like numbers stay text"
+        );
     }
 
     #[test]

@@ -192,7 +192,22 @@ enum TokensCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                // `gate` promises 0/1/2 a meaning; a usage error is "any other error"
+                _ if std::env::args().nth(1).as_deref() == Some("gate") => {
+                    ExitCode::from(CLIENT_ERROR)
+                }
+                _ => ExitCode::from(2),
+            };
+        }
+    };
     let command = match cli.command {
         Command::Promote {
             model,

@@ -149,7 +149,8 @@ impl Application {
                 .into_utoipa_app()
                 .configure(|cfg| api::configure(cfg, state.clone(), max_body))
                 .split_for_parts();
-            app.wrap(from_fn(crate::telemetry::request_span))
+            app.wrap(from_fn(api::json_errors))
+                .wrap(from_fn(crate::telemetry::request_span))
                 .app_data(route_table.clone())
                 .service(web::redirect("/docs", "/docs/"))
                 .service(

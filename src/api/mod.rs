@@ -106,6 +106,7 @@ pub fn configure(cfg: &mut ServiceConfig, state: AppState, max_body_bytes: usize
                 .limit(max_body_bytes)
                 .error_handler(json_error),
         )
+        .app_data(web::PayloadConfig::new(max_body_bytes))
         .app_data(web::PathConfig::default().error_handler(path_error))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .configure(routes);
@@ -321,6 +322,52 @@ impl RouteTable {
         allowed.dedup();
         Some(allowed.join(", "))
     }
+}
+
+/// Middleware: an error answer that is not JSON yet (from actix's own
+/// extractors or a static asset route) is rewritten into the JSON error body
+/// with the same status, so every error a client sees has one shape.
+pub async fn json_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> std::result::Result<
+    actix_web::dev::ServiceResponse<
+        actix_web::body::EitherBody<impl actix_web::body::MessageBody, actix_web::body::BoxBody>,
+    >,
+    actix_web::Error,
+> {
+    use actix_web::http::header::CONTENT_TYPE;
+    let response = next.call(req).await?;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return Ok(response.map_into_left_body());
+    }
+    let (request, body) = response.into_parts();
+    let text = actix_web::body::to_bytes(body.into_body())
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let error = match status.as_u16() {
+        401 => Error::Unauthenticated(message),
+        403 => Error::PermissionDenied(message),
+        404 => Error::EndpointNotFound(message),
+        413 => Error::PayloadTooLarge(message),
+        415 => Error::UnsupportedMediaType(message),
+        503 => Error::Unavailable(message),
+        500.. => Error::Internal(message),
+        _ => Error::InvalidParameter(message),
+    };
+    let replaced = HttpResponse::build(status).json(error.body());
+    Ok(actix_web::dev::ServiceResponse::new(request, replaced).map_into_right_body())
 }
 
 /// The fallback: 405 with `Allow` for a known path, 404 otherwise.

@@ -1,6 +1,6 @@
 //! Transition requests (the approval gate) and `/api/v1/policy`.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -101,10 +101,21 @@ fn request_id(text: &str) -> Result<i64> {
         })
 }
 
-/// An optional JSON body: empty means `{}`; anything else must be valid JSON.
-fn decision(body: &web::Bytes) -> Result<Option<String>> {
+/// An optional JSON body: empty means `{}`; anything else must be JSON,
+/// declared as such.
+fn decision(req: &HttpRequest, body: &web::Bytes) -> Result<Option<String>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
+    }
+    let declared_json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !declared_json {
+        return Err(Error::UnsupportedMediaType(
+            "request body must be JSON (Content-Type: application/json)".to_owned(),
+        ));
     }
     let parsed: Option<DecisionRequest> = serde_json::from_slice(body)
         .map_err(|e| Error::invalid(format!("invalid request body: {e}")))?;
@@ -226,13 +237,15 @@ pub async fn approve_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
     let id = request_id(&path.into_inner())?;
-    let comment = decision(&body)?;
+    let comment = decision(&req, &body)?;
+    let policy = state.policy.clone();
     let outcome = state
         .db_as(caller, Role::Approver, move |conn, actor| {
-            requests::approve(conn, &actor, id, comment)
+            requests::approve(conn, &actor, &policy, id, comment)
         })
         .await?;
     match outcome {
@@ -261,10 +274,11 @@ pub async fn reject_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
     let id = request_id(&path.into_inner())?;
-    let comment = decision(&body)?;
+    let comment = decision(&req, &body)?;
     let request = state
         .db_as(caller, Role::Approver, move |conn, actor| {
             requests::reject(conn, &actor, id, comment)
@@ -288,10 +302,11 @@ pub async fn cancel_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
     let id = request_id(&path.into_inner())?;
-    let comment = decision(&body)?;
+    let comment = decision(&req, &body)?;
     let request = state
         .db_as(caller, Role::Contributor, move |conn, actor| {
             requests::cancel(conn, &actor, id, comment)

@@ -10,6 +10,7 @@ use crate::auth::Actor;
 use crate::db::rows::{ModelRow, NewModelRow, VersionRow};
 use crate::db::schema::{
     model_versions, registered_model_aliases, registered_model_tags, registered_models,
+    transition_requests,
 };
 use crate::db::{self, DbConn};
 use crate::domain::events::{self, NewEvent};
@@ -535,7 +536,22 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, name: &ModelName) -> Result<()> 
             .filter(model_versions::model_id.eq(row.id))
             .count()
             .get_result(conn)?;
+        // The requests (and their approvals) go with the model: the event
+        // keeps which ones, for the audit.
+        let requests: Vec<(i64, i64, String)> = transition_requests::table
+            .filter(transition_requests::model_id.eq(row.id))
+            .select((
+                transition_requests::id,
+                transition_requests::version,
+                transition_requests::status,
+            ))
+            .order(transition_requests::id.asc())
+            .load(conn)?;
         diesel::delete(registered_models::table.find(row.id)).execute(conn)?;
+        let requests: Vec<serde_json::Value> = requests
+            .into_iter()
+            .map(|(id, version, status)| json!({ "id": id, "version": version, "status": status }))
+            .collect();
         events::append(
             conn,
             actor,
@@ -543,7 +559,7 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, name: &ModelName) -> Result<()> 
                 "model.deleted",
                 &row.name,
                 None,
-                json!({ "deleted_versions": version_count }),
+                json!({ "deleted_versions": version_count, "deleted_requests": requests }),
             )],
         )
     })
@@ -662,9 +678,16 @@ pub fn set_alias(
                 ))
                 .execute(conn)?;
         }
+        let now = now_ms();
         diesel::update(registered_models::table.find(row.id))
-            .set(registered_models::last_updated_timestamp.eq(now_ms()))
+            .set(registered_models::last_updated_timestamp.eq(now))
             .execute(conn)?;
+        // Moving an alias is audited like a transition: on the version it
+        // now names, and on the one it left.
+        alias_activity(conn, actor, row.id, version.get(), "ALIAS_SET", alias, now)?;
+        if let Some(previous) = previous.filter(|p| *p != version.get()) {
+            alias_activity(conn, actor, row.id, previous, "ALIAS_REMOVED", alias, now)?;
+        }
         events::append(
             conn,
             actor,
@@ -676,6 +699,31 @@ pub fn set_alias(
             )],
         )
     })
+}
+
+fn alias_activity(
+    conn: &mut DbConn,
+    actor: &Actor,
+    model_id: i64,
+    version: i64,
+    activity_type: &str,
+    alias: &Alias,
+    timestamp: i64,
+) -> Result<()> {
+    versions::record_activity(
+        conn,
+        model_id,
+        version,
+        &versions::Activity {
+            activity_type: activity_type.to_owned(),
+            from_stage: None,
+            to_stage: None,
+            user: actor.username.clone(),
+            timestamp,
+            comment: Some(format!("alias '{}'", alias.as_str())),
+            request_id: None,
+        },
+    )
 }
 
 /// The version an alias points at.
@@ -725,6 +773,15 @@ pub fn delete_alias(
                 .filter(registered_model_aliases::alias.eq(alias.as_str())),
         )
         .execute(conn)?;
+        alias_activity(
+            conn,
+            actor,
+            row.id,
+            previous,
+            "ALIAS_REMOVED",
+            alias,
+            now_ms(),
+        )?;
         events::append(
             conn,
             actor,

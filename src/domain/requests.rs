@@ -362,13 +362,7 @@ fn lock_request(conn: &mut DbConn, id: i64) -> Result<(ModelRow, RequestRow)> {
         .first(conn)
         .optional()?
         .ok_or_else(|| not_found(id))?;
-    let model_name: String = registered_models::table
-        .find(model_id)
-        .select(registered_models::name)
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| not_found(id))?;
-    let model = lock_model(conn, &ModelName::parse(model_name)?)?;
+    let model = versions::lock_model_by_id(conn, model_id)?.ok_or_else(|| not_found(id))?;
     let row: RequestRow = transition_requests::table
         .find(id)
         .select(RequestRow::as_select())
@@ -437,11 +431,14 @@ pub(crate) fn mark_stale(
     Ok(new_events)
 }
 
-/// Approves a request; the approval that reaches the required count applies it.
+/// Approves a request; the approval that reaches the required count applies
+/// it. The policy in force now must still allow the move, and its approval
+/// count applies if it has grown since the request was made.
 #[tracing::instrument(skip_all, fields(request = id))]
 pub fn approve(
     conn: &mut DbConn,
     actor: &Actor,
+    policy: &Policy,
     id: i64,
     comment: Option<String>,
 ) -> Result<ApproveOutcome> {
@@ -466,6 +463,12 @@ pub fn approve(
         }
         let from = stage(&row.from_stage)?;
         let to = stage(&row.to_stage)?;
+        let rule = policy.allowed(from, to).map_err(|why| {
+            Error::Conflict(format!(
+                "the lifecycle policy no longer allows request {id}: {why}"
+            ))
+        })?;
+        let required = row.required_approvals.max(i64::from(rule.approvals));
         let version: Option<VersionRow> = model_versions::table
             .filter(model_versions::model_id.eq(model.id))
             .filter(model_versions::version.eq(row.version))
@@ -518,13 +521,16 @@ pub fn approve(
             &model.name,
             Some(row.version),
             json!({
-                "id": id, "approvals": approvals, "required_approvals": row.required_approvals,
+                "id": id, "approvals": approvals, "required_approvals": required,
                 "comment": comment,
             }),
         )];
-        if approvals < row.required_approvals {
+        if approvals < required {
             diesel::update(transition_requests::table.find(id))
-                .set(transition_requests::last_updated_timestamp.eq(now))
+                .set((
+                    transition_requests::required_approvals.eq(required),
+                    transition_requests::last_updated_timestamp.eq(now),
+                ))
                 .execute(conn)?;
             events::append(conn, actor, new_events)?;
             return Ok(ApproveOutcome::Approved(load_one(conn, id)?));

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::auth::{Actor, Role, password};
 use crate::db::rows::UserRow;
-use crate::db::schema::users;
+use crate::db::schema::{api_tokens, users};
 use crate::db::{self, DbConn};
 use crate::domain::events::{self, NewEvent};
 use crate::domain::paging::{Page, PageToken};
@@ -150,16 +150,26 @@ pub fn list(conn: &mut DbConn, max_results: i64, page_token: Option<&str>) -> Re
 /// Refuses a change that would leave no enabled admin. On PostgreSQL the
 /// admin rows are locked first, so two admins demoting each other serialize.
 fn ensure_another_admin(conn: &mut DbConn, except: i64) -> Result<()> {
+    // Lock every enabled admin, the target included, in id order: two admins
+    // demoting each other then queue instead of deadlocking.
     let query = users::table
-        .filter(users::role.eq(Role::Admin.as_str()))
-        .filter(users::disabled.eq(false))
-        .filter(users::id.ne(except))
-        .select(users::id);
-    let others: Vec<i64> = match conn {
+        .filter(
+            users::role
+                .eq(Role::Admin.as_str())
+                .and(users::disabled.eq(false))
+                .or(users::id.eq(except)),
+        )
+        .order(users::id.asc())
+        .select((users::id, users::role, users::disabled));
+    let locked: Vec<(i64, String, bool)> = match conn {
         DbConn::Postgresql(pg) => query.for_update().load(pg)?,
         DbConn::Sqlite(sqlite) => query.load(sqlite)?,
     };
-    if others.is_empty() {
+    let others = locked
+        .iter()
+        .filter(|(id, role, disabled)| *id != except && role == Role::Admin.as_str() && !disabled)
+        .count();
+    if others == 0 {
         return Err(Error::Conflict(
             "this would leave no enabled admin; make another user admin first".to_owned(),
         ));
@@ -228,6 +238,11 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, username: &Username) -> Result<(
         if row.role == Role::Admin.as_str() && !row.disabled {
             ensure_another_admin(conn, row.id)?;
         }
+        let tokens: Vec<i64> = api_tokens::table
+            .filter(api_tokens::user_id.eq(row.id))
+            .filter(api_tokens::revoked_at.is_null())
+            .select(api_tokens::id)
+            .load(conn)?;
         diesel::delete(users::table.find(row.id)).execute(conn)?;
         events::append(
             conn,
@@ -236,7 +251,7 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, username: &Username) -> Result<(
                 event_type: "user.deleted",
                 model_name: None,
                 version: None,
-                payload: json!({ "username": username.as_str() }),
+                payload: json!({ "username": username.as_str(), "revoked_tokens": tokens }),
             }],
         )
     })

@@ -121,6 +121,17 @@ pub(crate) fn find_model(conn: &mut DbConn, name: &ModelName) -> Result<ModelRow
         .ok_or_else(|| model_not_found(name.as_str()))
 }
 
+/// Locks a model row by id (PostgreSQL; SQLite's write lock is already held).
+pub(crate) fn lock_model_by_id(conn: &mut DbConn, id: i64) -> Result<Option<ModelRow>> {
+    let query = registered_models::table
+        .find(id)
+        .select(registered_models::all_columns);
+    Ok(match conn {
+        DbConn::Postgresql(pg) => query.for_update().first(pg).optional()?,
+        DbConn::Sqlite(sqlite) => query.first(sqlite).optional()?,
+    })
+}
+
 /// Reads a model row and, on PostgreSQL, locks it for the rest of the
 /// transaction: every change to a model's versions takes this lock first, so
 /// concurrent writers serialize on the model and never deadlock.

@@ -272,3 +272,24 @@ fn requests_can_be_listed_and_cancelled_from_the_command_line() {
         "the server is still fine"
     );
 }
+
+#[test]
+fn a_gate_usage_error_exits_3_not_2() {
+    let (app, pipeline, _) = setup();
+    let (code, _, errors) = run(
+        &app,
+        &pipeline,
+        &[
+            "gate",
+            "churn",
+            "1",
+            "--stage",
+            "Production",
+            "--wait",
+            "2hours",
+        ],
+    );
+    assert_eq!(code, 3, "{errors}");
+    let (code, _, errors) = run(&app, &pipeline, &["gate", "churn", "1"]);
+    assert_eq!(code, 3, "{errors}");
+}

@@ -180,6 +180,26 @@ fn aliases_point_at_versions_and_follow_moves() {
         app.get("/api/v1/models/m/versions/1").expect(200)["aliases"],
         json!([])
     );
+    let trail = |v: i64| -> Vec<(String, String)> {
+        app.get(&format!("/api/v1/models/m/versions/{v}/activity"))
+            .expect(200)["activities"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|a| {
+                        (
+                            a["activity_type"].as_str().unwrap_or_default().to_owned(),
+                            a["comment"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let set = ("ALIAS_SET".to_owned(), "alias 'champion'".to_owned());
+    let removed = ("ALIAS_REMOVED".to_owned(), "alias 'champion'".to_owned());
+    assert_eq!(trail(1), vec![set.clone(), removed]);
+    assert_eq!(trail(2), vec![set]);
 
     let before = app.snapshot();
     for reserved in ["latest", "v1", "V12"] {

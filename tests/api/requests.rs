@@ -459,3 +459,79 @@ fn requests_are_listed_newest_first_and_filtered() {
         vec![ids[0].clone()]
     );
 }
+
+#[test]
+fn decision_bodies_may_be_empty_but_otherwise_must_be_json() {
+    let app = spawn_app();
+    let p = people(&app);
+    staged_model(&app, "m", 1);
+    let id = request(&app, &p.carol, "m", 1, json!({"stage": "Production"}))["id"].clone();
+    let authorization = format!("Bearer {}", p.april);
+    let path = format!("/api/v1/transition-requests/{id}/reject");
+    let before = app.snapshot();
+    app.raw(
+        "POST",
+        &path,
+        Some(b"{\"comment\": \"x\"}".to_vec()),
+        &[
+            ("Authorization", &authorization),
+            ("Content-Type", "text/plain"),
+        ],
+    )
+    .expect_error(415, "UNSUPPORTED_MEDIA_TYPE");
+    let huge = format!("{{\"comment\": \"{}\"}}", "c".repeat(2 * 1024 * 1024));
+    app.raw(
+        "POST",
+        &path,
+        Some(huge.into_bytes()),
+        &[
+            ("Authorization", &authorization),
+            ("Content-Type", "application/json"),
+        ],
+    )
+    .expect_error(413, "REQUEST_TOO_LARGE");
+    app.raw(
+        "POST",
+        &path,
+        Some(b"{".to_vec()),
+        &[
+            ("Authorization", &authorization),
+            ("Content-Type", "application/json"),
+        ],
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    assert_eq!(app.snapshot(), before);
+    let rejected = app.raw("POST", &path, None, &[("Authorization", &authorization)]);
+    assert_eq!(rejected.expect(200)["status"], "rejected");
+}
+
+#[test]
+fn approving_follows_the_policy_in_force_not_the_one_at_request_time() {
+    // the same database, first with the default policy, then with a stricter one
+    let app = spawn_app();
+    let p = people(&app);
+    staged_model(&app, "m", 1);
+    let id = request(&app, &p.carol, "m", 1, json!({"stage": "Production"}))["id"].clone();
+    let mut settings = app.settings.clone();
+    settings.lifecycle.rules = Some(vec![modelgate::config::RuleSettings {
+        from: "Staging".into(),
+        to: "Production".into(),
+        direct: "admin".into(),
+        approvals: 2,
+    }]);
+    let stricter = crate::helpers::start(settings, None, None);
+    let first = decide(&stricter, &p.april, &id, "approve")
+        .expect(200)
+        .clone();
+    assert_eq!(first["status"], "pending");
+    assert_eq!(first["required_approvals"], 2);
+    assert_eq!(
+        decide(&stricter, &p.avery, &id, "approve").expect(200)["status"],
+        "applied"
+    );
+    // a rule removed since the request: approving is a conflict
+    staged_model(&app, "n", 1);
+    let id = request(&app, &p.carol, "n", 1, json!({"stage": "Archived"}))["id"].clone();
+    let message = decide(&stricter, &p.april, &id, "approve").expect_error(409, "CONFLICT");
+    assert!(message.contains("no longer allows"), "{message}");
+}
