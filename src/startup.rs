@@ -139,6 +139,7 @@ impl Application {
                 hashing: tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
                 ),
+                basic_cache: crate::auth::BasicCache::default(),
             }),
         };
         let max_body = settings.server.max_body_bytes;
@@ -149,6 +150,7 @@ impl Application {
                 .into_utoipa_app()
                 .configure(|cfg| api::configure(cfg, state.clone(), max_body))
                 .split_for_parts();
+            let app = app.configure(crate::mlflow::configure);
             app.wrap(from_fn(api::json_errors))
                 .wrap(from_fn(crate::telemetry::request_span))
                 .app_data(route_table.clone())

@@ -48,6 +48,8 @@ pub struct AuthContext {
     pub token_ttl_seconds: i64,
     /// Bounds concurrent argon2 work (19 MiB and tens of ms each).
     pub hashing: tokio::sync::Semaphore,
+    /// Basic credentials already verified (MLflow clients).
+    pub basic_cache: crate::auth::BasicCache,
 }
 
 impl AuthContext {

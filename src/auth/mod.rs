@@ -223,3 +223,121 @@ mod tests {
         assert!("root".parse::<Role>().is_err());
     }
 }
+
+/// Remembers which Basic credentials verified against which stored hash, so
+/// an MLflow client sending Basic on every request costs one argon2
+/// verification, not one per request. Entries are keyed by a salted SHA-256
+/// of username and password and hold the hash they matched: a changed
+/// password no longer matches, and the next request verifies again.
+pub struct BasicCache {
+    salt: [u8; 32],
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], String>>,
+}
+
+impl std::fmt::Debug for BasicCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicCache").finish_non_exhaustive()
+    }
+}
+
+impl Default for BasicCache {
+    fn default() -> Self {
+        let mut salt = [0u8; 32];
+        rand::fill(&mut salt);
+        BasicCache {
+            salt,
+            entries: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl BasicCache {
+    fn key(&self, username: &str, password: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.salt);
+        hasher.update(username.len().to_le_bytes());
+        hasher.update(username.as_bytes());
+        hasher.update(password.as_bytes());
+        hasher.finalize().into()
+    }
+
+    fn matches(&self, username: &str, password: &str, stored_hash: &str) -> bool {
+        let key = self.key(username, password);
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(&key).is_some_and(|hash| hash == stored_hash)
+    }
+
+    fn remember(&self, username: &str, password: &str, stored_hash: &str) {
+        let key = self.key(username, password);
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= 10_000 {
+            entries.clear();
+        }
+        entries.insert(key, stored_hash.to_owned());
+    }
+}
+
+/// Checks HTTP Basic credentials against the database (argon2 only when the
+/// cache has not seen them match the current hash), then as [`resolve`].
+pub fn resolve_basic(
+    conn: &mut DbConn,
+    username: &str,
+    password: &str,
+    address: &str,
+    cache: &BasicCache,
+    throttle: &throttle::LoginThrottle,
+    need: Role,
+) -> Result<Actor> {
+    let refused = || Error::Unauthenticated("invalid username or password".to_owned());
+    let user: Option<(String, String, bool)> = users::table
+        .filter(users::username.eq(username))
+        .select((users::role, users::password_hash, users::disabled))
+        .first(conn)
+        .optional()?;
+    let verified = match &user {
+        Some((_, hash, _)) if cache.matches(username, password, hash) => true,
+        _ => {
+            let attempt = throttle
+                .begin(username, address)
+                .map_err(|retry_after_secs| Error::RateLimited {
+                    message: "too many failed logins; try again later".to_owned(),
+                    retry_after_secs,
+                })?;
+            let ok = match &user {
+                Some((_, hash, _)) => password::verify(password, hash),
+                None => {
+                    password::verify_dummy(password);
+                    false
+                }
+            };
+            if ok {
+                throttle.succeed(&attempt);
+                if let Some((_, hash, _)) = &user {
+                    cache.remember(username, password, hash);
+                }
+            } else {
+                tracing::warn!(user = %username, %address, "basic authentication failed");
+            }
+            ok
+        }
+    };
+    let Some((role, _, disabled)) = user.filter(|_| verified) else {
+        return Err(refused());
+    };
+    if disabled {
+        return Err(Error::Unauthenticated("this user is disabled".to_owned()));
+    }
+    let role: Role = role
+        .parse()
+        .map_err(|e: String| Error::Internal(format!("stored role: {e}")))?;
+    if !role.reaches(need) {
+        return Err(Error::PermissionDenied(format!(
+            "this needs role {need}; user '{username}' has role {role}"
+        )));
+    }
+    Ok(Actor {
+        username: username.to_owned(),
+        role,
+    })
+}

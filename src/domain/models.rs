@@ -453,7 +453,7 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
 
 /// A LIKE pattern: `%` and `_` are wildcards and `\\` escapes them, the same
 /// on both backends; a lone trailing backslash is refused.
-fn like_pattern(value: String) -> Result<String> {
+pub(crate) fn like_pattern(value: String) -> Result<String> {
     let trailing = value.chars().rev().take_while(|c| *c == '\\').count();
     if trailing % 2 == 1 {
         return Err(Error::invalid(

@@ -754,3 +754,324 @@ pub fn activity(
             .collect()
     })
 }
+
+/// The sort key of a cross-model version search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSortKey {
+    /// The model's name.
+    Name,
+    /// The version number.
+    VersionNumber,
+    /// Registration time.
+    CreationTimestamp,
+    /// Last change.
+    LastUpdatedTimestamp,
+}
+
+/// A version search's order; ties break on the version's row id (newest
+/// first), which keeps keyset pages exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionOrder {
+    /// Sort key.
+    pub key: VersionSortKey,
+    /// Descending?
+    pub descending: bool,
+}
+
+impl VersionOrder {
+    /// Parses `name`, `version_number`, `creation_timestamp`,
+    /// `last_updated_timestamp` (alias `timestamp`), optionally `ASC`/`DESC`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut words = text.split_whitespace();
+        let key = match words.next().map(str::to_ascii_lowercase).as_deref() {
+            Some("name") => VersionSortKey::Name,
+            Some("version_number") => VersionSortKey::VersionNumber,
+            Some("creation_timestamp") => VersionSortKey::CreationTimestamp,
+            Some("last_updated_timestamp" | "timestamp") => VersionSortKey::LastUpdatedTimestamp,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid order_by '{}': expected name, version_number, creation_timestamp \
+                     or last_updated_timestamp, optionally followed by ASC or DESC",
+                    text.escape_debug()
+                )));
+            }
+        };
+        let descending = match words.next().map(str::to_ascii_uppercase).as_deref() {
+            None | Some("ASC") => false,
+            Some("DESC") => true,
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "invalid order_by direction '{other}': expected ASC or DESC"
+                )));
+            }
+        };
+        if words.next().is_some() {
+            return Err(Error::invalid(format!(
+                "invalid order_by '{}': too many words",
+                text.escape_debug()
+            )));
+        }
+        Ok(VersionOrder { key, descending })
+    }
+}
+
+/// A search over the versions of every model.
+#[derive(Debug, Clone)]
+pub struct VersionSearch {
+    /// Comparisons on `name`, `version_number`, `run_id`, `source_path`, `tags.<key>`.
+    pub filter: Vec<crate::domain::filter::Comparison>,
+    /// Order (default: name ascending).
+    pub order: VersionOrder,
+    /// Page size.
+    pub max_results: i64,
+    /// Continuation.
+    pub page_token: Option<String>,
+}
+
+/// Searches versions across models with MLflow's filter attributes.
+pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersion>> {
+    use crate::domain::filter::{Field, Op, Value};
+    use crate::domain::models::{like_pattern, lower};
+    use model_version_tags::dsl as t;
+    use model_versions::dsl as v;
+    use registered_models::dsl as m;
+
+    let scope = format!(
+        "mlversions:{:?}:{}",
+        query.order.key,
+        if query.order.descending {
+            "desc"
+        } else {
+            "asc"
+        }
+    );
+    let mut select = v::model_versions
+        .inner_join(m::registered_models)
+        .select((VersionRow::as_select(), m::name))
+        .limit(query.max_results + 1)
+        .into_boxed();
+    let unsupported = |c: &crate::domain::filter::Comparison| {
+        Error::invalid(format!(
+            "invalid filter: operator not supported for {}",
+            c.describe_field()
+        ))
+    };
+    for comparison in &query.filter {
+        let op = comparison.op;
+        match &comparison.field {
+            Field::Attribute(attr) => match attr.to_ascii_lowercase().as_str() {
+                "name" => {
+                    let value = comparison.text()?.to_owned();
+                    select = match op {
+                        Op::Eq => select.filter(m::name.eq(value)),
+                        Op::Ne => select.filter(m::name.ne(value)),
+                        Op::Like => select.filter(m::name.like(like_pattern(value)?).escape('\\')),
+                        Op::ILike => select.filter(
+                            lower(m::name)
+                                .like(lower(like_pattern(value)?))
+                                .escape('\\'),
+                        ),
+                        _ => return Err(unsupported(comparison)),
+                    };
+                }
+                "version_number" | "version" => {
+                    let number = match &comparison.value {
+                        Value::Number(n) => *n,
+                        Value::Text(text) => text.trim().parse::<i64>().map_err(|_| {
+                            Error::invalid(format!(
+                                "invalid filter: version_number must be an integer, got '{text}'"
+                            ))
+                        })?,
+                        Value::List(_) => return Err(unsupported(comparison)),
+                    };
+                    select = match op {
+                        Op::Eq => select.filter(v::version.eq(number)),
+                        Op::Ne => select.filter(v::version.ne(number)),
+                        Op::Lt => select.filter(v::version.lt(number)),
+                        Op::Le => select.filter(v::version.le(number)),
+                        Op::Gt => select.filter(v::version.gt(number)),
+                        Op::Ge => select.filter(v::version.ge(number)),
+                        _ => return Err(unsupported(comparison)),
+                    };
+                }
+                "run_id" => {
+                    select = match (op, &comparison.value) {
+                        (Op::In, Value::List(items)) => {
+                            select.filter(v::run_id.eq_any(items.clone()))
+                        }
+                        (Op::NotIn, Value::List(items)) => {
+                            select.filter(v::run_id.ne_all(items.clone()))
+                        }
+                        (Op::Eq, _) => select.filter(v::run_id.eq(comparison.text()?.to_owned())),
+                        (Op::Ne, _) => select.filter(v::run_id.ne(comparison.text()?.to_owned())),
+                        (Op::Like, _) => select.filter(
+                            v::run_id
+                                .like(like_pattern(comparison.text()?.to_owned())?)
+                                .escape('\\'),
+                        ),
+                        (Op::ILike, _) => select.filter(
+                            lower(v::run_id.assume_not_null())
+                                .like(lower(like_pattern(comparison.text()?.to_owned())?))
+                                .escape('\\'),
+                        ),
+                        _ => return Err(unsupported(comparison)),
+                    };
+                }
+                "source_path" | "source" => {
+                    let value = comparison.text()?.to_owned();
+                    select = match op {
+                        Op::Eq => select.filter(v::source.eq(value)),
+                        Op::Ne => select.filter(v::source.ne(value)),
+                        Op::Like => {
+                            select.filter(v::source.like(like_pattern(value)?).escape('\\'))
+                        }
+                        Op::ILike => select.filter(
+                            lower(v::source)
+                                .like(lower(like_pattern(value)?))
+                                .escape('\\'),
+                        ),
+                        _ => return Err(unsupported(comparison)),
+                    };
+                }
+                other => {
+                    return Err(Error::invalid(format!(
+                        "invalid filter: model versions can be filtered by name, version_number, \
+                         run_id, source_path and tags.<key>, not '{other}'"
+                    )));
+                }
+            },
+            Field::Tag(key) => {
+                let value = comparison.text()?.to_owned();
+                let tagged = t::model_version_tags
+                    .filter(t::key.eq(key.clone()))
+                    .select(t::version_id);
+                select =
+                    match op {
+                        Op::Eq => select.filter(v::id.eq_any(tagged.filter(t::value.eq(value)))),
+                        Op::Ne => select.filter(v::id.eq_any(tagged.filter(t::value.ne(value)))),
+                        Op::Like => select.filter(v::id.eq_any(
+                            tagged.filter(t::value.like(like_pattern(value)?).escape('\\')),
+                        )),
+                        Op::ILike => select.filter(
+                            v::id.eq_any(
+                                tagged.filter(
+                                    lower(t::value)
+                                        .like(lower(like_pattern(value)?))
+                                        .escape('\\'),
+                                ),
+                            ),
+                        ),
+                        _ => return Err(unsupported(comparison)),
+                    };
+            }
+        }
+    }
+
+    let token = match &query.page_token {
+        Some(text) => Some(PageToken::decode(text, &scope)?),
+        None => None,
+    };
+    let descending = query.order.descending;
+    // Keyset: (key, id) with the key in the asked direction and id descending.
+    if let Some(token) = &token {
+        let id = token.id;
+        select = match query.order.key {
+            VersionSortKey::Name => {
+                let after = token.text_key()?;
+                if descending {
+                    select.filter(
+                        m::name
+                            .lt(after.clone())
+                            .or(m::name.eq(after).and(v::id.lt(id))),
+                    )
+                } else {
+                    select.filter(
+                        m::name
+                            .gt(after.clone())
+                            .or(m::name.eq(after).and(v::id.lt(id))),
+                    )
+                }
+            }
+            key => {
+                let after = token.int_key()?;
+                match (key, descending) {
+                    (VersionSortKey::VersionNumber, false) => select.filter(
+                        v::version
+                            .gt(after)
+                            .or(v::version.eq(after).and(v::id.lt(id))),
+                    ),
+                    (VersionSortKey::VersionNumber, true) => select.filter(
+                        v::version
+                            .lt(after)
+                            .or(v::version.eq(after).and(v::id.lt(id))),
+                    ),
+                    (VersionSortKey::CreationTimestamp, false) => select.filter(
+                        v::creation_timestamp
+                            .gt(after)
+                            .or(v::creation_timestamp.eq(after).and(v::id.lt(id))),
+                    ),
+                    (VersionSortKey::CreationTimestamp, true) => select.filter(
+                        v::creation_timestamp
+                            .lt(after)
+                            .or(v::creation_timestamp.eq(after).and(v::id.lt(id))),
+                    ),
+                    (_, false) => select.filter(
+                        v::last_updated_timestamp
+                            .gt(after)
+                            .or(v::last_updated_timestamp.eq(after).and(v::id.lt(id))),
+                    ),
+                    (_, true) => select.filter(
+                        v::last_updated_timestamp
+                            .lt(after)
+                            .or(v::last_updated_timestamp.eq(after).and(v::id.lt(id))),
+                    ),
+                }
+            }
+        };
+    }
+    select = match (query.order.key, descending) {
+        (VersionSortKey::Name, false) => select.order((m::name.asc(), v::id.desc())),
+        (VersionSortKey::Name, true) => select.order((m::name.desc(), v::id.desc())),
+        (VersionSortKey::VersionNumber, false) => select.order((v::version.asc(), v::id.desc())),
+        (VersionSortKey::VersionNumber, true) => select.order((v::version.desc(), v::id.desc())),
+        (VersionSortKey::CreationTimestamp, false) => {
+            select.order((v::creation_timestamp.asc(), v::id.desc()))
+        }
+        (VersionSortKey::CreationTimestamp, true) => {
+            select.order((v::creation_timestamp.desc(), v::id.desc()))
+        }
+        (VersionSortKey::LastUpdatedTimestamp, false) => {
+            select.order((v::last_updated_timestamp.asc(), v::id.desc()))
+        }
+        (VersionSortKey::LastUpdatedTimestamp, true) => {
+            select.order((v::last_updated_timestamp.desc(), v::id.desc()))
+        }
+    };
+
+    db::read_tx(conn, |conn| {
+        let rows: Vec<(VersionRow, String)> = select.load(conn)?;
+        let names: HashMap<i64, String> =
+            rows.iter().map(|(r, n)| (r.model_id, n.clone())).collect();
+        let keys: HashMap<i64, PageToken> = rows
+            .iter()
+            .map(|(row, name)| {
+                let key: serde_json::Value = match query.order.key {
+                    VersionSortKey::Name => name.clone().into(),
+                    VersionSortKey::VersionNumber => row.version.into(),
+                    VersionSortKey::CreationTimestamp => row.creation_timestamp.into(),
+                    VersionSortKey::LastUpdatedTimestamp => row.last_updated_timestamp.into(),
+                };
+                (row.id, PageToken::new(&scope, key, row.id))
+            })
+            .collect();
+        let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
+        let items = hydrate(conn, rows.into_iter().map(|(row, _)| row).collect(), &names)?;
+        let items: Vec<(i64, ModelVersion)> = ids.into_iter().zip(items).collect();
+        let page = Page::from_overfetch(items, query.max_results, |(id, _)| {
+            keys.get(id)
+                .cloned()
+                .unwrap_or_else(|| PageToken::int(&scope, 0))
+        });
+        Ok(page.map(|(_, version)| version))
+    })
+}

@@ -1,0 +1,263 @@
+//! `/api/2.0/mlflow/model-versions/*`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::api::AppState;
+use crate::auth::Role;
+use crate::domain::filter;
+use crate::domain::types::{self, ModelName, TagKey, VersionNumber};
+use crate::domain::versions::{
+    self, NewVersion, Transition, VersionOrder, VersionSearch, VersionSortKey,
+};
+use crate::error::Error;
+use crate::mlflow::{MResult, MlflowCaller, Params, empty, shapes};
+
+/// The most versions one search page returns; a larger `max_results` gets
+/// this many and a `next_page_token`.
+const MAX_PAGE: i64 = 1000;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/model-versions/create", web::post().to(create))
+        .route("/model-versions/update", web::patch().to(update))
+        .route("/model-versions/delete", web::delete().to(delete))
+        .route("/model-versions/get", web::get().to(get))
+        .route("/model-versions/search", web::get().to(search))
+        .route(
+            "/model-versions/transition-stage",
+            web::post().to(transition_stage),
+        )
+        .route(
+            "/model-versions/get-download-uri",
+            web::get().to(download_uri),
+        )
+        .route("/model-versions/set-tag", web::post().to(set_tag))
+        .route("/model-versions/delete-tag", web::delete().to(delete_tag));
+}
+
+fn name_and_version(params: &Params) -> MResult<(ModelName, VersionNumber)> {
+    let name = ModelName::parse(params.required("name")?)?;
+    let version = VersionNumber::parse(&params.required("version")?)?;
+    Ok((name, version))
+}
+
+fn version_answer(version: &versions::ModelVersion) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "model_version": shapes::model_version(version) }))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let name = ModelName::parse(params.required("name")?)?;
+    let new = NewVersion {
+        source: types::source(params.required("source")?)?,
+        run_id: types::optional_field(
+            "run_id",
+            params.text("run_id")?.filter(|r| !r.is_empty()),
+            256,
+        )?,
+        run_link: types::optional_field(
+            "run_link",
+            params.text("run_link")?.filter(|r| !r.is_empty()),
+            4096,
+        )?,
+        description: types::description(params.text("description")?)?,
+        tags: params.tags()?,
+    };
+    let version = state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            versions::create(conn, &actor, &name, new)
+        })
+        .await?;
+    Ok(version_answer(&version))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let (name, version) = name_and_version(&params)?;
+    let description = params
+        .text("description")?
+        .map(|d| types::description(Some(d)))
+        .transpose()?;
+    let version = state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            versions::update(conn, &actor, &name, version, description)
+        })
+        .await?;
+    Ok(version_answer(&version))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let (name, version) = name_and_version(&params)?;
+    state
+        .mlflow(caller, Role::Admin, move |conn, actor| {
+            versions::delete(conn, &actor, &name, version)
+        })
+        .await?;
+    Ok(empty())
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    req: HttpRequest,
+) -> MResult<HttpResponse> {
+    let params = Params::from_query(req.query_string());
+    let (name, version) = name_and_version(&params)?;
+    let version = state
+        .mlflow(caller, Role::Viewer, move |conn, _| {
+            versions::get(conn, &name, version)
+        })
+        .await?;
+    Ok(version_answer(&version))
+}
+
+fn version_order(order_by: &[String]) -> MResult<VersionOrder> {
+    let mut keys = order_by.iter().map(|o| o.trim()).filter(|o| !o.is_empty());
+    let default = VersionOrder {
+        key: VersionSortKey::Name,
+        descending: false,
+    };
+    let Some(first) = keys.next() else {
+        return Ok(default);
+    };
+    let order = VersionOrder::parse(first)?;
+    if let Some(extra) = keys.next() {
+        let parsed = VersionOrder::parse(extra)?;
+        if parsed.key == order.key {
+            return Err(Error::invalid(format!("order_by has `{first}` twice")).into());
+        }
+        return Err(Error::invalid(
+            "order_by supports one key for model versions (ties break on the newest version)",
+        )
+        .into());
+    }
+    Ok(order)
+}
+
+async fn search(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    req: HttpRequest,
+) -> MResult<HttpResponse> {
+    let params = Params::from_query(req.query_string());
+    let max_results = match params.integer("max_results")? {
+        None => MAX_PAGE,
+        Some(n) if n >= 1 => n.min(MAX_PAGE),
+        Some(n) => {
+            return Err(Error::invalid(format!(
+                "Invalid value for request parameter max_results. It must be positive, but got value {n}"
+            ))
+            .into());
+        }
+    };
+    let query = VersionSearch {
+        filter: filter::parse(&params.text("filter")?.unwrap_or_default())?,
+        order: version_order(&params.list("order_by")?)?,
+        max_results,
+        page_token: params.text("page_token")?.filter(|t| !t.is_empty()),
+    };
+    let page = state
+        .mlflow(caller, Role::Viewer, move |conn, _| {
+            versions::search(conn, query)
+        })
+        .await?;
+    let mut answer = serde_json::Map::new();
+    answer.insert(
+        "model_versions".into(),
+        Value::Array(page.items.iter().map(shapes::model_version).collect()),
+    );
+    if let Some(token) = page.next_page_token {
+        answer.insert("next_page_token".into(), Value::String(token));
+    }
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+async fn transition_stage(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let (name, version) = name_and_version(&params)?;
+    let transition = Transition {
+        to: params.required("stage")?.parse()?,
+        archive_existing_versions: params
+            .boolean("archive_existing_versions")?
+            .unwrap_or(false),
+        comment: None,
+    };
+    let policy = state.policy.clone();
+    let moved = state
+        // the policy's `direct` role decides; a move that needs approval is
+        // refused (PERMISSION_DENIED, naming the request endpoint), never applied
+        .mlflow(caller, Role::Viewer, move |conn, actor| {
+            versions::transition(conn, &actor, &policy, &name, version, transition)
+        })
+        .await?;
+    Ok(version_answer(&moved))
+}
+
+async fn download_uri(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    req: HttpRequest,
+) -> MResult<HttpResponse> {
+    let params = Params::from_query(req.query_string());
+    let (name, version) = name_and_version(&params)?;
+    let version = state
+        .mlflow(caller, Role::Viewer, move |conn, _| {
+            versions::get(conn, &name, version)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "artifact_uri": version.source })))
+}
+
+async fn set_tag(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let (name, version) = name_and_version(&params)?;
+    let key = TagKey::parse(params.required("key")?)?;
+    let value = types::tag_value(params.text("value")?.unwrap_or_default())?;
+    state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            versions::set_tag(conn, &actor, &name, version, &key, &value)
+        })
+        .await?;
+    Ok(empty())
+}
+
+async fn delete_tag(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let (name, version) = name_and_version(&params)?;
+    let key = TagKey::parse(params.required("key")?)?;
+    state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            versions::get(conn, &name, version)?;
+            match versions::delete_tag(conn, &actor, &name, version, &key) {
+                Err(Error::NotFound(_)) => Ok(()),
+                other => other,
+            }
+        })
+        .await?;
+    Ok(empty())
+}

@@ -1,0 +1,325 @@
+//! `/api/2.0/mlflow/registered-models/*`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::api::AppState;
+use crate::auth::Role;
+use crate::domain::filter;
+use crate::domain::models::{self, ModelChanges, ModelOrder, ModelQuery, NewModel};
+use crate::domain::stage::Stage;
+use crate::domain::types::{self, Alias, ModelName, TagKey, VersionNumber};
+use crate::error::Error;
+use crate::mlflow::{MResult, MlflowCaller, Params, empty, shapes};
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/registered-models/create", web::post().to(create))
+        .route("/registered-models/rename", web::post().to(rename))
+        .route("/registered-models/update", web::patch().to(update))
+        .route("/registered-models/delete", web::delete().to(delete))
+        .route("/registered-models/get", web::get().to(get))
+        .route("/registered-models/search", web::get().to(search))
+        .route(
+            "/registered-models/get-latest-versions",
+            web::get().to(latest_versions_query),
+        )
+        .route(
+            "/registered-models/get-latest-versions",
+            web::post().to(latest_versions_body),
+        )
+        .route("/registered-models/set-tag", web::post().to(set_tag))
+        .route(
+            "/registered-models/delete-tag",
+            web::delete().to(delete_tag),
+        )
+        .route("/registered-models/alias", web::post().to(set_alias))
+        .route("/registered-models/alias", web::delete().to(delete_alias))
+        .route("/registered-models/alias", web::get().to(get_alias));
+}
+
+fn answer(key: &str, value: Value) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ key: value }))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let new = NewModel {
+        name: ModelName::parse(params.required("name")?)?,
+        description: types::description(params.text("description")?)?,
+        tags: params.tags()?,
+    };
+    let model = state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            models::create(conn, &actor, new)
+        })
+        .await?;
+    Ok(answer("registered_model", shapes::registered_model(&model)))
+}
+
+async fn rename(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let name = ModelName::parse(params.required("name")?)?;
+    let changes = ModelChanges {
+        new_name: Some(ModelName::parse(params.required("new_name")?)?),
+        description: None,
+    };
+    let model = state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            models::update(conn, &actor, &name, changes)
+        })
+        .await?;
+    Ok(answer("registered_model", shapes::registered_model(&model)))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let name = ModelName::parse(params.required("name")?)?;
+    let changes = ModelChanges {
+        new_name: None,
+        description: params
+            .text("description")?
+            .map(|d| types::description(Some(d)))
+            .transpose()?,
+    };
+    let model = state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            models::update(conn, &actor, &name, changes)
+        })
+        .await?;
+    Ok(answer("registered_model", shapes::registered_model(&model)))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let name = ModelName::parse(params.required("name")?)?;
+    state
+        .mlflow(caller, Role::Admin, move |conn, actor| {
+            models::delete(conn, &actor, &name)
+        })
+        .await?;
+    Ok(empty())
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    req: HttpRequest,
+) -> MResult<HttpResponse> {
+    let params = Params::from_query(req.query_string());
+    let name = ModelName::parse(params.required("name")?)?;
+    let model = state
+        .mlflow(caller, Role::Viewer, move |conn, _| {
+            models::get(conn, &name)
+        })
+        .await?;
+    Ok(answer("registered_model", shapes::registered_model(&model)))
+}
+
+/// MLflow's `order_by` list: one sort key (a trailing `name ASC` tiebreak is
+/// what modelgate does anyway).
+fn model_order(order_by: &[String]) -> MResult<ModelOrder> {
+    let mut keys = order_by.iter().map(|o| o.trim()).filter(|o| !o.is_empty());
+    let Some(first) = keys.next() else {
+        return Ok(ModelOrder::default());
+    };
+    let order = ModelOrder::parse(first)?;
+    for extra in keys {
+        let parsed = ModelOrder::parse(extra)?;
+        if parsed.key == order.key {
+            return Err(Error::invalid(format!("order_by has `{first}` twice")).into());
+        }
+        if parsed != ModelOrder::default() {
+            return Err(Error::invalid(
+                "order_by supports one key (optionally followed by `name ASC`)",
+            )
+            .into());
+        }
+    }
+    Ok(order)
+}
+
+async fn search(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    req: HttpRequest,
+) -> MResult<HttpResponse> {
+    let params = Params::from_query(req.query_string());
+    let max_results = match params.integer("max_results")? {
+        None => 100,
+        Some(n) if (1..=1000).contains(&n) => n,
+        Some(n) => {
+            return Err(Error::invalid(format!(
+                "Invalid value for request parameter max_results. It must be at most 1000, but got value {n}"
+            ))
+            .into());
+        }
+    };
+    let query = ModelQuery {
+        filter: filter::parse(&params.text("filter")?.unwrap_or_default())?,
+        order: model_order(&params.list("order_by")?)?,
+        max_results,
+        page_token: params.text("page_token")?.filter(|t| !t.is_empty()),
+    };
+    let page = state
+        .mlflow(caller, Role::Viewer, move |conn, _| {
+            models::list(conn, query)
+        })
+        .await?;
+    let mut answer = serde_json::Map::new();
+    answer.insert(
+        "registered_models".into(),
+        Value::Array(page.items.iter().map(shapes::registered_model).collect()),
+    );
+    if let Some(token) = page.next_page_token {
+        answer.insert("next_page_token".into(), Value::String(token));
+    }
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+async fn latest_versions(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    params: Params,
+) -> MResult<HttpResponse> {
+    let name = ModelName::parse(params.required("name")?)?;
+    let stages = params
+        .list("stages")?
+        .iter()
+        .map(|s| s.parse::<Stage>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let model = state
+        .mlflow(caller, Role::Viewer, move |conn, _| {
+            models::get(conn, &name)
+        })
+        .await?;
+    let versions: Vec<Value> = model
+        .latest_versions
+        .iter()
+        .filter(|v| stages.is_empty() || stages.contains(&v.current_stage))
+        .map(shapes::model_version)
+        .collect();
+    Ok(answer("model_versions", Value::Array(versions)))
+}
+
+async fn latest_versions_query(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    req: HttpRequest,
+) -> MResult<HttpResponse> {
+    latest_versions(state, caller, Params::from_query(req.query_string())).await
+}
+
+async fn latest_versions_body(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    latest_versions(state, caller, Params::from_body(body.into_inner())?).await
+}
+
+async fn set_tag(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let name = ModelName::parse(params.required("name")?)?;
+    let key = TagKey::parse(params.required("key")?)?;
+    let value = types::tag_value(params.text("value")?.unwrap_or_default())?;
+    state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            models::set_tag(conn, &actor, &name, &key, &value)
+        })
+        .await?;
+    Ok(empty())
+}
+
+async fn delete_tag(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let name = ModelName::parse(params.required("name")?)?;
+    let key = TagKey::parse(params.required("key")?)?;
+    state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            // MLflow: deleting a tag that is not set changes nothing; a missing model is 404
+            models::get(conn, &name)?;
+            match models::delete_tag(conn, &actor, &name, &key) {
+                Err(Error::NotFound(_)) => Ok(()),
+                other => other,
+            }
+        })
+        .await?;
+    Ok(empty())
+}
+
+async fn set_alias(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let name = ModelName::parse(params.required("name")?)?;
+    let alias = Alias::parse(params.required("alias")?)?;
+    let version = VersionNumber::parse(&params.required("version")?)?;
+    state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            models::set_alias(conn, &actor, &name, &alias, version)
+        })
+        .await?;
+    Ok(empty())
+}
+
+async fn delete_alias(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    body: web::Json<Value>,
+) -> MResult<HttpResponse> {
+    let params = Params::from_body(body.into_inner())?;
+    let name = ModelName::parse(params.required("name")?)?;
+    let alias = Alias::parse(params.required("alias")?)?;
+    state
+        .mlflow(caller, Role::Contributor, move |conn, actor| {
+            models::get(conn, &name)?;
+            match models::delete_alias(conn, &actor, &name, &alias) {
+                Err(Error::NotFound(_)) => Ok(()),
+                other => other,
+            }
+        })
+        .await?;
+    Ok(empty())
+}
+
+async fn get_alias(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    req: HttpRequest,
+) -> MResult<HttpResponse> {
+    let params = Params::from_query(req.query_string());
+    let name = ModelName::parse(params.required("name")?)?;
+    let alias = Alias::parse(params.required("alias")?)?;
+    let version = state
+        .mlflow(caller, Role::Viewer, move |conn, _| {
+            models::get_alias(conn, &name, &alias)
+        })
+        .await?;
+    Ok(answer("model_version", shapes::model_version(&version)))
+}

@@ -1,0 +1,87 @@
+//! MLflow's JSON shapes: string versions, `[{key, value}]` tags, aliases as
+//! `[{alias, version}]` on a model and `[alias]` on a version, unset fields
+//! omitted (as protobuf's JSON printer does).
+
+use serde_json::{Map, Value, json};
+
+use crate::domain::models::RegisteredModel;
+use crate::domain::versions::ModelVersion;
+
+fn put_text(object: &mut Map<String, Value>, key: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        object.insert(key.to_owned(), Value::String(value.to_owned()));
+    }
+}
+
+fn tags<'a>(tags: impl Iterator<Item = (&'a String, &'a String)>) -> Value {
+    Value::Array(
+        tags.map(|(key, value)| json!({ "key": key, "value": value }))
+            .collect(),
+    )
+}
+
+/// A model version as MLflow prints it.
+pub fn model_version(version: &ModelVersion) -> Value {
+    let mut object = Map::new();
+    object.insert("name".into(), json!(version.name));
+    object.insert("version".into(), json!(version.version.to_string()));
+    object.insert(
+        "creation_timestamp".into(),
+        json!(version.creation_timestamp),
+    );
+    object.insert(
+        "last_updated_timestamp".into(),
+        json!(version.last_updated_timestamp),
+    );
+    object.insert("user_id".into(), json!(version.created_by));
+    object.insert(
+        "current_stage".into(),
+        json!(version.current_stage.as_str()),
+    );
+    put_text(&mut object, "description", version.description.as_deref());
+    object.insert("source".into(), json!(version.source));
+    put_text(&mut object, "run_id", version.run_id.as_deref());
+    object.insert("status".into(), json!(version.status));
+    put_text(&mut object, "run_link", version.run_link.as_deref());
+    if !version.tags.is_empty() {
+        object.insert("tags".into(), tags(version.tags.iter()));
+    }
+    if !version.aliases.is_empty() {
+        object.insert("aliases".into(), json!(version.aliases));
+    }
+    Value::Object(object)
+}
+
+/// A registered model as MLflow prints it.
+pub fn registered_model(model: &RegisteredModel) -> Value {
+    let mut object = Map::new();
+    object.insert("name".into(), json!(model.name));
+    object.insert("creation_timestamp".into(), json!(model.creation_timestamp));
+    object.insert(
+        "last_updated_timestamp".into(),
+        json!(model.last_updated_timestamp),
+    );
+    put_text(&mut object, "description", model.description.as_deref());
+    if !model.latest_versions.is_empty() {
+        object.insert(
+            "latest_versions".into(),
+            Value::Array(model.latest_versions.iter().map(model_version).collect()),
+        );
+    }
+    if !model.tags.is_empty() {
+        object.insert("tags".into(), tags(model.tags.iter()));
+    }
+    if !model.aliases.is_empty() {
+        object.insert(
+            "aliases".into(),
+            Value::Array(
+                model
+                    .aliases
+                    .iter()
+                    .map(|(alias, version)| json!({ "alias": alias, "version": version.to_string() }))
+                    .collect(),
+            ),
+        );
+    }
+    Value::Object(object)
+}
