@@ -347,7 +347,10 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
                 select =
                     match op {
                         Op::Eq => select.filter(m::id.eq_any(tagged.filter(t::value.eq(value)))),
-                        Op::Ne => select.filter(m::id.eq_any(tagged.filter(t::value.ne(value)))),
+                        // MLflow: `!=` also matches models without the tag
+                        Op::Ne => select.filter(diesel::dsl::not(
+                            m::id.eq_any(tagged.filter(t::value.eq(value))),
+                        )),
                         Op::Like => select.filter(m::id.eq_any(
                             tagged.filter(t::value.like(like_pattern(value)?).escape('\\')),
                         )),

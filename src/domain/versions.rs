@@ -948,7 +948,10 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
                 select =
                     match op {
                         Op::Eq => select.filter(v::id.eq_any(tagged.filter(t::value.eq(value)))),
-                        Op::Ne => select.filter(v::id.eq_any(tagged.filter(t::value.ne(value)))),
+                        // MLflow: `!=` also matches versions without the tag
+                        Op::Ne => select.filter(diesel::dsl::not(
+                            v::id.eq_any(tagged.filter(t::value.eq(value))),
+                        )),
                         Op::Like => select.filter(v::id.eq_any(
                             tagged.filter(t::value.like(like_pattern(value)?).escape('\\')),
                         )),
