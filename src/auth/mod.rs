@@ -208,22 +208,6 @@ pub fn resolve(conn: &mut DbConn, caller: &Caller, need: Role) -> Result<Actor> 
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roles_are_ordered_and_round_trip() {
-        assert!(Role::Admin.reaches(Role::Approver));
-        assert!(Role::Contributor.reaches(Role::Viewer));
-        assert!(!Role::Viewer.reaches(Role::Contributor));
-        for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
-        }
-        assert!("root".parse::<Role>().is_err());
-    }
-}
-
 /// Remembers which Basic credentials verified against which stored hash, so
 /// an MLflow client sending Basic on every request costs one argon2
 /// verification, not one per request. Entries are keyed by a salted SHA-256
@@ -340,4 +324,20 @@ pub fn resolve_basic(
         username: username.to_owned(),
         role,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_and_round_trip() {
+        assert!(Role::Admin.reaches(Role::Approver));
+        assert!(Role::Contributor.reaches(Role::Viewer));
+        assert!(!Role::Viewer.reaches(Role::Contributor));
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
 }

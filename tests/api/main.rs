@@ -8,6 +8,7 @@ mod events;
 mod gate;
 mod helpers;
 mod keys;
+mod mlflow;
 mod models;
 mod openapi;
 mod requests;

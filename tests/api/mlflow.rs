@@ -1,0 +1,425 @@
+//! The MLflow-compatible layer's wire format, errors and rules.
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp, TestResponse, spawn_app};
+
+const BASE: &str = "/api/2.0/mlflow";
+
+fn call(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> TestResponse {
+    app.call(method, &format!("{BASE}{path}"), body)
+}
+
+fn basic(username: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+    )
+}
+
+#[test]
+fn models_and_versions_have_mlflow_shapes() {
+    let app = spawn_app();
+    let created = call(
+        &app,
+        "POST",
+        "/registered-models/create",
+        Some(json!({"name": "m", "tags": [{"key": "team", "value": "risk"}]})),
+    );
+    let model = created.expect(200)["registered_model"].clone();
+    assert_eq!(model["name"], "m");
+    assert_eq!(model["tags"], json!([{"key": "team", "value": "risk"}]));
+    assert!(
+        model.get("description").is_none(),
+        "unset fields are omitted: {model}"
+    );
+    assert!(model.get("latest_versions").is_none());
+    assert!(model["creation_timestamp"].is_i64());
+
+    let version = call(
+        &app,
+        "POST",
+        "/model-versions/create",
+        Some(json!({"name": "m", "source": "s3://m/1", "run_id": "r1"})),
+    )
+    .expect(200)["model_version"]
+        .clone();
+    assert_eq!(version["version"], "1", "versions are strings on the wire");
+    assert_eq!(version["current_stage"], "None");
+    assert_eq!(version["status"], "READY");
+    assert!(version.get("tags").is_none() && version.get("description").is_none());
+
+    call(
+        &app,
+        "POST",
+        "/registered-models/alias",
+        Some(json!({"name": "m", "alias": "champion", "version": "1"})),
+    )
+    .expect(200);
+    let model =
+        call(&app, "GET", "/registered-models/get?name=m", None).expect(200)["registered_model"]
+            .clone();
+    assert_eq!(
+        model["aliases"],
+        json!([{"alias": "champion", "version": "1"}])
+    );
+    assert_eq!(model["latest_versions"][0]["aliases"], json!(["champion"]));
+
+    // empty answers are {}
+    let tagged = call(
+        &app,
+        "POST",
+        "/model-versions/set-tag",
+        Some(json!({"name": "m", "version": "1", "key": "k", "value": "v"})),
+    );
+    assert_eq!(tagged.expect(200), &json!({}));
+    let deleted = call(
+        &app,
+        "DELETE",
+        "/model-versions/delete-tag",
+        Some(json!({"name": "m", "version": "1", "key": "k"})),
+    );
+    assert_eq!(deleted.expect(200), &json!({}));
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            "/model-versions/get-download-uri?name=m&version=1",
+            None
+        )
+        .expect(200),
+        &json!({"artifact_uri": "s3://m/1"})
+    );
+}
+
+#[test]
+fn get_latest_versions_reads_repeated_query_keys_and_json_bodies() {
+    let app = spawn_app();
+    app.create_model("m");
+    for v in 1..=3 {
+        app.create_version("m");
+        if v < 3 {
+            app.transition("m", v, "Staging", false).expect(200);
+        }
+    }
+    app.transition("m", 1, "Production", false).expect(200);
+    let stages = |body: &Value| -> Vec<(String, String)> {
+        body["model_versions"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .map(|v| {
+                        (
+                            v["current_stage"].as_str().unwrap_or_default().to_owned(),
+                            v["version"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let query = call(
+        &app,
+        "GET",
+        "/registered-models/get-latest-versions?name=m&stages=Production&stages=staging",
+        None,
+    )
+    .expect(200)
+    .clone();
+    assert_eq!(
+        stages(&query),
+        vec![
+            ("Staging".into(), "2".into()),
+            ("Production".into(), "1".into())
+        ]
+    );
+    let body = call(
+        &app,
+        "POST",
+        "/registered-models/get-latest-versions",
+        Some(json!({"name": "m"})),
+    )
+    .expect(200)
+    .clone();
+    assert_eq!(stages(&body).len(), 3);
+    call(
+        &app,
+        "GET",
+        "/registered-models/get-latest-versions?name=m&stages=Live",
+        None,
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+}
+
+#[test]
+fn errors_use_mlflow_codes_and_never_5xx_for_client_mistakes() {
+    let app = spawn_app();
+    app.create_model("m");
+    let before = app.snapshot();
+    call(
+        &app,
+        "POST",
+        "/registered-models/create",
+        Some(json!({"name": "m"})),
+    )
+    .expect_error(400, "RESOURCE_ALREADY_EXISTS");
+    let message = call(&app, "POST", "/registered-models/create", Some(json!({})))
+        .expect_error(400, "INVALID_PARAMETER_VALUE");
+    assert!(
+        message.contains("Missing value for required parameter 'name'"),
+        "{message}"
+    );
+    call(&app, "GET", "/registered-models/get?name=ghost", None)
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    call(&app, "GET", "/model-versions/get?name=m&version=abc", None)
+        .expect_error(400, "INVALID_PARAMETER_VALUE");
+    call(&app, "GET", "/model-versions/get?name=m&version=9", None)
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    let message = call(
+        &app,
+        "GET",
+        "/registered-models/search?filter=owner%20%3D%20%27x%27",
+        None,
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    assert!(message.contains("owner"), "{message}");
+    call(
+        &app,
+        "GET",
+        "/registered-models/search?max_results=5000",
+        None,
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    call(
+        &app,
+        "POST",
+        "/registered-models/create",
+        Some(json!([1, 2])),
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    call(
+        &app,
+        "POST",
+        "/registered-models/create",
+        Some(json!({"name": "x", "tags": "nope"})),
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    let authorization = app.admin_header();
+    app.raw(
+        "POST",
+        &format!("{BASE}/registered-models/create"),
+        Some(b"{\"name\":".to_vec()),
+        &[
+            ("Authorization", &authorization),
+            ("Content-Type", "application/json"),
+        ],
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    assert_eq!(app.snapshot(), before);
+    // archive_existing_versions only into an active stage: 400, not MLflow's 500
+    app.create_version("m");
+    call(
+        &app,
+        "POST",
+        "/model-versions/transition-stage",
+        Some(json!({"name": "m", "version": "1", "stage": "Archived", "archive_existing_versions": true})),
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    for alias in ["latest", "v7"] {
+        call(
+            &app,
+            "POST",
+            "/registered-models/alias",
+            Some(json!({"name": "m", "alias": alias, "version": "1"})),
+        )
+        .expect_error(400, "INVALID_PARAMETER_VALUE");
+    }
+}
+
+#[test]
+fn bearer_and_basic_authentication_and_roles_apply() {
+    let app = spawn_app();
+    app.create_model("m");
+    app.create_version("m");
+    app.transition("m", 1, "Staging", false).expect(200);
+    app.user_token("carol", "contributor");
+    let path = format!("{BASE}/registered-models/get?name=m");
+    app.raw("GET", &path, None, &[])
+        .expect_error(401, "UNAUTHENTICATED");
+    app.raw("GET", &path, None, &[("Authorization", "Bearer forged")])
+        .expect_error(401, "UNAUTHENTICATED");
+    app.raw(
+        "GET",
+        &path,
+        None,
+        &[("Authorization", &basic("carol", "wrong-password"))],
+    )
+    .expect_error(401, "UNAUTHENTICATED");
+    app.raw("GET", &path, None, &[("Authorization", "Basic !!!")])
+        .expect_error(401, "UNAUTHENTICATED");
+    for _ in 0..3 {
+        // the second and later requests are answered from the cache
+        assert_eq!(
+            app.raw(
+                "GET",
+                &path,
+                None,
+                &[("Authorization", &basic("carol", "password-carol"))]
+            )
+            .status,
+            200
+        );
+    }
+    assert_eq!(
+        app.raw(
+            "GET",
+            &path,
+            None,
+            &[("Authorization", &basic("admin", ADMIN_PASSWORD))]
+        )
+        .status,
+        200
+    );
+
+    // a password change invalidates the cached credentials
+    app.patch("/api/v1/users/carol", json!({"password": "a-new-password"}))
+        .expect(200);
+    app.raw(
+        "GET",
+        &path,
+        None,
+        &[("Authorization", &basic("carol", "password-carol"))],
+    )
+    .expect_error(401, "UNAUTHENTICATED");
+
+    let carol = basic("carol", "a-new-password");
+    let transition = |stage: &str| {
+        app.raw(
+            "POST",
+            &format!("{BASE}/model-versions/transition-stage"),
+            Some(json!({"name": "m", "version": "1", "stage": stage, "archive_existing_versions": false}).to_string().into_bytes()),
+            &[("Authorization", &carol), ("Content-Type", "application/json")],
+        )
+    };
+    let before = app.snapshot();
+    let message = transition("Production").expect_error(403, "PERMISSION_DENIED");
+    assert!(
+        message.contains("/api/v1/models/m/versions/1/transition-requests"),
+        "{message}"
+    );
+    assert_eq!(app.snapshot(), before, "a refused transition moves nothing");
+    app.raw(
+        "DELETE",
+        &format!("{BASE}/registered-models/delete"),
+        Some(json!({"name": "m"}).to_string().into_bytes()),
+        &[
+            ("Authorization", &carol),
+            ("Content-Type", "application/json"),
+        ],
+    )
+    .expect_error(403, "PERMISSION_DENIED");
+}
+
+#[test]
+fn changes_through_mlflow_are_the_same_data_and_audited() {
+    let app = spawn_app();
+    call(
+        &app,
+        "POST",
+        "/registered-models/create",
+        Some(json!({"name": "shared", "description": "d"})),
+    )
+    .expect(200);
+    call(
+        &app,
+        "POST",
+        "/model-versions/create",
+        Some(json!({"name": "shared", "source": "s3://s/1"})),
+    )
+    .expect(200);
+    call(
+        &app,
+        "POST",
+        "/model-versions/transition-stage",
+        Some(json!({"name": "shared", "version": "1", "stage": "staging", "archive_existing_versions": false})),
+    )
+    .expect(200);
+    let native = app.get("/api/v1/models/shared").expect(200).clone();
+    assert_eq!(native["description"], "d");
+    assert_eq!(native["latest_versions"][0]["current_stage"], "Staging");
+    let trail = app
+        .get("/api/v1/models/shared/versions/1/activity")
+        .expect(200)
+        .clone();
+    assert_eq!(
+        trail["activities"][0]["activity_type"],
+        "APPLIED_TRANSITION"
+    );
+    assert_eq!(trail["activities"][0]["user"], "admin");
+    let events = app.get("/api/v1/events?model=shared").expect(200).clone();
+    let types: Vec<&str> = events["events"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["event_type"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        types,
+        vec!["model.created", "version.created", "version.stage_changed"]
+    );
+
+    call(
+        &app,
+        "DELETE",
+        "/model-versions/delete",
+        Some(json!({"name": "shared", "version": "1"})),
+    )
+    .expect(200);
+    app.get("/api/v1/models/shared/versions/1")
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    call(
+        &app,
+        "POST",
+        "/registered-models/rename",
+        Some(json!({"name": "shared", "new_name": "renamed"})),
+    )
+    .expect(200);
+    app.get("/api/v1/models/renamed").expect(200);
+}
+
+#[test]
+fn version_search_pages_across_models() {
+    let app = spawn_app();
+    for name in ["a", "b"] {
+        app.create_model(name);
+        for _ in 0..3 {
+            app.create_version(name);
+        }
+    }
+    let mut seen = Vec::new();
+    let mut path = format!("{BASE}/model-versions/search?max_results=4");
+    loop {
+        let page = app.get(&path).expect(200).clone();
+        for v in page["model_versions"].as_array().into_iter().flatten() {
+            seen.push(format!(
+                "{}/{}",
+                v["name"].as_str().unwrap_or_default(),
+                v["version"].as_str().unwrap_or_default()
+            ));
+        }
+        match page["next_page_token"].as_str() {
+            Some(token) => {
+                path = format!("{BASE}/model-versions/search?max_results=4&page_token={token}")
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec!["a/3", "a/2", "a/1", "b/3", "b/2", "b/1"]);
+    let newest = app
+        .get(&format!(
+            "{BASE}/model-versions/search?order_by=version_number%20DESC&max_results=2"
+        ))
+        .expect(200)
+        .clone();
+    assert_eq!(newest["model_versions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(newest["model_versions"][0]["version"], "3");
+}
