@@ -173,7 +173,7 @@ impl Settings {
             .set_default("server.port", 8080)?
             .set_default("server.max_body_bytes", 1_048_576)?
             .set_default("server.workers", 0)?
-            .set_default("database.connect_timeout_seconds", 5)?
+            .set_default("database.connect_timeout_seconds", 3)?
             .set_default("database.sqlite_busy_timeout_ms", 5000)?
             .set_default("auth.token_ttl_seconds", 3600)?
             .set_default("auth.jwt_algorithm", "HS256")?

@@ -108,6 +108,7 @@ impl Application {
                     "auth.token_ttl_seconds must be between 60 and 31536000".to_owned(),
                 )
             })?;
+        crate::telemetry::prometheus();
         let (url, pool) = connect(settings)?;
         migrate(&pool, &url)?;
         bootstrap(&pool, settings)?;

@@ -11,6 +11,31 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
 
+/// The process's Prometheus recorder, installed on first use (once per
+/// process, however many servers a test starts).
+pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        const BUCKETS: [f64; 13] = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("modelgate_http_request_duration_seconds".to_owned()),
+                &BUCKETS,
+            )
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed");
+        }
+        handle
+    })
+}
+
 /// The header that carries the request id in and out.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -58,6 +83,7 @@ pub async fn request_span(
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().to_string();
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
@@ -68,7 +94,17 @@ pub async fn request_span(
     );
     let mut response = next.call(req).instrument(span.clone()).await?;
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let latency_ms = elapsed * 1000.0;
+    metrics::counter!(
+        "modelgate_http_requests_total",
+        "route" => route.clone(),
+        "method" => method.clone(),
+        "status" => status.to_string(),
+    )
+    .increment(1);
+    metrics::histogram!("modelgate_http_request_duration_seconds", "route" => route.clone())
+        .record(elapsed);
     span.record("status", status);
     span.record("latency_ms", latency_ms);
     span.in_scope(|| {

@@ -15,7 +15,29 @@ pub struct HealthResponse {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(healthz).service(readyz).service(metrics);
+}
+
+/// Prometheus metrics: requests by route, method and status; latency by
+/// route; pool connections; transitions by target stage; transition requests.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.pool.state();
+    ::metrics::gauge!("modelgate_db_pool_connections", "state" => "idle")
+        .set(f64::from(pool.idle_connections));
+    ::metrics::gauge!("modelgate_db_pool_connections", "state" => "in_use").set(f64::from(
+        pool.connections.saturating_sub(pool.idle_connections),
+    ));
+    ::metrics::gauge!("modelgate_db_pool_max_connections").set(f64::from(state.pool.max_size()));
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::telemetry::prometheus().render())
 }
 
 /// The process is up.
@@ -40,6 +62,8 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
     let pool = state.pool.clone();
-    actix_web::web::block(move || crate::db::ping(&pool)).await??;
+    // a short wait: a probe must answer quickly whether the database does or not
+    actix_web::web::block(move || crate::db::ping(&pool, std::time::Duration::from_secs(1)))
+        .await??;
     Ok(HttpResponse::Ok().json(HealthResponse { status: "ok" }))
 }

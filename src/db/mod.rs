@@ -96,15 +96,31 @@ impl ConnectionManager {
             DbUrl::Sqlite(path) => {
                 let text = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&text).map_err(E::ConnectionError)?;
-                // WAL lets readers run beside the writer; synchronous=NORMAL in WAL
-                // keeps every committed transaction across a process crash.
                 conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA case_sensitive_like = ON;",
+                    "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON;",
                     self.busy_timeout_ms
                 ))
                 .map_err(E::QueryError)?;
+                // WAL lets readers run beside the writer; synchronous=NORMAL in WAL
+                // keeps every committed transaction across a process crash.
+                // Switching a new file to WAL needs a lock that SQLite does not
+                // wait for with the busy timeout, so connections opening a fresh
+                // database together retry it.
+                let deadline = std::time::Instant::now()
+                    + Duration::from_millis(u64::from(self.busy_timeout_ms.max(1000)));
+                loop {
+                    match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+                        Ok(()) => break,
+                        Err(error)
+                            if error.to_string().contains("locked")
+                                && std::time::Instant::now() < deadline =>
+                        {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Err(error) => return Err(E::QueryError(error)),
+                    }
+                }
                 Ok(DbConn::Sqlite(conn))
             }
         }
@@ -262,9 +278,9 @@ fn transaction<T>(
     }
 }
 
-/// Whether the database answers a trivial query.
-pub fn ping(pool: &Pool) -> Result<()> {
-    let mut conn = pool.get().map_err(Error::from)?;
+/// Whether the database answers a trivial query within `timeout`.
+pub fn ping(pool: &Pool, timeout: Duration) -> Result<()> {
+    let mut conn = pool.get_timeout(timeout).map_err(Error::from)?;
     conn.ping()
         .map_err(|e| Error::Unavailable(format!("database did not answer: {e}")))
 }

@@ -229,7 +229,7 @@ pub fn create(
         archive_existing_versions,
         comment,
     } = wanted;
-    db::write_tx(conn, |conn| {
+    let created = db::write_tx(conn, |conn| {
         let model = lock_model(conn, name)?;
         let row = versions::find_version(conn, &model, version)?;
         let from = stage(&row.current_stage)?;
@@ -295,7 +295,14 @@ pub fn create(
             )],
         )?;
         Ok(request)
-    })
+    })?;
+    count_request("opened");
+    Ok(created)
+}
+
+/// Counts a committed step in `modelgate_transition_requests_total{event}`.
+fn count_request(event: &'static str) {
+    metrics::counter!("modelgate_transition_requests_total", "event" => event).increment(1);
 }
 
 /// Filters of a request list.
@@ -442,7 +449,7 @@ pub fn approve(
     id: i64,
     comment: Option<String>,
 ) -> Result<ApproveOutcome> {
-    db::write_tx(conn, |conn| {
+    let (outcome, moves) = db::write_tx(conn, |conn| {
         let (model, row) = lock_request(conn, id)?;
         ensure_pending(&row)?;
         if row.requested_by == actor.username {
@@ -487,7 +494,7 @@ pub fn approve(
                     json!({ "id": id, "from_stage": from }),
                 )],
             )?;
-            return Ok(ApproveOutcome::Stale(load_one(conn, id)?));
+            return Ok((ApproveOutcome::Stale(load_one(conn, id)?), Vec::new()));
         };
         let now = now_ms();
         diesel::insert_into(request_approvals::table)
@@ -533,7 +540,7 @@ pub fn approve(
                 ))
                 .execute(conn)?;
             events::append(conn, actor, new_events)?;
-            return Ok(ApproveOutcome::Approved(load_one(conn, id)?));
+            return Ok((ApproveOutcome::Approved(load_one(conn, id)?), Vec::new()));
         }
         let transition = Transition {
             to,
@@ -549,10 +556,16 @@ pub fn approve(
             Some(&actor.username),
             comment.as_deref(),
         )?;
+        let moves = versions::stage_moves(&applied_events);
         new_events.extend(applied_events);
         events::append(conn, actor, new_events)?;
-        Ok(ApproveOutcome::Applied(load_one(conn, id)?))
-    })
+        Ok((ApproveOutcome::Applied(load_one(conn, id)?), moves))
+    })?;
+    if !matches!(outcome, ApproveOutcome::Stale(_)) {
+        count_request("approved");
+    }
+    versions::count_moves(&moves);
+    Ok(outcome)
 }
 
 fn close(
@@ -562,7 +575,7 @@ fn close(
     comment: Option<String>,
     status: RequestStatus,
 ) -> Result<TransitionRequest> {
-    db::write_tx(conn, |conn| {
+    let closed = db::write_tx(conn, |conn| {
         let (model, row) = lock_request(conn, id)?;
         ensure_pending(&row)?;
         let (activity_type, event_type) = match status {
@@ -609,7 +622,13 @@ fn close(
             )],
         )?;
         load_one(conn, id)
-    })
+    })?;
+    count_request(if status == RequestStatus::Rejected {
+        "rejected"
+    } else {
+        "cancelled"
+    });
+    Ok(closed)
 }
 
 /// Rejects a pending request (an approver or admin, not the requester).

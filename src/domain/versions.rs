@@ -712,16 +712,36 @@ pub fn transition(
     version: VersionNumber,
     transition: Transition,
 ) -> Result<ModelVersion> {
-    db::write_tx(conn, |conn| {
+    let (result, moves) = db::write_tx(conn, |conn| {
         let model = lock_model(conn, name)?;
         let row = find_version(conn, &model, version)?;
         let from = parse_stage(&row.current_stage)?;
         check_direct_move(policy, actor, name, version, from, &transition)?;
         let (updated, new_events) = apply_transition(conn, actor, &model, &row, &transition, None)?;
         let result = hydrate_one(conn, &model, updated)?;
+        let moves = stage_moves(&new_events);
         events::append(conn, actor, new_events)?;
-        Ok(result)
-    })
+        Ok((result, moves))
+    })?;
+    count_moves(&moves);
+    Ok(result)
+}
+
+/// The target stages of the moves among `events` (for metrics, counted
+/// after the transaction commits).
+pub(crate) fn stage_moves(events: &[NewEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|event| event.event_type == "version.stage_changed")
+        .filter_map(|event| event.payload["to_stage"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Counts committed moves in `modelgate_transitions_total{to_stage}`.
+pub(crate) fn count_moves(moves: &[String]) {
+    for stage in moves {
+        metrics::counter!("modelgate_transitions_total", "to_stage" => stage.clone()).increment(1);
+    }
 }
 
 /// A version's audit trail, oldest first.

@@ -11,20 +11,20 @@ use serde_json::{Value, json};
 use crate::helpers::{TestDb, create_database, drop_database};
 
 /// A database and data directory shared by the processes of one test.
-struct Deployment {
-    dir: tempfile::TempDir,
-    url: String,
-    db: TestDb,
+pub(crate) struct Deployment {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) url: String,
+    pub(crate) db: TestDb,
 }
 
 impl Deployment {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (db, url) = create_database(dir.path());
         Deployment { dir, url, db }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_modelgate"));
         command
             .args(args)
@@ -39,7 +39,7 @@ impl Deployment {
     }
 
     /// Runs a maintenance command, feeding `stdin`; returns (success, stdout, stderr).
-    fn run(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
+    pub(crate) fn run(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
         let mut child = self
             .command(args)
             .stdin(Stdio::piped())
@@ -60,7 +60,7 @@ impl Deployment {
         )
     }
 
-    fn serve(&self) -> Server {
+    pub(crate) fn serve(&self) -> Server {
         let mut child = self
             .command(&["serve"])
             .stdout(Stdio::piped())
@@ -117,15 +117,15 @@ fn capture(stream: Option<impl std::io::Read + Send + 'static>) -> Arc<Mutex<Str
     buffer
 }
 
-struct Server {
-    child: Child,
-    address: String,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) address: String,
+    pub(crate) stdout: Arc<Mutex<String>>,
+    pub(crate) stderr: Arc<Mutex<String>>,
 }
 
 impl Server {
-    fn call(
+    pub(crate) fn call(
         &self,
         token: Option<&str>,
         method: &str,
@@ -157,7 +157,27 @@ impl Server {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    fn login(&self, username: &str, password: &str) -> (u16, String) {
+    /// Like `call`, but a connection failure (a killed server) is `None`, and
+    /// so is an answer whose body could not be read whole.
+    pub(crate) fn try_post(&self, token: &str, path: &str, body: Value) -> Option<(u16, Value)> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let request = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{}{path}", self.address))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .ok()?;
+        let mut response = agent.run(request).ok()?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().ok()?;
+        Some((status, serde_json::from_str(&text).ok()?))
+    }
+
+    pub(crate) fn login(&self, username: &str, password: &str) -> (u16, String) {
         let (status, body) = self.call(
             None,
             "POST",
@@ -171,7 +191,7 @@ impl Server {
     }
 
     /// Stops the process and returns (stdout, stderr).
-    fn stop(mut self) -> (String, String) {
+    pub(crate) fn stop(mut self) -> (String, String) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         std::thread::sleep(Duration::from_millis(100));

@@ -11,6 +11,7 @@ mod keys;
 mod mlflow;
 mod models;
 mod openapi;
+mod production;
 mod requests;
 mod roles;
 mod storage;

@@ -1,0 +1,494 @@
+//! Production operation: metrics, database outages, SIGKILL in the middle of
+//! writes, several replicas on one PostgreSQL, graceful shutdown.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use crate::binary::{Deployment, Server};
+use crate::helpers::{TestDb, spawn_app};
+
+fn on_postgres() -> bool {
+    std::env::var(crate::helpers::PG_ENV).is_ok_and(|url| !url.is_empty())
+}
+
+/// The bootstrap admin's password: serve without one prints it once.
+fn admin_password(server: &Server) -> String {
+    let started = Instant::now();
+    loop {
+        let stdout = server.stdout.lock().map(|t| t.clone()).unwrap_or_default();
+        if let Some(password) = stdout
+            .split_whitespace()
+            .skip_while(|w| *w != "password")
+            .nth(1)
+        {
+            return password.to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no password in {stdout}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn admin_token(server: &Server, password: &str) -> String {
+    let (status, token) = server.login("admin", password);
+    assert_eq!(status, 200);
+    token
+}
+
+#[test]
+fn metrics_show_requests_latency_pool_transitions_and_requests() {
+    let app = spawn_app();
+    let approver = app.user_token("april", "approver");
+    app.create_model("m");
+    for v in 1..=2 {
+        app.create_version("m");
+        app.transition("m", v, "Staging", false).expect(200);
+    }
+    for (version, action) in [(1, "approve"), (2, "reject")] {
+        let id = app
+            .post(
+                &format!("/api/v1/models/m/versions/{version}/transition-requests"),
+                json!({"stage": "Production"}),
+            )
+            .expect(201)["id"]
+            .clone();
+        app.call_as(
+            Some(&approver),
+            "POST",
+            &format!("/api/v1/transition-requests/{id}/{action}"),
+            None,
+        )
+        .expect(200);
+    }
+    let metrics = app.raw("GET", "/metrics", None, &[]);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .headers
+            .get("content-type")
+            .is_some_and(|c| c.starts_with("text/plain"))
+    );
+    for series in [
+        r#"modelgate_http_requests_total{route="/api/v1/models/{name}/versions",method="POST",status="201"}"#,
+        r#"modelgate_http_request_duration_seconds_bucket{route="/api/v1/models",le="0.005"}"#,
+        r#"modelgate_http_request_duration_seconds_count{route="/api/v1/models/{name}/versions/{version}/stage"}"#,
+        r#"modelgate_db_pool_connections{state="idle"}"#,
+        r#"modelgate_db_pool_connections{state="in_use"}"#,
+        r#"modelgate_transitions_total{to_stage="Staging"}"#,
+        r#"modelgate_transitions_total{to_stage="Production"}"#,
+        r#"modelgate_transition_requests_total{event="opened"}"#,
+        r#"modelgate_transition_requests_total{event="approved"}"#,
+        r#"modelgate_transition_requests_total{event="rejected"}"#,
+    ] {
+        assert!(
+            metrics.text.contains(series),
+            "missing {series} in:\n{}",
+            metrics.text
+        );
+    }
+}
+
+fn set_connections(admin_url: &str, database: &str, allowed: bool) {
+    let mut conn = PgConnection::establish(admin_url).unwrap_or_else(|e| panic!("{e}"));
+    diesel::sql_query(format!(
+        "ALTER DATABASE {database} ALLOW_CONNECTIONS {allowed}"
+    ))
+    .execute(&mut conn)
+    .unwrap_or_else(|e| panic!("{e}"));
+    if !allowed {
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+        ))
+        .execute(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn a_database_outage_answers_503_quickly_and_the_process_recovers() {
+    if !on_postgres() {
+        eprintln!("skipped: the outage is simulated on PostgreSQL (MODELGATE_TEST_DATABASE_URL)");
+        return;
+    }
+    let app = spawn_app();
+    app.create_model("m");
+    let Some(TestDb::Postgres { admin_url, name }) = &app.db else {
+        panic!("a PostgreSQL test database");
+    };
+    set_connections(admin_url, name, false);
+    for path in ["/api/v1/models", "/api/v1/models/m", "/readyz"] {
+        let started = Instant::now();
+        let response = app.get(path);
+        let waited = started.elapsed();
+        eprintln!(
+            "{path} during the outage: {} after {waited:?}",
+            response.status
+        );
+        response.expect_error(503, "TEMPORARILY_UNAVAILABLE");
+        assert!(response.headers.contains_key("retry-after"));
+        assert!(
+            waited < Duration::from_secs(20),
+            "{path} hung for {waited:?}"
+        );
+    }
+    let login = app.call_as(
+        None,
+        "POST",
+        "/api/v1/auth/token",
+        Some(json!({"username": "admin", "password": crate::helpers::ADMIN_PASSWORD})),
+    );
+    login.expect_error(503, "TEMPORARILY_UNAVAILABLE");
+
+    set_connections(admin_url, name, true);
+    let started = Instant::now();
+    loop {
+        let response = app.get("/api/v1/models/m");
+        if response.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no recovery: {}",
+            response.text
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(app.get("/readyz").status, 200);
+    app.create_version("m");
+}
+
+#[test]
+fn every_acknowledged_write_survives_a_sigkill() {
+    let deployment = Deployment::new();
+    let server = deployment.serve();
+    let password = admin_password(&server);
+    let token = admin_token(&server, &password);
+    assert_eq!(
+        server
+            .call(
+                Some(&token),
+                "POST",
+                "/api/v1/models",
+                Some(json!({"name": "durable"}))
+            )
+            .0,
+        201
+    );
+
+    let acknowledged: Vec<i64> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    for _ in 0..400 {
+                        // an answer that did not arrive whole was not acknowledged
+                        let Some((status, body)) = server.try_post(
+                            &token,
+                            "/api/v1/models/durable/versions",
+                            json!({"source": "s3://durable"}),
+                        ) else {
+                            break;
+                        };
+                        if status != 201 {
+                            break;
+                        }
+                        mine.push(body["version"].as_i64().unwrap_or_default());
+                    }
+                    mine
+                })
+            })
+            .collect();
+        // kill -9 while the writers are busy
+        std::thread::sleep(Duration::from_millis(600));
+        let pid = server.child.id().to_string();
+        let killed = Command::new("kill").args(["-KILL", &pid]).status();
+        assert!(killed.is_ok_and(|s| s.success()));
+        writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    drop(server.stop());
+    assert!(
+        acknowledged.len() >= 10,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+
+    let restarted = deployment.serve();
+    let token = admin_token(&restarted, &password);
+    let (status, listed) = restarted.call(
+        Some(&token),
+        "GET",
+        "/api/v1/models/durable/versions?max_results=1000&order_by=version%20ASC",
+        None,
+    );
+    assert_eq!(status, 200);
+    let stored: BTreeSet<i64> = listed["versions"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|v| v["version"].as_i64()).collect())
+        .unwrap_or_default();
+    let missing: Vec<&i64> = acknowledged
+        .iter()
+        .filter(|v| !stored.contains(v))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    eprintln!(
+        "{} acknowledged writes, {} stored after SIGKILL",
+        acknowledged.len(),
+        stored.len()
+    );
+    restarted.stop();
+
+    if !on_postgres() {
+        let file = deployment.dir.path().join("modelgate-data/modelgate.db");
+        let file = if file.exists() {
+            file
+        } else {
+            std::path::PathBuf::from(deployment.url.trim_start_matches("sqlite://"))
+        };
+        let mut conn = SqliteConnection::establish(&file.display().to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        #[derive(QueryableByName)]
+        struct Check {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            integrity_check: String,
+        }
+        let check: Check = diesel::sql_query("PRAGMA integrity_check")
+            .get_result(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(check.integrity_check, "ok");
+    }
+}
+
+#[test]
+fn sigterm_stops_the_server_gracefully_with_exit_code_0() {
+    let deployment = Deployment::new();
+    let mut server = deployment.serve();
+    assert_eq!(server.call(None, "GET", "/healthz", None).0, 200);
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .is_ok_and(|s| s.success())
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn replicas_on_one_postgresql_share_numbers_locks_tokens_and_approvals() {
+    if !on_postgres() {
+        eprintln!("skipped: replicas share one PostgreSQL (MODELGATE_TEST_DATABASE_URL)");
+        return;
+    }
+    let deployment = Deployment::new();
+    // three replicas started at the same moment on a fresh database
+    let replicas: Vec<Server> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..3).map(|_| scope.spawn(|| deployment.serve())).collect();
+        starts
+            .into_iter()
+            .map(|s| s.join().unwrap_or_else(|_| panic!("replica did not start")))
+            .collect()
+    });
+    let password = replicas
+        .iter()
+        .find_map(|server| {
+            let stdout = server.stdout.lock().map(|t| t.clone()).unwrap_or_default();
+            stdout
+                .split_whitespace()
+                .skip_while(|w| *w != "password")
+                .nth(1)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            admin_password(&replicas[0])
+        });
+    let admin = admin_token(&replicas[0], &password);
+    let post = |server: &Server, token: &str, path: &str, body: Value| {
+        server.call(Some(token), "POST", path, Some(body))
+    };
+    assert_eq!(
+        post(
+            &replicas[1],
+            &admin,
+            "/api/v1/models",
+            json!({"name": "shared"})
+        )
+        .0,
+        201
+    );
+
+    // version numbers: unique and gap-free across replicas
+    let numbers: BTreeSet<i64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..30)
+            .map(|i| {
+                let server = &replicas[i % 3];
+                let admin = &admin;
+                scope.spawn(move || {
+                    let (status, body) = post(
+                        server,
+                        admin,
+                        "/api/v1/models/shared/versions",
+                        json!({"source": "s3://x"}),
+                    );
+                    assert_eq!(status, 201, "{body}");
+                    body["version"].as_i64().unwrap_or_default()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    assert_eq!(numbers, (1..=30).collect::<BTreeSet<i64>>());
+
+    // archiving promotions racing on different replicas leave one in Production
+    for v in 1..=6 {
+        let (status, _) = post(
+            &replicas[0],
+            &admin,
+            &format!("/api/v1/models/shared/versions/{v}/stage"),
+            json!({"stage": "Staging"}),
+        );
+        assert_eq!(status, 200);
+    }
+    std::thread::scope(|scope| {
+        for v in 1..=6usize {
+            let server = &replicas[v % 3];
+            let admin = &admin;
+            scope.spawn(move || {
+                let (status, body) = post(
+                    server,
+                    admin,
+                    &format!("/api/v1/models/shared/versions/{v}/stage"),
+                    json!({"stage": "Production", "archive_existing_versions": true}),
+                );
+                assert_eq!(status, 200, "{body}");
+            });
+        }
+    });
+    let (_, production) = replicas[2].call(
+        Some(&admin),
+        "GET",
+        "/api/v1/models/shared/versions?stage=Production",
+        None,
+    );
+    assert_eq!(
+        production["versions"].as_array().map(Vec::len),
+        Some(1),
+        "{production}"
+    );
+
+    // a token revoked on one replica is refused on all
+    for (username, role) in [
+        ("ci-bot", "contributor"),
+        ("april", "approver"),
+        ("avery", "approver"),
+    ] {
+        let (status, _) = post(
+            &replicas[0],
+            &admin,
+            "/api/v1/users",
+            json!({"username": username, "password": format!("{username}-password"), "role": role}),
+        );
+        assert_eq!(status, 201);
+    }
+    let (_, created) = post(
+        &replicas[0],
+        &admin,
+        "/api/v1/tokens",
+        json!({"name": "ci", "username": "ci-bot"}),
+    );
+    let pipeline = created["token"].as_str().unwrap_or_default().to_owned();
+    for server in &replicas {
+        assert_eq!(
+            server.call(Some(&pipeline), "GET", "/api/v1/me", None).0,
+            200
+        );
+    }
+    let id = created["id"].as_i64().unwrap_or_default();
+    assert_eq!(
+        replicas[1]
+            .call(
+                Some(&admin),
+                "DELETE",
+                &format!("/api/v1/tokens/{id}"),
+                None
+            )
+            .0,
+        204
+    );
+    for server in &replicas {
+        assert_eq!(
+            server.call(Some(&pipeline), "GET", "/api/v1/me", None).0,
+            401
+        );
+    }
+
+    // approvals racing across replicas apply the move once
+    let april = replicas[0].login("april", "april-password").1;
+    let avery = replicas[1].login("avery", "avery-password").1;
+    let ci = replicas[2].login("ci-bot", "ci-bot-password").1;
+    let (status, _) = post(
+        &replicas[2],
+        &admin,
+        "/api/v1/models/shared/versions/7/stage",
+        json!({"stage": "Staging"}),
+    );
+    assert_eq!(status, 200);
+    let (status, request) = post(
+        &replicas[2],
+        &ci,
+        "/api/v1/models/shared/versions/7/transition-requests",
+        json!({"stage": "Production", "archive_existing_versions": true}),
+    );
+    assert_eq!(status, 201);
+    let path = format!("/api/v1/transition-requests/{}/approve", request["id"]);
+    let mut statuses: Vec<u16> = std::thread::scope(|scope| {
+        let first = scope.spawn(|| post(&replicas[0], &april, &path, json!({})).0);
+        let second = scope.spawn(|| post(&replicas[1], &avery, &path, json!({})).0);
+        vec![
+            first.join().unwrap_or_default(),
+            second.join().unwrap_or_default(),
+        ]
+    });
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 409]);
+    let (_, trail) = replicas[0].call(
+        Some(&admin),
+        "GET",
+        "/api/v1/models/shared/versions/7/activity",
+        None,
+    );
+    let applied = trail["activities"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|a| {
+                    a["activity_type"] == "APPLIED_TRANSITION" && a["to_stage"] == "Production"
+                })
+                .count()
+        })
+        .unwrap_or_default();
+    assert_eq!(applied, 1);
+    for server in replicas {
+        server.stop();
+    }
+}
