@@ -492,3 +492,31 @@ fn replicas_on_one_postgresql_share_numbers_locks_tokens_and_approvals() {
         server.stop();
     }
 }
+
+#[test]
+fn the_kubernetes_config_map_holds_a_valid_configuration_and_policy() {
+    let manifest = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/configmap.yaml"
+    ))
+    .unwrap_or_default();
+    let toml: String = manifest
+        .lines()
+        .skip_while(|line| !line.contains("modelgate.toml: |"))
+        .skip(1)
+        .map(|line| line.strip_prefix("    ").unwrap_or(line.trim()))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(toml.contains("[[lifecycle.rules]]"), "{toml}");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("modelgate.toml");
+    std::fs::write(&file, &toml).unwrap_or_else(|e| panic!("{e}"));
+    let settings =
+        modelgate::config::Settings::load_with_env(Some(&file), Some(Default::default()))
+            .unwrap_or_else(|e| panic!("the ConfigMap's modelgate.toml: {e}"));
+    let policy =
+        modelgate::domain::policy::Policy::from_settings(settings.lifecycle.rules.as_deref())
+            .unwrap_or_else(|e| panic!("the ConfigMap's rules: {e}"));
+    assert_eq!(policy, modelgate::domain::policy::Policy::default_rules());
+    assert_eq!(settings.log.format, modelgate::config::LogFormat::Json);
+}
