@@ -96,3 +96,15 @@ pub fn tokens_revoke(settings: &Settings, id: i64) -> Result<(), String> {
     let token = tokens::revoke(&mut conn, &Actor::system(), id).map_err(|e| e.public_message())?;
     print_json(&token)
 }
+
+/// `modelgate audit verify`: recomputes the event hash chain.
+pub fn audit_verify(settings: &Settings) -> Result<(), String> {
+    let mut conn = connection(settings)?;
+    match crate::domain::events::verify_chain(&mut conn).map_err(|e| e.public_message())? {
+        Ok(count) => {
+            println!("the event log is intact: {count} events, every hash matches");
+            Ok(())
+        }
+        Err(broken) => Err(format!("the event log has been tampered with: {broken}")),
+    }
+}

@@ -32,6 +32,11 @@ enum Command {
     Migrate,
     /// Print the OpenAPI spec of the native API.
     Openapi,
+    /// Check the tamper-evident event log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// Manage users directly in the configured database.
     Users {
         #[command(subcommand)]
@@ -172,6 +177,12 @@ enum UsersCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the event hash chain; exit 1 at the first edited, deleted or reordered event.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
 enum TokensCommand {
     /// Create a pipeline token acting as a user; prints it once.
     Create {
@@ -268,6 +279,9 @@ fn main() -> ExitCode {
             .map(|applied| println!("applied {applied} migration(s); the schema is current"))
             .map_err(|e| e.to_string()),
         Command::Users { action } => users(&settings, action),
+        Command::Audit {
+            action: AuditCommand::Verify,
+        } => cli::audit_verify(&settings),
         Command::Tokens { action } => match action {
             TokensCommand::Create {
                 name,

@@ -377,3 +377,28 @@ fn a_bad_rule_file_stops_the_server_with_the_rule_named() {
         assert!(errors.contains(expected), "{errors}");
     }
 }
+
+#[test]
+fn audit_verify_passes_on_an_intact_log_and_fails_on_an_edited_one() {
+    use diesel::prelude::*;
+    let deployment = Deployment::new();
+    let (ok, output, errors) = deployment.run(&["users", "add", "auditor", "--role", "viewer"], "");
+    assert!(ok, "{output} {errors}");
+    let (ok, output, errors) = deployment.run(&["users", "set-role", "auditor", "approver"], "");
+    assert!(ok, "{output} {errors}");
+    let (ok, output, errors) = deployment.run(&["audit", "verify"], "");
+    assert!(ok, "{errors}");
+    assert!(output.contains("intact: 2 events"), "{output}");
+
+    let manager = modelgate::db::ConnectionManager::new(
+        modelgate::db::DbUrl::parse(&deployment.url).unwrap_or_else(|e| panic!("{e}")),
+        5000,
+    );
+    let mut conn = manager.establish().unwrap_or_else(|e| panic!("{e}"));
+    diesel::sql_query("UPDATE events SET payload = '{}' WHERE id = 1")
+        .execute(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (ok, _, errors) = deployment.run(&["audit", "verify"], "");
+    assert!(!ok);
+    assert!(errors.contains("tampered with: event 1"), "{errors}");
+}

@@ -292,3 +292,12 @@ def test_both_apis_see_the_same_data(bearer):
     ).json()["events"]
     assert [e["event_type"] for e in events] == ["model.created", "version.created", "version.stage_changed"]
     assert {e["actor"] for e in events} == {"admin"}
+
+
+def test_copy_model_version_registers_the_source_under_another_name(bearer):
+    source = unique("copy-src")
+    bearer.create_registered_model(source)
+    bearer.create_model_version(source, "s3://copy/1", run_id="run-copy", description="original")
+    copied = bearer.copy_model_version(f"models:/{source}/1", source + "-dst")
+    assert copied.name == source + "-dst" and copied.version == "1"
+    assert bearer.get_model_version(source + "-dst", "1").source.startswith("models:/")
