@@ -144,7 +144,7 @@ def start_mlflow(venv, database_url, work, port):
     env["PATH"] = f"{venv}/bin:{env['PATH']}"
     argv = [
         f"{venv}/bin/mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", database_url.replace("postgres://", "postgresql://"),
+        "--backend-store-uri", database_url.replace("postgres://", "postgresql+psycopg2://"),
         "--default-artifact-root", os.path.join(work, "artifacts"),
     ]
     return Server(argv, env, port, "/health", work)

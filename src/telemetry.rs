@@ -83,7 +83,11 @@ pub async fn request_span(
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().to_string();
+    // a label per standard method only: any other token would be a new series forever
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_owned(),
+        _ => "OTHER".to_owned(),
+    };
     let span = tracing::info_span!(
         "request",
         method = %req.method(),

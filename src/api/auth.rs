@@ -122,6 +122,7 @@ pub async fn create_token(
             }))
         }
         Ok(Err(failure)) => {
+            auth.throttle.fail(&attempt);
             tracing::warn!(user = %username, %address, "login failed");
             Err(match failure {
                 LoginFailure::BadCredentials => refused(),

@@ -62,8 +62,17 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
     let pool = state.pool.clone();
-    // a short wait: a probe must answer quickly whether the database does or not
-    actix_web::web::block(move || crate::db::ping(&pool, std::time::Duration::from_secs(1)))
-        .await??;
+    // A short wait: a probe must answer quickly whether the database does or
+    // not. A pool whose every connection is busy serving is a working one.
+    let answer =
+        actix_web::web::block(move || crate::db::ping(&pool, std::time::Duration::from_secs(1)))
+            .await?;
+    if let Err(error) = answer {
+        let pool = state.pool.state();
+        let busy = pool.connections >= state.pool.max_size() && pool.idle_connections == 0;
+        if !busy {
+            return Err(error);
+        }
+    }
     Ok(HttpResponse::Ok().json(HealthResponse { status: "ok" }))
 }

@@ -262,52 +262,45 @@ impl BasicCache {
     }
 }
 
-/// Checks HTTP Basic credentials against the database (argon2 only when the
-/// cache has not seen them match the current hash), then as [`resolve`].
-pub fn resolve_basic(
+/// The stored password hash of a user (for HTTP Basic), if the user exists.
+pub fn stored_hash(conn: &mut DbConn, username: &str) -> Result<Option<String>> {
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(users::password_hash)
+        .first(conn)
+        .optional()?)
+}
+
+impl BasicCache {
+    /// Whether these credentials were verified against `stored_hash` before.
+    pub fn knows(&self, username: &str, password: &str, stored_hash: &str) -> bool {
+        self.matches(username, password, stored_hash)
+    }
+
+    /// Remembers credentials that verified against `stored_hash`.
+    pub fn learn(&self, username: &str, password: &str, stored_hash: &str) {
+        self.remember(username, password, stored_hash);
+    }
+}
+
+/// After a Basic password verified against `verified_hash`: the user must
+/// still have that hash (no password change in between), be enabled and
+/// reach `need`.
+pub fn resolve_verified(
     conn: &mut DbConn,
     username: &str,
-    password: &str,
-    address: &str,
-    cache: &BasicCache,
-    throttle: &throttle::LoginThrottle,
+    verified_hash: &str,
     need: Role,
 ) -> Result<Actor> {
-    let refused = || Error::Unauthenticated("invalid username or password".to_owned());
     let user: Option<(String, String, bool)> = users::table
         .filter(users::username.eq(username))
         .select((users::role, users::password_hash, users::disabled))
         .first(conn)
         .optional()?;
-    let verified = match &user {
-        Some((_, hash, _)) if cache.matches(username, password, hash) => true,
-        _ => {
-            let attempt = throttle
-                .begin(username, address)
-                .map_err(|retry_after_secs| Error::RateLimited {
-                    message: "too many failed logins; try again later".to_owned(),
-                    retry_after_secs,
-                })?;
-            let ok = match &user {
-                Some((_, hash, _)) => password::verify(password, hash),
-                None => {
-                    password::verify_dummy(password);
-                    false
-                }
-            };
-            if ok {
-                throttle.succeed(&attempt);
-                if let Some((_, hash, _)) = &user {
-                    cache.remember(username, password, hash);
-                }
-            } else {
-                tracing::warn!(user = %username, %address, "basic authentication failed");
-            }
-            ok
-        }
-    };
-    let Some((role, _, disabled)) = user.filter(|_| verified) else {
-        return Err(refused());
+    let Some((role, _, disabled)) = user.filter(|(_, hash, _)| hash == verified_hash) else {
+        return Err(Error::Unauthenticated(
+            "invalid username or password".to_owned(),
+        ));
     };
     if disabled {
         return Err(Error::Unauthenticated("this user is disabled".to_owned()));

@@ -41,9 +41,12 @@ impl LoginThrottle {
     }
 
     /// Starts a login attempt: `Err(seconds)` when either key has used up its
-    /// failures. The attempt counts as a failure from now on — so parallel
-    /// guesses cannot all slip past the check — until it is resolved with
-    /// [`LoginThrottle::succeed`] or [`LoginThrottle::abandon`].
+    /// failures. For the username the attempt counts as a failure from now on
+    /// — so parallel guesses at one account cannot all slip past the check —
+    /// until it is resolved with [`LoginThrottle::succeed`] or
+    /// [`LoginThrottle::abandon`]. The address counts only failures that
+    /// happened ([`LoginThrottle::fail`]): many clients may share one address
+    /// behind a proxy, and their logins in flight are not failures.
     pub fn begin(&self, username: &str, address: &str) -> Result<Attempt, u64> {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
@@ -80,31 +83,35 @@ impl LoginThrottle {
         if let Some(wait) = wait {
             return Err(wait.as_secs().max(1));
         }
-        for key in &keys {
-            let limit = self.limit_of(key).max(1) as usize;
-            let times = failures.entry(key.clone()).or_default();
-            times.push_back(now);
-            while times.len() > limit {
-                times.pop_front();
-            }
-        }
+        self.record(&mut failures, &keys[0], now);
         Ok(Attempt { keys, at: now })
     }
 
-    /// The password was right: clears the user's failures and takes this
-    /// attempt off the address.
+    fn record(&self, failures: &mut HashMap<String, VecDeque<Instant>>, key: &str, at: Instant) {
+        let limit = self.limit_of(key).max(1) as usize;
+        let times = failures.entry(key.to_owned()).or_default();
+        times.push_back(at);
+        while times.len() > limit {
+            times.pop_front();
+        }
+    }
+
+    /// The password was wrong: the address counts it too.
+    pub fn fail(&self, attempt: &Attempt) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        self.record(&mut failures, &attempt.keys[1], Instant::now());
+    }
+
+    /// The password was right: clears the user's failures.
     pub fn succeed(&self, attempt: &Attempt) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         failures.remove(&attempt.keys[0]);
-        Self::forget(&mut failures, &attempt.keys[1], attempt.at);
     }
 
     /// The attempt was not decided (the database failed): it does not count.
     pub fn abandon(&self, attempt: &Attempt) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        for key in &attempt.keys {
-            Self::forget(&mut failures, key, attempt.at);
-        }
+        Self::forget(&mut failures, &attempt.keys[0], attempt.at);
     }
 
     fn forget(failures: &mut HashMap<String, VecDeque<Instant>>, key: &str, at: Instant) {
@@ -131,13 +138,21 @@ mod tests {
     fn failures_past_the_limit_are_refused_per_user_and_per_address() {
         let throttle = LoginThrottle::new(3, 5, Duration::from_secs(60));
         for _ in 0..3 {
-            assert!(throttle.begin("alice", "1.1.1.1").is_ok());
+            let attempt = throttle.begin("alice", "1.1.1.1");
+            if let Ok(attempt) = attempt {
+                throttle.fail(&attempt);
+            }
         }
         let wait = throttle.begin("alice", "2.2.2.2").err().unwrap_or_default();
         assert!((1..=60).contains(&wait), "{wait}");
         // another user from the same address still gets in, until the address limit
-        assert!(throttle.begin("bob", "1.1.1.1").is_ok());
-        assert!(throttle.begin("bob", "1.1.1.1").is_ok());
+        for _ in 0..2 {
+            let attempt = throttle.begin("bob", "1.1.1.1");
+            assert!(attempt.is_ok());
+            if let Ok(attempt) = attempt {
+                throttle.fail(&attempt);
+            }
+        }
         assert!(throttle.begin("carol", "1.1.1.1").is_err());
         let attempt = throttle.begin("carol", "3.3.3.3");
         assert!(attempt.is_ok());

@@ -337,12 +337,22 @@ fn describe(token: Option<&Token>) -> String {
     }
 }
 
+/// The longest filter accepted, in bytes.
+pub const MAX_FILTER_BYTES: usize = 8192;
+/// The most comparisons one filter may join.
+pub const MAX_COMPARISONS: usize = 50;
+
 /// Parses a filter; an empty or blank filter is no comparisons.
 pub fn parse(input: &str) -> Result<Vec<Comparison>> {
     if input.contains('\0') {
         return Err(Error::invalid(
             "invalid filter: NUL characters are not allowed",
         ));
+    }
+    if input.len() > MAX_FILTER_BYTES {
+        return Err(Error::invalid(format!(
+            "invalid filter: longer than {MAX_FILTER_BYTES} bytes"
+        )));
     }
     let tokens = tokenize(input)?;
     let mut parser = Parser { tokens, at: 0 };
@@ -355,6 +365,11 @@ pub fn parse(input: &str) -> Result<Vec<Comparison>> {
         let op = parser.op()?;
         let value = parser.value(op)?;
         comparisons.push(Comparison { field, op, value });
+        if comparisons.len() > MAX_COMPARISONS {
+            return Err(Error::invalid(format!(
+                "invalid filter: more than {MAX_COMPARISONS} comparisons"
+            )));
+        }
         match parser.next() {
             None => break,
             Some(Token::Word(word)) if word.eq_ignore_ascii_case("AND") => {}
@@ -445,6 +460,7 @@ mod tests {
             ("name LIKES 'x'", "unknown operator"),
             ("name = 'x' name = 'y'", "AND"),
             ("name = 'a\0b'", "NUL"),
+            (&"name != 'a' AND ".repeat(60), "more than 50"),
         ] {
             let message = parse(input)
                 .err()

@@ -99,8 +99,9 @@ impl ModelOrder {
         let mut words = text.split_whitespace();
         let key = match words.next().map(str::to_ascii_lowercase).as_deref() {
             Some("name") => ModelSortKey::Name,
-            Some("creation_timestamp" | "timestamp") => ModelSortKey::CreationTimestamp,
-            Some("last_updated_timestamp") => ModelSortKey::LastUpdatedTimestamp,
+            Some("creation_timestamp") => ModelSortKey::CreationTimestamp,
+            // MLflow's `timestamp` is the last update
+            Some("last_updated_timestamp" | "timestamp") => ModelSortKey::LastUpdatedTimestamp,
             _ => {
                 return Err(Error::invalid(format!(
                     "invalid order_by '{}': expected name, creation_timestamp or \

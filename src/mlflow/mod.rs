@@ -15,7 +15,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::api::AppState;
-use crate::auth::{self, Actor, Caller, Role};
+use crate::auth::{self, Actor, Caller, Role, password};
 use crate::db::DbConn;
 use crate::domain::types::TagKey;
 use crate::error::{Error, ErrorBody};
@@ -170,29 +170,93 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut DbConn, Actor) -> crate::error::Result<T> + Send + 'static,
     {
-        let auth = self.auth.clone();
+        let verified = match &caller {
+            MlflowCaller::Token(_) => None,
+            MlflowCaller::Basic {
+                username,
+                password,
+                address,
+            } => Some(self.verify_basic(username, password, address).await?),
+        };
         let outcome = self
             .db(move |conn| {
-                let actor = match &caller {
-                    MlflowCaller::Token(caller) => auth::resolve(conn, caller, need)?,
-                    MlflowCaller::Basic {
-                        username,
-                        password,
-                        address,
-                    } => auth::resolve_basic(
-                        conn,
-                        username,
-                        password,
-                        address,
-                        &auth.basic_cache,
-                        &auth.throttle,
-                        need,
-                    )?,
+                let actor = match (&caller, &verified) {
+                    (MlflowCaller::Token(caller), _) => auth::resolve(conn, caller, need)?,
+                    (MlflowCaller::Basic { username, .. }, Some(hash)) => {
+                        auth::resolve_verified(conn, username, hash, need)?
+                    }
+                    (MlflowCaller::Basic { .. }, None) => {
+                        return Err(Error::Unauthenticated(
+                            "invalid username or password".to_owned(),
+                        ));
+                    }
                 };
                 work(conn, actor)
             })
             .await;
         outcome.map_err(MlflowError)
+    }
+
+    /// Checks Basic credentials and answers the hash they matched. A cache hit
+    /// costs one indexed read; a miss runs argon2 like a login — throttled,
+    /// bounded in concurrency, and never while holding a database connection.
+    async fn verify_basic(&self, username: &str, password: &str, address: &str) -> MResult<String> {
+        let refused = || {
+            MlflowError(Error::Unauthenticated(
+                "invalid username or password".to_owned(),
+            ))
+        };
+        if username.len() > 256 || password.len() > 4096 {
+            return Err(refused());
+        }
+        let name = username.to_owned();
+        let stored = self
+            .db(move |conn| auth::stored_hash(conn, &name))
+            .await
+            .map_err(MlflowError)?;
+        let auth = self.auth.clone();
+        if let Some(hash) = &stored
+            && auth.basic_cache.knows(username, password, hash)
+        {
+            return Ok(hash.clone());
+        }
+        let attempt = auth
+            .throttle
+            .begin(username, address)
+            .map_err(|retry_after_secs| {
+                MlflowError(Error::RateLimited {
+                    message: "too many failed logins; try again later".to_owned(),
+                    retry_after_secs,
+                })
+            })?;
+        let (candidate, against) = (password.to_owned(), stored.clone());
+        let verified = auth
+            .hash_work(move || {
+                Ok(match &against {
+                    Some(hash) => password::verify(&candidate, hash),
+                    None => {
+                        password::verify_dummy(&candidate);
+                        false
+                    }
+                })
+            })
+            .await;
+        match (verified, stored) {
+            (Ok(true), Some(hash)) => {
+                auth.throttle.succeed(&attempt);
+                auth.basic_cache.learn(username, password, &hash);
+                Ok(hash)
+            }
+            (Ok(_), _) => {
+                auth.throttle.fail(&attempt);
+                tracing::warn!(user = %username, %address, "basic authentication failed");
+                Err(refused())
+            }
+            (Err(error), _) => {
+                auth.throttle.abandon(&attempt);
+                Err(MlflowError(error))
+            }
+        }
     }
 }
 

@@ -13,9 +13,9 @@ use crate::domain::versions::{
 use crate::error::Error;
 use crate::mlflow::{MResult, MlflowCaller, Params, empty, shapes};
 
-/// The most versions one search page returns; a larger `max_results` gets
-/// this many and a `next_page_token`.
-const MAX_PAGE: i64 = 1000;
+/// The most versions one search page returns: the MLflow client asks for
+/// 10000 by default and does not follow `next_page_token` on its own.
+const MAX_PAGE: i64 = 10_000;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/model-versions/create", web::post().to(create))
@@ -134,15 +134,23 @@ fn version_order(order_by: &[String]) -> MResult<VersionOrder> {
         return Ok(default);
     };
     let order = VersionOrder::parse(first)?;
-    if let Some(extra) = keys.next() {
+    for extra in keys {
         let parsed = VersionOrder::parse(extra)?;
         if parsed.key == order.key {
             return Err(Error::invalid(format!("order_by has `{first}` twice")).into());
         }
-        return Err(Error::invalid(
-            "order_by supports one key for model versions (ties break on the newest version)",
-        )
-        .into());
+        // MLflow's own tie-breaks; modelgate breaks ties on the newest version
+        let tiebreak = matches!(
+            (parsed.key, parsed.descending),
+            (VersionSortKey::Name, false) | (VersionSortKey::VersionNumber, true)
+        );
+        if !tiebreak {
+            return Err(Error::invalid(
+                "order_by supports one key for model versions, optionally followed by \
+                 `name ASC` or `version_number DESC`",
+            )
+            .into());
+        }
     }
     Ok(order)
 }

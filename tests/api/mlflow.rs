@@ -423,3 +423,38 @@ fn version_search_pages_across_models() {
     assert_eq!(newest["model_versions"].as_array().map(Vec::len), Some(2));
     assert_eq!(newest["model_versions"][0]["version"], "3");
 }
+
+#[test]
+fn oversized_basic_credentials_and_filters_are_client_errors() {
+    let app = spawn_app();
+    let path = format!("{BASE}/registered-models/search");
+    let long_user = basic(&"u".repeat(300), "x");
+    app.raw("GET", &path, None, &[("Authorization", &long_user)])
+        .expect_error(401, "UNAUTHENTICATED");
+    let long = format!(
+        "{path}?filter={}",
+        crate::helpers::enc(&format!("name LIKE '{}'", "a".repeat(9000)))
+    );
+    call(&app, "GET", &long["/api/2.0/mlflow".len()..], None)
+        .expect_error(400, "INVALID_PARAMETER_VALUE");
+    let many = format!(
+        "/registered-models/search?filter={}",
+        crate::helpers::enc(&vec!["name != 'a'"; 60].join(" AND "))
+    );
+    call(&app, "GET", &many, None).expect_error(400, "INVALID_PARAMETER_VALUE");
+    // MLflow's `timestamp` is the last update; a version search takes MLflow's tie-break keys
+    call(
+        &app,
+        "GET",
+        "/registered-models/search?order_by=timestamp%20DESC",
+        None,
+    )
+    .expect(200);
+    call(
+        &app,
+        "GET",
+        "/model-versions/search?order_by=name%20ASC&order_by=version_number%20DESC&max_results=10000",
+        None,
+    )
+    .expect(200);
+}
