@@ -206,6 +206,12 @@ class Api:
         assert status == 200, body
 
 
+# Versions per wrk thread in the transition runs: a version is revisited
+# only after this many other moves of its thread, which must outlast the
+# slowest request in flight (SQLite's busy waits reach hundreds of ms).
+MOVE_RANGE = {1: 100, 32: 500}
+
+
 def seed(api, versions_per_model=100, movers=(1, 32)):
     """bench-read: 100 versions, version 50 in Production; bench-create; one
     staged model per transition run."""
@@ -218,7 +224,7 @@ def seed(api, versions_per_model=100, movers=(1, 32)):
     for connections in movers:
         name = f"bench-move-{connections}"
         api.create_model(name)
-        count = 100 if connections == 1 else 200
+        count = MOVE_RANGE[connections] * (1 if connections == 1 else 2)
         for version in range(1, count + 1):
             api.create_version(name)
             api.move(name, version, "Staging")
@@ -246,7 +252,7 @@ def workloads(kind, token):
         env["BENCH_TOKEN"] = token or ""
         yield name, "request.lua", env
     yield "transition (archive)", "transition.lua", {
-        "BENCH_API": kind, "BENCH_TOKEN": token or "", "BENCH_FIRST": "1", "BENCH_RANGE": "100",
+        "BENCH_API": kind, "BENCH_TOKEN": token or "", "BENCH_FIRST": "1",
     }
 
 
@@ -256,7 +262,8 @@ def measure(target, server, api_kind, token, connections_list, duration):
     for connections in connections_list:
         for workload, script, env in workloads(api_kind, token):
             if script == "transition.lua":
-                env = dict(env, BENCH_MODEL=f"bench-move-{connections}")
+                env = dict(env, BENCH_MODEL=f"bench-move-{connections}",
+                           BENCH_RANGE=str(MOVE_RANGE[connections]))
             samples, running = [], threading.Event()
             running.set()
 
@@ -398,8 +405,8 @@ def report(rows, resources, ceilings, connections):
         return None
 
     print(f"### Throughput and latency ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores)\n")
-    print("| workload | API | conns | modelgate PG req/s | p50 ms | p99 ms | errors | modelgate SQLite req/s | p99 ms | MLflow PG req/s | p99 ms | errors | PG / MLflow | PG / pgbench |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| workload | API | conns | modelgate PG req/s | p50 ms | p99 ms | errors | modelgate SQLite req/s | p99 ms | errors | MLflow PG req/s | p99 ms | errors | PG / MLflow | PG / pgbench |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     workload_names = sorted({row["workload"] for row in rows}, key=lambda w: [r["workload"] for r in rows].index(w))
     for c in connections:
         for workload in workload_names:
@@ -415,6 +422,7 @@ def report(rows, resources, ceilings, connections):
                 ratio_pg = f"{100 * pg['rps'] / ceiling:.0f}%" if ceiling else "-"
                 print(f"| {workload} | {api} | {c} | {pg['rps']:.0f} | {pg['p50_ms']:.2f} | {pg['p99_ms']:.2f} | "
                       f"{pg['errors']} | {lite['rps'] if lite else 0:.0f} | {lite['p99_ms'] if lite else 0:.2f} | "
+                      f"{lite['errors'] if lite else '-'} | "
                       f"{mlflow['rps'] if mlflow else 0:.0f} | {mlflow['p99_ms'] if mlflow else 0:.2f} | "
                       f"{mlflow['errors'] if mlflow else '-'} | {ratio_mlflow} | {ratio_pg} |")
     print()
