@@ -96,35 +96,20 @@ impl Default for ModelOrder {
 impl ModelOrder {
     /// Parses `name`, `name DESC`, `creation_timestamp ASC`, `last_updated_timestamp DESC`.
     pub fn parse(text: &str) -> Result<Self> {
-        let mut words = text.split_whitespace();
-        let key = match words.next().map(str::to_ascii_lowercase).as_deref() {
-            Some("name") => ModelSortKey::Name,
-            Some("creation_timestamp") => ModelSortKey::CreationTimestamp,
+        const EXPECTED: &str = "name, creation_timestamp or last_updated_timestamp";
+        let (key, descending) = crate::domain::paging::order_words(text, EXPECTED)?;
+        let key = match key.as_str() {
+            "name" => ModelSortKey::Name,
+            "creation_timestamp" => ModelSortKey::CreationTimestamp,
             // MLflow's `timestamp` is the last update
-            Some("last_updated_timestamp" | "timestamp") => ModelSortKey::LastUpdatedTimestamp,
+            "last_updated_timestamp" | "timestamp" => ModelSortKey::LastUpdatedTimestamp,
             _ => {
                 return Err(Error::invalid(format!(
-                    "invalid order_by '{}': expected name, creation_timestamp or \
-                     last_updated_timestamp, optionally followed by ASC or DESC",
+                    "invalid order_by '{}': expected {EXPECTED}, optionally followed by ASC or DESC",
                     text.escape_debug()
                 )));
             }
         };
-        let descending = match words.next().map(str::to_ascii_uppercase).as_deref() {
-            None | Some("ASC") => false,
-            Some("DESC") => true,
-            Some(other) => {
-                return Err(Error::invalid(format!(
-                    "invalid order_by direction '{other}': expected ASC or DESC"
-                )));
-            }
-        };
-        if words.next().is_some() {
-            return Err(Error::invalid(format!(
-                "invalid order_by '{}': too many words",
-                text.escape_debug()
-            )));
-        }
         Ok(ModelOrder { key, descending })
     }
 

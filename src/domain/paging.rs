@@ -7,6 +7,33 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Splits an `order_by` such as `name DESC` into its lowercase key and
+/// whether it descends; `expected` names the accepted keys for the message.
+pub fn order_words(text: &str, expected: &str) -> Result<(String, bool)> {
+    let mut words = text.split_whitespace();
+    let key = words.next().map(str::to_ascii_lowercase).ok_or_else(|| {
+        Error::invalid(format!(
+            "invalid order_by '': expected {expected}, optionally followed by ASC or DESC"
+        ))
+    })?;
+    let descending = match words.next().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("ASC") => false,
+        Some("DESC") => true,
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "invalid order_by direction '{other}': expected ASC or DESC"
+            )));
+        }
+    };
+    if words.next().is_some() {
+        return Err(Error::invalid(format!(
+            "invalid order_by '{}': too many words",
+            text.escape_debug()
+        )));
+    }
+    Ok((key, descending))
+}
+
 /// A page of results and the token for the next one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {

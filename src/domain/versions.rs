@@ -802,35 +802,20 @@ impl VersionOrder {
     /// Parses `name`, `version_number`, `creation_timestamp`,
     /// `last_updated_timestamp` (alias `timestamp`), optionally `ASC`/`DESC`.
     pub fn parse(text: &str) -> Result<Self> {
-        let mut words = text.split_whitespace();
-        let key = match words.next().map(str::to_ascii_lowercase).as_deref() {
-            Some("name") => VersionSortKey::Name,
-            Some("version_number") => VersionSortKey::VersionNumber,
-            Some("creation_timestamp") => VersionSortKey::CreationTimestamp,
-            Some("last_updated_timestamp" | "timestamp") => VersionSortKey::LastUpdatedTimestamp,
+        const EXPECTED: &str = "name, version_number, creation_timestamp or last_updated_timestamp";
+        let (key, descending) = crate::domain::paging::order_words(text, EXPECTED)?;
+        let key = match key.as_str() {
+            "name" => VersionSortKey::Name,
+            "version_number" => VersionSortKey::VersionNumber,
+            "creation_timestamp" => VersionSortKey::CreationTimestamp,
+            "last_updated_timestamp" | "timestamp" => VersionSortKey::LastUpdatedTimestamp,
             _ => {
                 return Err(Error::invalid(format!(
-                    "invalid order_by '{}': expected name, version_number, creation_timestamp \
-                     or last_updated_timestamp, optionally followed by ASC or DESC",
+                    "invalid order_by '{}': expected {EXPECTED}, optionally followed by ASC or DESC",
                     text.escape_debug()
                 )));
             }
         };
-        let descending = match words.next().map(str::to_ascii_uppercase).as_deref() {
-            None | Some("ASC") => false,
-            Some("DESC") => true,
-            Some(other) => {
-                return Err(Error::invalid(format!(
-                    "invalid order_by direction '{other}': expected ASC or DESC"
-                )));
-            }
-        };
-        if words.next().is_some() {
-            return Err(Error::invalid(format!(
-                "invalid order_by '{}': too many words",
-                text.escape_debug()
-            )));
-        }
         Ok(VersionOrder { key, descending })
     }
 }

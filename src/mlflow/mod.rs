@@ -401,6 +401,16 @@ fn wrong_type(key: &str, expected: &str) -> MlflowError {
     .into()
 }
 
+/// A page of a search: `{key: [...], "next_page_token"?}`.
+pub(crate) fn page_answer(key: &str, items: Vec<Value>, token: Option<String>) -> HttpResponse {
+    let mut answer = Map::new();
+    answer.insert(key.to_owned(), Value::Array(items));
+    if let Some(token) = token {
+        answer.insert("next_page_token".into(), Value::String(token));
+    }
+    HttpResponse::Ok().json(answer)
+}
+
 /// `{}`: MLflow's empty answer.
 pub(crate) fn empty() -> HttpResponse {
     HttpResponse::Ok().json(Map::new())

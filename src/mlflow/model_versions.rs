@@ -11,7 +11,7 @@ use crate::domain::versions::{
     self, NewVersion, Transition, VersionOrder, VersionSearch, VersionSortKey,
 };
 use crate::error::Error;
-use crate::mlflow::{MResult, MlflowCaller, Params, empty, shapes};
+use crate::mlflow::{MResult, MlflowCaller, Params, empty, page_answer, shapes};
 
 /// The most versions one search page returns: the MLflow client asks for
 /// 10000 by default and does not follow `next_page_token` on its own.
@@ -182,15 +182,11 @@ async fn search(
             versions::search(conn, query)
         })
         .await?;
-    let mut answer = serde_json::Map::new();
-    answer.insert(
-        "model_versions".into(),
-        Value::Array(page.items.iter().map(shapes::model_version).collect()),
-    );
-    if let Some(token) = page.next_page_token {
-        answer.insert("next_page_token".into(), Value::String(token));
-    }
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(page_answer(
+        "model_versions",
+        page.items.iter().map(shapes::model_version).collect(),
+        page.next_page_token,
+    ))
 }
 
 async fn transition_stage(

@@ -10,7 +10,7 @@ use crate::domain::models::{self, ModelChanges, ModelOrder, ModelQuery, NewModel
 use crate::domain::stage::Stage;
 use crate::domain::types::{self, Alias, ModelName, TagKey, VersionNumber};
 use crate::error::Error;
-use crate::mlflow::{MResult, MlflowCaller, Params, empty, shapes};
+use crate::mlflow::{MResult, MlflowCaller, Params, empty, page_answer, shapes};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/registered-models/create", web::post().to(create))
@@ -181,15 +181,11 @@ async fn search(
             models::list(conn, query)
         })
         .await?;
-    let mut answer = serde_json::Map::new();
-    answer.insert(
-        "registered_models".into(),
-        Value::Array(page.items.iter().map(shapes::registered_model).collect()),
-    );
-    if let Some(token) = page.next_page_token {
-        answer.insert("next_page_token".into(), Value::String(token));
-    }
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(page_answer(
+        "registered_models",
+        page.items.iter().map(shapes::registered_model).collect(),
+        page.next_page_token,
+    ))
 }
 
 async fn latest_versions(
