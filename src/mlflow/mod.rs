@@ -411,6 +411,15 @@ pub(crate) fn page_answer(key: &str, items: Vec<Value>, token: Option<String>) -
     HttpResponse::Ok().json(answer)
 }
 
+/// MLflow deletes a tag or alias that is not set without complaint (the
+/// model or version itself must exist, which the caller checks first).
+pub(crate) fn missing_is_fine(result: crate::error::Result<()>) -> crate::error::Result<()> {
+    match result {
+        Err(Error::NotFound(_)) => Ok(()),
+        other => other,
+    }
+}
+
 /// `{}`: MLflow's empty answer.
 pub(crate) fn empty() -> HttpResponse {
     HttpResponse::Ok().json(Map::new())

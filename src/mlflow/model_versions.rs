@@ -11,7 +11,7 @@ use crate::domain::versions::{
     self, NewVersion, Transition, VersionOrder, VersionSearch, VersionSortKey,
 };
 use crate::error::Error;
-use crate::mlflow::{MResult, MlflowCaller, Params, empty, page_answer, shapes};
+use crate::mlflow::{MResult, MlflowCaller, Params, empty, missing_is_fine, page_answer, shapes};
 
 /// The most versions one search page returns: the MLflow client asks for
 /// 10000 by default and does not follow `next_page_token` on its own.
@@ -257,10 +257,7 @@ async fn delete_tag(
     state
         .mlflow(caller, Role::Contributor, move |conn, actor| {
             versions::get(conn, &name, version)?;
-            match versions::delete_tag(conn, &actor, &name, version, &key) {
-                Err(Error::NotFound(_)) => Ok(()),
-                other => other,
-            }
+            missing_is_fine(versions::delete_tag(conn, &actor, &name, version, &key))
         })
         .await?;
     Ok(empty())

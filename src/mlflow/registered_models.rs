@@ -10,7 +10,7 @@ use crate::domain::models::{self, ModelChanges, ModelOrder, ModelQuery, NewModel
 use crate::domain::stage::Stage;
 use crate::domain::types::{self, Alias, ModelName, TagKey, VersionNumber};
 use crate::error::Error;
-use crate::mlflow::{MResult, MlflowCaller, Params, empty, page_answer, shapes};
+use crate::mlflow::{MResult, MlflowCaller, Params, empty, missing_is_fine, page_answer, shapes};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/registered-models/create", web::post().to(create))
@@ -258,10 +258,7 @@ async fn delete_tag(
         .mlflow(caller, Role::Contributor, move |conn, actor| {
             // MLflow: deleting a tag that is not set changes nothing; a missing model is 404
             models::get(conn, &name)?;
-            match models::delete_tag(conn, &actor, &name, &key) {
-                Err(Error::NotFound(_)) => Ok(()),
-                other => other,
-            }
+            missing_is_fine(models::delete_tag(conn, &actor, &name, &key))
         })
         .await?;
     Ok(empty())
@@ -295,10 +292,7 @@ async fn delete_alias(
     state
         .mlflow(caller, Role::Contributor, move |conn, actor| {
             models::get(conn, &name)?;
-            match models::delete_alias(conn, &actor, &name, &alias) {
-                Err(Error::NotFound(_)) => Ok(()),
-                other => other,
-            }
+            missing_is_fine(models::delete_alias(conn, &actor, &name, &alias))
         })
         .await?;
     Ok(empty())
