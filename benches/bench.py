@@ -115,7 +115,6 @@ class Server:
         )
         wait_ready(port, ready_path)
         self.ready_s = time.perf_counter() - started
-        self.idle_rss_mb = None
 
     def stop(self):
         try:
@@ -256,9 +255,9 @@ def workloads(kind, token):
     }
 
 
-def measure(target, server, api_kind, token, connections_list, duration):
+def measure(target, server, api_kind, token, connections_list, duration, idle_rss):
     """Runs every workload at each concurrency; returns rows and the peak RSS under load."""
-    rows, peak = [], server.idle_rss_mb
+    rows, peak = [], idle_rss
     for connections in connections_list:
         for workload, script, env in workloads(api_kind, token):
             if script == "transition.lua":
@@ -286,6 +285,22 @@ def measure(target, server, api_kind, token, connections_list, duration):
                 f"errors {result['errors']}")
             rows.append(result)
     return rows, peak
+
+
+def bench_server(target, start, api_kind, login, connections, duration):
+    """Seeds one server and measures it, then starts it again on the same data
+    to time start-to-ready on an existing database. Answers the rows,
+    (start-to-ready, peak RSS, idle RSS) and the first start's time."""
+    server = start()
+    token = login(server.port) if login else None
+    seed(Api(api_kind, server.port, token))
+    time.sleep(1)
+    idle = rss_mb(server.process.pid)
+    measured, peak = measure(target, server, api_kind, token, connections, duration, idle)
+    server.stop()
+    restarted = start()
+    restarted.stop()
+    return measured, (restarted.ready_s, peak, idle), server.ready_s
 
 
 def pgbench(connections, duration, script=None, database="modelgate_bench_pgbench"):
@@ -346,31 +361,26 @@ def main():
         ceilings[("write", c)] = pgbench(c, args.duration, script)
         log(f"  pgbench c={c}: read {ceilings[('read', c)]:.0f} tps, version-creation write {ceilings[('write', c)]:.0f} tps")
 
-    targets = [("modelgate / PostgreSQL", "postgres"), ("modelgate / SQLite", "sqlite")]
+    def login(port):
+        status, body = http(port, "POST", "/api/v1/auth/token",
+                            {"username": "admin", "password": ADMIN_PASSWORD})
+        assert status == 200, body
+        return body["access_token"]
+
     port = 18080
-    for target, backend in targets:
+    for target, backend in [("modelgate / PostgreSQL", "postgres"), ("modelgate / SQLite", "sqlite")]:
         for kind in ("native", "mlflow"):
             port += 1
             directory = os.path.join(work, f"{backend}-{kind}")
             os.makedirs(directory)
             url = (fresh_database(f"modelgate_bench_{kind}") if backend == "postgres"
                    else f"sqlite://{directory}/modelgate.db")
-            server = start_modelgate(args.binary, url, directory, port)
-            status, body = http(port, "POST", "/api/v1/auth/token",
-                                {"username": "admin", "password": ADMIN_PASSWORD})
-            token = body["access_token"]
-            seed(Api(kind, port, token))
-            time.sleep(1)
-            server.idle_rss_mb = rss_mb(server.process.pid)
-            idle = server.idle_rss_mb
-            measured, peak = measure(target, server, kind, token, connections, args.duration)
+            measured, resource, _ = bench_server(
+                target, lambda: start_modelgate(args.binary, url, directory, port),
+                kind, login, connections, args.duration,
+            )
             rows.extend(measured)
-            server.stop()
-            # start to ready on the existing database
-            server = start_modelgate(args.binary, url, directory, port)
-            ready = server.ready_s
-            server.stop()
-            resources.append((f"{target} ({kind} API run)", ready, peak, idle))
+            resources.append((f"{target} ({kind} API run)", *resource))
 
     if args.mlflow_venv:
         log("MLflow server on the same PostgreSQL")
@@ -378,20 +388,13 @@ def main():
         directory = os.path.join(work, "mlflow")
         os.makedirs(directory)
         url = fresh_database("mlflow_bench")
-        server = start_mlflow(args.mlflow_venv, url, directory, port)
-        ready_first = server.ready_s
-        seed(Api("mlflow", port, None))
-        time.sleep(1)
-        server.idle_rss_mb = rss_mb(server.process.pid)
-        idle = server.idle_rss_mb
-        measured, peak = measure("MLflow / PostgreSQL", server, "mlflow", None, connections, args.duration)
+        measured, resource, first_ready = bench_server(
+            "MLflow / PostgreSQL", lambda: start_mlflow(args.mlflow_venv, url, directory, port),
+            "mlflow", None, connections, args.duration,
+        )
         rows.extend(measured)
-        server.stop()
-        server = start_mlflow(args.mlflow_venv, url, directory, port)
-        ready = server.ready_s
-        server.stop()
-        resources.append(("MLflow / PostgreSQL", ready, peak, idle))
-        log(f"  MLflow first start to ready: {ready_first:.1f} s")
+        resources.append(("MLflow / PostgreSQL", *resource))
+        log(f"  MLflow first start to ready: {first_ready:.1f} s")
 
     report(rows, resources, ceilings, connections)
     shutil.rmtree(work, ignore_errors=True)
