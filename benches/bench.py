@@ -124,7 +124,7 @@ class Server:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def start_modelgate(binary, database_url, work, port):
+def start_modelgate(binary, database_url, work, port, extra_env=None):
     env = dict(os.environ)
     env.update({
         "MODELGATE__DATA_DIR": work,
@@ -134,6 +134,7 @@ def start_modelgate(binary, database_url, work, port):
         "MODELGATE__AUTH__TOKEN_TTL_SECONDS": "86400",
         "MODELGATE__LOG__LEVEL": "warn",
     })
+    env.update(extra_env or {})
     env.pop("RUST_LOG", None)
     return Server([binary, "serve"], env, port, "/readyz", work)
 

@@ -42,6 +42,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Whether answers of hot reads are kept until the next write (see
+    /// `api::read_cache`); off only to measure the database path.
+    pub read_cache: bool,
 }
 
 /// `[database]`
@@ -173,6 +176,7 @@ impl Settings {
             .set_default("server.port", 8080)?
             .set_default("server.max_body_bytes", 1_048_576)?
             .set_default("server.workers", 0)?
+            .set_default("server.read_cache", true)?
             .set_default("database.connect_timeout_seconds", 3)?
             .set_default("database.sqlite_busy_timeout_ms", 5000)?
             .set_default("auth.token_ttl_seconds", 3600)?
@@ -257,6 +261,7 @@ mod tests {
         assert_eq!(settings.data_dir, PathBuf::from("./modelgate-data"));
         assert_eq!(settings.server.host, "127.0.0.1");
         assert_eq!(settings.server.port, 8080);
+        assert!(settings.server.read_cache);
         assert_eq!(settings.auth.token_ttl_seconds, 3600);
         assert_eq!(settings.log.format, LogFormat::Pretty);
         assert_eq!(settings.log.level, "info");
@@ -274,6 +279,7 @@ mod tests {
             Some(file.path()),
             env(&[
                 ("MODELGATE__SERVER__PORT", "9100"),
+                ("MODELGATE__SERVER__READ_CACHE", "false"),
                 ("MODELGATE__DATABASE__URL", "postgres://u@h/db"),
                 ("MODELGATE__AUTH__JWT_SECRET", "12345"),
                 ("MODELGATE__AUTH__BOOTSTRAP_ADMIN_PASSWORD", "00001234"),
@@ -283,6 +289,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(settings.data_dir, PathBuf::from("/tmp/a"));
         assert_eq!(settings.server.port, 9100);
+        assert!(!settings.server.read_cache);
         assert_eq!(settings.database_url(), "postgres://u@h/db");
         assert_eq!(settings.auth.jwt_secret.as_deref(), Some("12345"));
         assert_eq!(

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
+use crate::api::read_cache::ReadCache;
 use crate::api::{self, AppState, AuthContext};
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;
@@ -93,6 +94,13 @@ fn bootstrap(pool: &Pool, settings: &Settings) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// `GET /openapi.json`: the document built at start-up.
+async fn serve_spec(spec: web::Data<web::Bytes>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(spec.get_ref().clone())
+}
+
 impl Application {
     /// Connects, migrates, validates the policy and binds the listener.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
@@ -142,10 +150,16 @@ impl Application {
                 ),
                 basic_cache: crate::auth::BasicCache::default(),
             }),
+            cache: Arc::new(ReadCache::new(settings.server.read_cache)),
         };
         let max_body = settings.server.max_body_bytes;
         let spec = api::openapi();
         let route_table = web::Data::new(api::RouteTable::from_spec(&spec));
+        // serialized once and shared: a copy of the spec per worker costs MBs
+        let spec_json = web::Bytes::from(serde_json::to_vec(&spec).map_err(|e| {
+            StartupError::Config(format!("cannot serialize the OpenAPI document: {e}"))
+        })?);
+        drop(spec);
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
@@ -155,14 +169,19 @@ impl Application {
             app.wrap(from_fn(api::json_errors))
                 .wrap(from_fn(crate::telemetry::request_span))
                 .app_data(route_table.clone())
+                .app_data(web::Data::new(spec_json.clone()))
+                .route("/openapi.json", web::get().to(serve_spec))
                 .service(web::redirect("/docs", "/docs/"))
                 .service(
                     SwaggerUi::new("/docs/{_:.*}")
-                        .url("/openapi.json", spec.clone())
                         .config(SwaggerConfig::new(["/openapi.json"]).validator_url("none")),
                 )
                 .default_service(web::to(api::fallback))
         })
+        .tcp_nodelay(true)
+        // a request's blocking work waits for a pool connection, so more
+        // blocking threads than connections would only idle (and hold memory)
+        .worker_max_blocking_threads(settings.pool_size() as usize)
         .shutdown_timeout(10);
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod events;
 pub mod health;
 pub mod models;
+pub mod read_cache;
 pub mod tokens;
 pub mod transition_requests;
 pub mod users;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     /// Token keys, login throttling and token lifetime.
     pub auth: Arc<AuthContext>,
+    /// Answers of hot reads, valid while nothing is written.
+    pub cache: Arc<read_cache::ReadCache>,
 }
 
 /// What authentication needs at run time.
@@ -96,6 +99,65 @@ impl AppState {
             work(conn, actor)
         })
         .await
+    }
+
+    /// A read any viewer may make whose answer depends only on the request's
+    /// path and query: answered from the read cache while nothing was
+    /// written, otherwise rendered from `work` (see [`read_cache`]).
+    pub async fn read_json<T, F>(
+        &self,
+        caller: Caller,
+        req: &HttpRequest,
+        work: F,
+    ) -> Result<HttpResponse>
+    where
+        T: serde::Serialize,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        self.read_through(
+            req,
+            move |conn| authn::authorize(conn, &caller, Role::Viewer),
+            move |conn| {
+                let answer = work(conn)?;
+                serde_json::to_vec(&answer)
+                    .map_err(|e| Error::Internal(format!("cannot encode the answer: {e}")))
+            },
+        )
+        .await
+    }
+
+    /// Checks the caller with `authorize`, then answers this request from the
+    /// cache at the event head the check saw, or from `work` (kept under that head).
+    pub(crate) async fn read_through<A, F>(
+        &self,
+        req: &HttpRequest,
+        authorize: A,
+        work: F,
+    ) -> Result<HttpResponse>
+    where
+        A: FnOnce(&mut DbConn) -> Result<authn::Authorized> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<Vec<u8>> + Send + 'static,
+    {
+        let key = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.path(), |pq| pq.as_str())
+            .to_owned();
+        let cache = self.cache.clone();
+        let answer = self
+            .db(move |conn| {
+                let head = authorize(conn)?.head;
+                if let Some(answer) = cache.get(head, &key) {
+                    return Ok(answer);
+                }
+                let answer = web::Bytes::from(work(conn)?);
+                cache.put(head, key, answer.clone());
+                Ok(answer)
+            })
+            .await?;
+        Ok(HttpResponse::Ok()
+            .content_type(actix_web::http::header::ContentType::json())
+            .body(answer))
     }
 }
 

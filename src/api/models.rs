@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -161,6 +161,7 @@ pub async fn create_model(
 pub async fn list_models(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     query: web::Query<ListModelsQuery>,
 ) -> Result<HttpResponse> {
     let query = query.into_inner();
@@ -173,15 +174,15 @@ pub async fn list_models(
         max_results: page_size(query.max_results)?,
         page_token: query.page_token.filter(|t| !t.is_empty()),
     };
-    let page = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
-            models::list(conn, search)
+    state
+        .read_json(caller, &req, move |conn| {
+            let page = models::list(conn, search)?;
+            Ok(ListModelsResponse {
+                models: page.items,
+                next_page_token: page.next_page_token,
+            })
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(ListModelsResponse {
-        models: page.items,
-        next_page_token: page.next_page_token,
-    }))
+        .await
 }
 
 /// Reads a model.
@@ -197,15 +198,13 @@ pub async fn list_models(
 pub async fn get_model(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let name = ModelName::parse(path.into_inner())?;
-    let model = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
-            models::get(conn, &name)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(model))
+    state
+        .read_json(caller, &req, move |conn| models::get(conn, &name))
+        .await
 }
 
 /// Renames a model or changes its description.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -164,6 +164,7 @@ pub async fn create_model_version(
 pub async fn list_model_versions(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ListVersionsQuery>,
 ) -> Result<HttpResponse> {
@@ -203,15 +204,15 @@ pub async fn list_model_versions(
         max_results: page_size(query.max_results)?,
         page_token: query.page_token.filter(|t| !t.is_empty()),
     };
-    let page = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
-            versions::list(conn, &name, search)
+    state
+        .read_json(caller, &req, move |conn| {
+            let page = versions::list(conn, &name, search)?;
+            Ok(ListVersionsResponse {
+                versions: page.items,
+                next_page_token: page.next_page_token,
+            })
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(ListVersionsResponse {
-        versions: page.items,
-        next_page_token: page.next_page_token,
-    }))
+        .await
 }
 
 /// The newest version of a model, optionally within one stage.
@@ -227,6 +228,7 @@ pub async fn list_model_versions(
 pub async fn get_latest_model_version(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<LatestQuery>,
 ) -> Result<HttpResponse> {
@@ -237,12 +239,11 @@ pub async fn get_latest_model_version(
         .as_deref()
         .map(str::parse::<Stage>)
         .transpose()?;
-    let version = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
+    state
+        .read_json(caller, &req, move |conn| {
             versions::latest(conn, &name, stage)
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(version))
+        .await
 }
 
 /// Reads a version.
@@ -258,15 +259,15 @@ pub async fn get_latest_model_version(
 pub async fn get_model_version(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (name, version) = name_and_version(path.into_inner())?;
-    let version = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
+    state
+        .read_json(caller, &req, move |conn| {
             versions::get(conn, &name, version)
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(version))
+        .await
 }
 
 /// Changes a version's description.

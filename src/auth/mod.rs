@@ -20,7 +20,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbConn;
-use crate::db::schema::{api_tokens, users};
+use crate::db::schema::{api_tokens, event_chain_head, users};
 use crate::error::{Error, Result};
 use tokens::{Claims, TokenKeys, TokenKind};
 
@@ -157,13 +157,55 @@ fn caller_of(req: &HttpRequest) -> Result<Caller> {
 /// Checks the caller against the database: the user exists and is enabled,
 /// a pipeline token is not revoked, and the stored role reaches `need`.
 pub fn resolve(conn: &mut DbConn, caller: &Caller, need: Role) -> Result<Actor> {
+    authorize(conn, caller, need).map(|authorized| authorized.actor)
+}
+
+/// An authorised caller, and the registry's write position ([`Authorized::head`])
+/// read in the same statement.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    /// Who acts.
+    pub actor: Actor,
+    /// The id of the last event when the caller was checked. Every write to
+    /// the registry appends an event, so an unchanged head means unchanged data.
+    pub head: i64,
+}
+
+/// The head row of the event chain.
+type HeadRow =
+    diesel::dsl::Filter<event_chain_head::table, diesel::dsl::Eq<event_chain_head::id, i32>>;
+
+/// The id of the last event, as a subquery (0 before the first event).
+fn head_subquery()
+-> diesel::dsl::SingleValue<diesel::dsl::Select<HeadRow, event_chain_head::last_id>> {
+    event_chain_head::table
+        .filter(event_chain_head::id.eq(1))
+        .select(event_chain_head::last_id)
+        .single_value()
+}
+
+/// [`resolve`] in one statement (the user, the token's revocation and the
+/// event head together), answering the head as well.
+pub fn authorize(conn: &mut DbConn, caller: &Caller, need: Role) -> Result<Authorized> {
     let claims = &caller.claims;
-    let user: Option<(i64, String, bool)> = users::table
+    let token_active = diesel::dsl::exists(
+        api_tokens::table
+            .filter(api_tokens::jti.eq(&claims.jti))
+            .filter(api_tokens::user_id.eq(claims.uid))
+            .filter(api_tokens::revoked_at.is_null()),
+    );
+    let user: Option<(i64, String, bool, Option<i64>, bool)> = users::table
         .filter(users::username.eq(&claims.sub))
-        .select((users::id, users::role, users::disabled))
+        .select((
+            users::id,
+            users::role,
+            users::disabled,
+            head_subquery(),
+            token_active,
+        ))
         .first(conn)
         .optional()?;
-    let Some((user_id, role, disabled)) = user else {
+    let Some((user_id, role, disabled, head, token_active)) = user else {
         return Err(Error::Unauthenticated(
             "the token's user does not exist".to_owned(),
         ));
@@ -178,32 +220,29 @@ pub fn resolve(conn: &mut DbConn, caller: &Caller, need: Role) -> Result<Actor> 
             "the token's user is disabled".to_owned(),
         ));
     }
-    if claims.kind == TokenKind::Pipeline {
-        let active = api_tokens::table
-            .filter(api_tokens::jti.eq(&claims.jti))
-            .filter(api_tokens::user_id.eq(user_id))
-            .filter(api_tokens::revoked_at.is_null())
-            .select(api_tokens::id)
-            .first::<i64>(conn)
-            .optional()?
-            .is_some();
-        if !active {
-            return Err(Error::Unauthenticated(
-                "the token has been revoked".to_owned(),
-            ));
-        }
+    if claims.kind == TokenKind::Pipeline && !token_active {
+        return Err(Error::Unauthenticated(
+            "the token has been revoked".to_owned(),
+        ));
     }
+    Ok(Authorized {
+        actor: permitted(&claims.sub, &role, need)?,
+        head: head.unwrap_or(0),
+    })
+}
+
+/// The actor `username` with stored role `role`, if that role reaches `need`.
+fn permitted(username: &str, role: &str, need: Role) -> Result<Actor> {
     let role: Role = role
         .parse()
         .map_err(|e: String| Error::Internal(format!("stored role: {e}")))?;
     if !role.reaches(need) {
         return Err(Error::PermissionDenied(format!(
-            "this needs role {need}; user '{}' has role {role}",
-            claims.sub
+            "this needs role {need}; user '{username}' has role {role}"
         )));
     }
     Ok(Actor {
-        username: claims.sub.clone(),
+        username: username.to_owned(),
         role,
     })
 }
@@ -285,19 +324,25 @@ impl BasicCache {
 
 /// After a Basic password verified against `verified_hash`: the user must
 /// still have that hash (no password change in between), be enabled and
-/// reach `need`.
+/// reach `need`. Answers the event head read in the same statement.
 pub fn resolve_verified(
     conn: &mut DbConn,
     username: &str,
     verified_hash: &str,
     need: Role,
-) -> Result<Actor> {
-    let user: Option<(String, String, bool)> = users::table
+) -> Result<Authorized> {
+    let user: Option<(String, String, bool, Option<i64>)> = users::table
         .filter(users::username.eq(username))
-        .select((users::role, users::password_hash, users::disabled))
+        .select((
+            users::role,
+            users::password_hash,
+            users::disabled,
+            head_subquery(),
+        ))
         .first(conn)
         .optional()?;
-    let Some((role, _, disabled)) = user.filter(|(_, hash, _)| hash == verified_hash) else {
+    let Some((role, _, disabled, head)) = user.filter(|(_, hash, _, _)| hash == verified_hash)
+    else {
         return Err(Error::Unauthenticated(
             "invalid username or password".to_owned(),
         ));
@@ -305,17 +350,9 @@ pub fn resolve_verified(
     if disabled {
         return Err(Error::Unauthenticated("this user is disabled".to_owned()));
     }
-    let role: Role = role
-        .parse()
-        .map_err(|e: String| Error::Internal(format!("stored role: {e}")))?;
-    if !role.reaches(need) {
-        return Err(Error::PermissionDenied(format!(
-            "this needs role {need}; user '{username}' has role {role}"
-        )));
-    }
-    Ok(Actor {
-        username: username.to_owned(),
-        role,
+    Ok(Authorized {
+        actor: permitted(username, &role, need)?,
+        head: head.unwrap_or(0),
     })
 }
 

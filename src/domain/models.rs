@@ -380,24 +380,25 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
         ModelSortKey::CreationTimestamp | ModelSortKey::LastUpdatedTimestamp => {
             let by_created = query.order.key == ModelSortKey::CreationTimestamp;
             if let Some(token) = &token {
+                // the redundant bound starts an index range scan at the boundary
                 let (key, id) = (token.int_key()?, token.id);
                 select = match (by_created, query.order.descending) {
-                    (true, false) => select.filter(
+                    (true, false) => select.filter(m::creation_timestamp.ge(key)).filter(
                         m::creation_timestamp
                             .gt(key)
                             .or(m::creation_timestamp.eq(key).and(m::id.gt(id))),
                     ),
-                    (true, true) => select.filter(
+                    (true, true) => select.filter(m::creation_timestamp.le(key)).filter(
                         m::creation_timestamp
                             .lt(key)
                             .or(m::creation_timestamp.eq(key).and(m::id.lt(id))),
                     ),
-                    (false, false) => select.filter(
+                    (false, false) => select.filter(m::last_updated_timestamp.ge(key)).filter(
                         m::last_updated_timestamp
                             .gt(key)
                             .or(m::last_updated_timestamp.eq(key).and(m::id.gt(id))),
                     ),
-                    (false, true) => select.filter(
+                    (false, true) => select.filter(m::last_updated_timestamp.le(key)).filter(
                         m::last_updated_timestamp
                             .lt(key)
                             .or(m::last_updated_timestamp.eq(key).and(m::id.lt(id))),

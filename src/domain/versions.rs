@@ -981,19 +981,22 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
     };
     let descending = query.order.descending;
     // Keyset: (key, id) with the key in the asked direction and id descending.
+    // The redundant `key >= after` (or `<=`) lets the database start an index
+    // range scan at the page boundary; with the OR alone it walks from the
+    // first row (a 500th page of a million versions took 13 ms, not 0.2).
     if let Some(token) = &token {
         let id = token.id;
         select = match query.order.key {
             VersionSortKey::Name => {
                 let after = token.text_key()?;
                 if descending {
-                    select.filter(
+                    select.filter(m::name.le(after.clone())).filter(
                         m::name
                             .lt(after.clone())
                             .or(m::name.eq(after).and(v::id.lt(id))),
                     )
                 } else {
-                    select.filter(
+                    select.filter(m::name.ge(after.clone())).filter(
                         m::name
                             .gt(after.clone())
                             .or(m::name.eq(after).and(v::id.lt(id))),
@@ -1003,32 +1006,40 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
             key => {
                 let after = token.int_key()?;
                 match (key, descending) {
-                    (VersionSortKey::VersionNumber, false) => select.filter(
-                        v::version
-                            .gt(after)
-                            .or(v::version.eq(after).and(v::id.lt(id))),
-                    ),
-                    (VersionSortKey::VersionNumber, true) => select.filter(
-                        v::version
-                            .lt(after)
-                            .or(v::version.eq(after).and(v::id.lt(id))),
-                    ),
-                    (VersionSortKey::CreationTimestamp, false) => select.filter(
-                        v::creation_timestamp
-                            .gt(after)
-                            .or(v::creation_timestamp.eq(after).and(v::id.lt(id))),
-                    ),
-                    (VersionSortKey::CreationTimestamp, true) => select.filter(
-                        v::creation_timestamp
-                            .lt(after)
-                            .or(v::creation_timestamp.eq(after).and(v::id.lt(id))),
-                    ),
-                    (_, false) => select.filter(
+                    (VersionSortKey::VersionNumber, false) => {
+                        select.filter(v::version.ge(after)).filter(
+                            v::version
+                                .gt(after)
+                                .or(v::version.eq(after).and(v::id.lt(id))),
+                        )
+                    }
+                    (VersionSortKey::VersionNumber, true) => {
+                        select.filter(v::version.le(after)).filter(
+                            v::version
+                                .lt(after)
+                                .or(v::version.eq(after).and(v::id.lt(id))),
+                        )
+                    }
+                    (VersionSortKey::CreationTimestamp, false) => {
+                        select.filter(v::creation_timestamp.ge(after)).filter(
+                            v::creation_timestamp
+                                .gt(after)
+                                .or(v::creation_timestamp.eq(after).and(v::id.lt(id))),
+                        )
+                    }
+                    (VersionSortKey::CreationTimestamp, true) => {
+                        select.filter(v::creation_timestamp.le(after)).filter(
+                            v::creation_timestamp
+                                .lt(after)
+                                .or(v::creation_timestamp.eq(after).and(v::id.lt(id))),
+                        )
+                    }
+                    (_, false) => select.filter(v::last_updated_timestamp.ge(after)).filter(
                         v::last_updated_timestamp
                             .gt(after)
                             .or(v::last_updated_timestamp.eq(after).and(v::id.lt(id))),
                     ),
-                    (_, true) => select.filter(
+                    (_, true) => select.filter(v::last_updated_timestamp.le(after)).filter(
                         v::last_updated_timestamp
                             .lt(after)
                             .or(v::last_updated_timestamp.eq(after).and(v::id.lt(id))),

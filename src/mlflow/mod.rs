@@ -15,7 +15,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::api::AppState;
-use crate::auth::{self, Actor, Caller, Role, password};
+use crate::auth::{self, Actor, Authorized, Caller, Role, password};
 use crate::db::DbConn;
 use crate::domain::types::TagKey;
 use crate::error::{Error, ErrorBody};
@@ -170,6 +170,45 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut DbConn, Actor) -> crate::error::Result<T> + Send + 'static,
     {
+        let authorize = self.authorizer(caller, need).await?;
+        self.db(move |conn| {
+            let authorized = authorize(conn)?;
+            work(conn, authorized.actor)
+        })
+        .await
+        .map_err(MlflowError)
+    }
+
+    /// A read any viewer may make whose answer depends only on the request's
+    /// path and query: answered from the read cache while nothing was written,
+    /// otherwise rendered from `work` (see [`crate::api::read_cache`]).
+    pub(crate) async fn mlflow_read<F>(
+        &self,
+        caller: MlflowCaller,
+        req: &HttpRequest,
+        work: F,
+    ) -> MResult<HttpResponse>
+    where
+        F: FnOnce(&mut DbConn) -> crate::error::Result<Value> + Send + 'static,
+    {
+        let authorize = self.authorizer(caller, Role::Viewer).await?;
+        self.read_through(req, authorize, move |conn| {
+            let answer = work(conn)?;
+            serde_json::to_vec(&answer)
+                .map_err(|e| Error::Internal(format!("cannot encode the answer: {e}")))
+        })
+        .await
+        .map_err(MlflowError)
+    }
+
+    /// What checks the caller on the database connection of the request's
+    /// work. Basic credentials are verified first, off that connection.
+    async fn authorizer(
+        &self,
+        caller: MlflowCaller,
+        need: Role,
+    ) -> MResult<impl FnOnce(&mut DbConn) -> crate::error::Result<Authorized> + Send + 'static>
+    {
         let verified = match &caller {
             MlflowCaller::Token(_) => None,
             MlflowCaller::Basic {
@@ -178,23 +217,15 @@ impl AppState {
                 address,
             } => Some(self.verify_basic(username, password, address).await?),
         };
-        let outcome = self
-            .db(move |conn| {
-                let actor = match (&caller, &verified) {
-                    (MlflowCaller::Token(caller), _) => auth::resolve(conn, caller, need)?,
-                    (MlflowCaller::Basic { username, .. }, Some(hash)) => {
-                        auth::resolve_verified(conn, username, hash, need)?
-                    }
-                    (MlflowCaller::Basic { .. }, None) => {
-                        return Err(Error::Unauthenticated(
-                            "invalid username or password".to_owned(),
-                        ));
-                    }
-                };
-                work(conn, actor)
-            })
-            .await;
-        outcome.map_err(MlflowError)
+        Ok(move |conn: &mut DbConn| match (&caller, &verified) {
+            (MlflowCaller::Token(caller), _) => auth::authorize(conn, caller, need),
+            (MlflowCaller::Basic { username, .. }, Some(hash)) => {
+                auth::resolve_verified(conn, username, hash, need)
+            }
+            (MlflowCaller::Basic { .. }, None) => Err(Error::Unauthenticated(
+                "invalid username or password".to_owned(),
+            )),
+        })
     }
 
     /// Checks Basic credentials and answers the hash they matched. A cache hit
@@ -402,13 +433,13 @@ fn wrong_type(key: &str, expected: &str) -> MlflowError {
 }
 
 /// A page of a search: `{key: [...], "next_page_token"?}`.
-pub(crate) fn page_answer(key: &str, items: Vec<Value>, token: Option<String>) -> HttpResponse {
+pub(crate) fn page_answer(key: &str, items: Vec<Value>, token: Option<String>) -> Value {
     let mut answer = Map::new();
     answer.insert(key.to_owned(), Value::Array(items));
     if let Some(token) = token {
         answer.insert("next_page_token".into(), Value::String(token));
     }
-    HttpResponse::Ok().json(answer)
+    Value::Object(answer)
 }
 
 /// MLflow deletes a tag or alias that is not set without complaint (the

@@ -116,12 +116,12 @@ async fn get(
 ) -> MResult<HttpResponse> {
     let params = Params::from_query(req.query_string());
     let (name, version) = name_and_version(&params)?;
-    let version = state
-        .mlflow(caller, Role::Viewer, move |conn, _| {
-            versions::get(conn, &name, version)
+    state
+        .mlflow_read(caller, &req, move |conn| {
+            let version = versions::get(conn, &name, version)?;
+            Ok(json!({ "model_version": shapes::model_version(&version) }))
         })
-        .await?;
-    Ok(version_answer(&version))
+        .await
 }
 
 fn version_order(order_by: &[String]) -> MResult<VersionOrder> {
@@ -177,16 +177,16 @@ async fn search(
         max_results,
         page_token: params.text("page_token")?.filter(|t| !t.is_empty()),
     };
-    let page = state
-        .mlflow(caller, Role::Viewer, move |conn, _| {
-            versions::search(conn, query)
+    state
+        .mlflow_read(caller, &req, move |conn| {
+            let page = versions::search(conn, query)?;
+            Ok(page_answer(
+                "model_versions",
+                page.items.iter().map(shapes::model_version).collect(),
+                page.next_page_token,
+            ))
         })
-        .await?;
-    Ok(page_answer(
-        "model_versions",
-        page.items.iter().map(shapes::model_version).collect(),
-        page.next_page_token,
-    ))
+        .await
 }
 
 async fn transition_stage(

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::api::AppState;
 use crate::auth::Role;
+use crate::db::DbConn;
 use crate::domain::filter;
 use crate::domain::models::{self, ModelChanges, ModelOrder, ModelQuery, NewModel};
 use crate::domain::stage::Stage;
@@ -123,12 +124,12 @@ async fn get(
 ) -> MResult<HttpResponse> {
     let params = Params::from_query(req.query_string());
     let name = ModelName::parse(params.required("name")?)?;
-    let model = state
-        .mlflow(caller, Role::Viewer, move |conn, _| {
-            models::get(conn, &name)
+    state
+        .mlflow_read(caller, &req, move |conn| {
+            let model = models::get(conn, &name)?;
+            Ok(json!({ "registered_model": shapes::registered_model(&model) }))
         })
-        .await?;
-    Ok(answer("registered_model", shapes::registered_model(&model)))
+        .await
 }
 
 /// MLflow's `order_by` list: one sort key (a trailing `name ASC` tiebreak is
@@ -176,41 +177,43 @@ async fn search(
         max_results,
         page_token: params.text("page_token")?.filter(|t| !t.is_empty()),
     };
-    let page = state
-        .mlflow(caller, Role::Viewer, move |conn, _| {
-            models::list(conn, query)
+    state
+        .mlflow_read(caller, &req, move |conn| {
+            let page = models::list(conn, query)?;
+            Ok(page_answer(
+                "registered_models",
+                page.items.iter().map(shapes::registered_model).collect(),
+                page.next_page_token,
+            ))
         })
-        .await?;
-    Ok(page_answer(
-        "registered_models",
-        page.items.iter().map(shapes::registered_model).collect(),
-        page.next_page_token,
-    ))
+        .await
 }
 
-async fn latest_versions(
-    state: web::Data<AppState>,
-    caller: MlflowCaller,
-    params: Params,
-) -> MResult<HttpResponse> {
+/// The model and stages a get-latest-versions request names.
+fn latest_params(params: &Params) -> MResult<(ModelName, Vec<Stage>)> {
     let name = ModelName::parse(params.required("name")?)?;
     let stages = params
         .list("stages")?
         .iter()
         .map(|s| s.parse::<Stage>())
         .collect::<Result<Vec<_>, _>>()?;
-    let model = state
-        .mlflow(caller, Role::Viewer, move |conn, _| {
-            models::get(conn, &name)
-        })
-        .await?;
+    Ok((name, stages))
+}
+
+/// The newest version in each stage (of `stages`, or every stage).
+fn latest_answer(
+    conn: &mut DbConn,
+    name: &ModelName,
+    stages: &[Stage],
+) -> crate::error::Result<Value> {
+    let model = models::get(conn, name)?;
     let versions: Vec<Value> = model
         .latest_versions
         .iter()
         .filter(|v| stages.is_empty() || stages.contains(&v.current_stage))
         .map(shapes::model_version)
         .collect();
-    Ok(answer("model_versions", Value::Array(versions)))
+    Ok(json!({ "model_versions": versions }))
 }
 
 async fn latest_versions_query(
@@ -218,7 +221,12 @@ async fn latest_versions_query(
     caller: MlflowCaller,
     req: HttpRequest,
 ) -> MResult<HttpResponse> {
-    latest_versions(state, caller, Params::from_query(req.query_string())).await
+    let (name, stages) = latest_params(&Params::from_query(req.query_string()))?;
+    state
+        .mlflow_read(caller, &req, move |conn| {
+            latest_answer(conn, &name, &stages)
+        })
+        .await
 }
 
 async fn latest_versions_body(
@@ -226,7 +234,13 @@ async fn latest_versions_body(
     caller: MlflowCaller,
     body: web::Json<Value>,
 ) -> MResult<HttpResponse> {
-    latest_versions(state, caller, Params::from_body(body.into_inner())?).await
+    let (name, stages) = latest_params(&Params::from_body(body.into_inner())?)?;
+    let answer = state
+        .mlflow(caller, Role::Viewer, move |conn, _| {
+            latest_answer(conn, &name, &stages)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 async fn set_tag(

@@ -12,6 +12,7 @@ mod mlflow;
 mod models;
 mod openapi;
 mod production;
+mod read_cache;
 mod requests;
 mod roles;
 mod storage;

@@ -1,0 +1,154 @@
+//! The read cache: a cached answer never outlives a write, on any replica,
+//! and never reaches a caller who is refused since.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// The cached reads of model `m`, native and MLflow, as (path, answer).
+fn reads(server: &TestApp) -> Vec<(&'static str, Value)> {
+    [
+        "/api/v1/models/m",
+        "/api/v1/models?max_results=10",
+        "/api/v1/models/m/latest?stage=Production",
+        "/api/v1/models/m/versions?max_results=100",
+        "/api/v1/models/m/versions/1",
+        "/api/2.0/mlflow/registered-models/get?name=m",
+        "/api/2.0/mlflow/registered-models/search?max_results=10",
+        "/api/2.0/mlflow/registered-models/get-latest-versions?name=m&stages=Production",
+        "/api/2.0/mlflow/model-versions/search?filter=name%3D%27m%27",
+        "/api/2.0/mlflow/model-versions/get?name=m&version=1",
+    ]
+    .into_iter()
+    .map(|path| {
+        let response = server.get(path);
+        assert_eq!(response.status, 200, "{path}: {}", response.text);
+        assert_eq!(
+            response.headers.get("content-type").map(String::as_str),
+            Some("application/json"),
+            "{path}"
+        );
+        (path, response.json)
+    })
+    .collect()
+}
+
+#[test]
+fn cached_reads_follow_every_write_on_every_replica() {
+    let app = spawn_app();
+    let replica = app.replica();
+    app.create_model("m");
+    app.create_version("m");
+    app.create_version("m");
+    for version in [1, 2] {
+        app.transition("m", version, "Staging", false).expect(200);
+    }
+    app.transition("m", 2, "Production", false).expect(200);
+
+    // twice each, so the second answers come from the cache, and alike
+    let first = reads(&replica);
+    assert_eq!(reads(&replica), first);
+    assert_eq!(reads(&app), first);
+    assert_eq!(first[0].1["description"], Value::Null);
+    assert_eq!(first[2].1["version"], 2);
+
+    // a write on one replica shows at once on the other
+    app.patch("/api/v1/models/m", json!({"description": "fraud"}))
+        .expect(200);
+    assert_eq!(
+        replica.get("/api/v1/models/m").expect(200)["description"],
+        "fraud"
+    );
+    assert_eq!(
+        replica
+            .get("/api/2.0/mlflow/registered-models/get?name=m")
+            .expect(200)["registered_model"]["description"],
+        "fraud"
+    );
+
+    app.transition("m", 1, "Production", true).expect(200);
+    let latest = replica
+        .get("/api/v1/models/m/latest?stage=Production")
+        .expect(200)
+        .clone();
+    assert_eq!(latest["version"], 1);
+    let mlflow_latest = replica
+        .get("/api/2.0/mlflow/registered-models/get-latest-versions?name=m&stages=Production")
+        .expect(200)
+        .clone();
+    assert_eq!(mlflow_latest["model_versions"][0]["version"], "1");
+    assert_eq!(
+        replica.get("/api/v1/models/m/versions/1").expect(200)["current_stage"],
+        "Production"
+    );
+
+    app.create_version("m");
+    let page = replica
+        .get("/api/v1/models/m/versions?max_results=100")
+        .expect(200)
+        .clone();
+    assert_eq!(page["versions"].as_array().map(Vec::len), Some(3));
+
+    app.put(
+        "/api/v1/models/m/versions/1/tags/owner",
+        json!({"value": "risk"}),
+    )
+    .expect(200);
+    let version = replica
+        .get("/api/2.0/mlflow/model-versions/get?name=m&version=1")
+        .expect(200)
+        .clone();
+    assert_eq!(
+        version["model_version"]["tags"],
+        json!([{"key": "owner", "value": "risk"}])
+    );
+
+    assert_eq!(app.delete("/api/v1/models/m/versions/1").status, 204);
+    replica
+        .get("/api/v1/models/m/versions/1")
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    // version 2 was archived when 1 went to Production
+    replica
+        .get("/api/v1/models/m/latest?stage=Production")
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+
+    assert_eq!(app.delete("/api/v1/models/m").status, 204);
+    replica
+        .get("/api/2.0/mlflow/registered-models/get?name=m")
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    let models = replica
+        .get("/api/v1/models?max_results=10")
+        .expect(200)
+        .clone();
+    assert_eq!(models["models"], json!([]));
+}
+
+#[test]
+fn a_cached_answer_never_reaches_a_caller_refused_since() {
+    let app = spawn_app();
+    app.create_model("m");
+    let viewer = app.user_token("vera", "viewer");
+    for _ in 0..2 {
+        let model = app.call_as(Some(&viewer), "GET", "/api/v1/models/m", None);
+        assert_eq!(model.expect(200)["name"], "m");
+    }
+    let events = app.count("events");
+    app.patch("/api/v1/users/vera", json!({"disabled": true}))
+        .expect(200);
+    assert!(app.count("events") > events, "disabling a user is an event");
+    for path in [
+        "/api/v1/models/m",
+        "/api/2.0/mlflow/registered-models/get?name=m",
+    ] {
+        let message = app
+            .call_as(Some(&viewer), "GET", path, None)
+            .expect_error(401, "UNAUTHENTICATED");
+        assert!(message.contains("disabled"), "{message}");
+    }
+    // the cache is warm for everyone else, and no one gets in without a token
+    assert_eq!(app.get("/api/v1/models/m").expect(200)["name"], "m");
+    assert_eq!(
+        app.call_as(None, "GET", "/api/v1/models/m", None).status,
+        401
+    );
+}
