@@ -153,6 +153,11 @@ impl Application {
             cache: Arc::new(ReadCache::new(settings.server.read_cache)),
         };
         let max_body = settings.server.max_body_bytes;
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let pool_size = settings.pool_size() as usize;
         let spec = api::openapi();
         let route_table = web::Data::new(api::RouteTable::from_spec(&spec));
         // serialized once and shared: a copy of the spec per worker costs MBs
@@ -160,7 +165,7 @@ impl Application {
             StartupError::Config(format!("cannot serialize the OpenAPI document: {e}"))
         })?);
         drop(spec);
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .configure(|cfg| api::configure(cfg, state.clone(), max_body))
@@ -179,13 +184,14 @@ impl Application {
                 .default_service(web::to(api::fallback))
         })
         .tcp_nodelay(true)
-        // a request's blocking work waits for a pool connection, so more
-        // blocking threads than connections would only idle (and hold memory)
-        .worker_max_blocking_threads(settings.pool_size() as usize)
+        .workers(workers)
+        // Each worker gets its share of the pool's connections as blocking
+        // threads, so a request's database work waits in tokio's FIFO queue
+        // rather than in the pool, whose waiters wake in no fair order (that
+        // put a 50-300 ms tail on reads at 32 connections); more threads than
+        // connections would only idle and hold memory.
+        .worker_max_blocking_threads(pool_size.div_ceil(workers).max(1))
         .shutdown_timeout(10);
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
         let server = server
             .listen(listener)
             .map_err(|source| StartupError::Bind {
