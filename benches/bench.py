@@ -320,8 +320,7 @@ def pgbench(connections, duration, script=None, database="modelgate_bench_pgbenc
 
 WRITE_SCRIPT = """\\set mid 1
 BEGIN;
-SELECT id, next_version FROM registered_models WHERE id = :mid FOR UPDATE;
-UPDATE registered_models SET next_version = next_version + 1, last_updated_timestamp = 1 WHERE id = :mid;
+UPDATE registered_models SET next_version = next_version + 1, last_updated_timestamp = 1 WHERE id = :mid RETURNING *;
 INSERT INTO model_versions (model_id, version, source, current_stage, status, created_by, creation_timestamp, last_updated_timestamp)
   SELECT :mid, next_version - 1, 's3://bench', 'None', 'READY', 'bench', 1, 1 FROM registered_models WHERE id = :mid;
 SELECT last_id, last_hash FROM event_chain_head WHERE id = 1 FOR UPDATE;

@@ -204,25 +204,38 @@ pub(crate) fn hydrate(
 
     rows.into_iter()
         .map(|row| {
-            Ok(ModelVersion {
-                name: model_names.get(&row.model_id).cloned().unwrap_or_default(),
-                tags: tags.remove(&row.id).unwrap_or_default(),
-                aliases: aliases
-                    .remove(&(row.model_id, row.version))
-                    .unwrap_or_default(),
-                current_stage: parse_stage(&row.current_stage)?,
-                version: row.version,
-                source: row.source,
-                run_id: row.run_id,
-                run_link: row.run_link,
-                description: row.description,
-                status: row.status,
-                created_by: row.created_by,
-                creation_timestamp: row.creation_timestamp,
-                last_updated_timestamp: row.last_updated_timestamp,
-            })
+            let name = model_names.get(&row.model_id).cloned().unwrap_or_default();
+            let row_tags = tags.remove(&row.id).unwrap_or_default();
+            let row_aliases = aliases
+                .remove(&(row.model_id, row.version))
+                .unwrap_or_default();
+            version_of(row, name, row_tags, row_aliases)
         })
         .collect()
+}
+
+/// A version from its row, model name, tags and aliases.
+fn version_of(
+    row: VersionRow,
+    name: String,
+    tags: BTreeMap<String, String>,
+    aliases: Vec<String>,
+) -> Result<ModelVersion> {
+    Ok(ModelVersion {
+        name,
+        tags,
+        aliases,
+        current_stage: parse_stage(&row.current_stage)?,
+        version: row.version,
+        source: row.source,
+        run_id: row.run_id,
+        run_link: row.run_link,
+        description: row.description,
+        status: row.status,
+        created_by: row.created_by,
+        creation_timestamp: row.creation_timestamp,
+        last_updated_timestamp: row.last_updated_timestamp,
+    })
 }
 
 fn hydrate_one(conn: &mut DbConn, model: &ModelRow, row: VersionRow) -> Result<ModelVersion> {
@@ -241,15 +254,21 @@ pub fn create(
     new: NewVersion,
 ) -> Result<ModelVersion> {
     db::write_tx(conn, |conn| {
-        let model = lock_model(conn, name)?;
         let now = now_ms();
-        let number = model.next_version;
-        diesel::update(registered_models::table.find(model.id))
-            .set((
-                registered_models::next_version.eq(number + 1),
-                registered_models::last_updated_timestamp.eq(now),
-            ))
-            .execute(conn)?;
+        // Advancing the counter locks the model row, as `lock_model` would,
+        // in the same statement.
+        let model: ModelRow = diesel::update(
+            registered_models::table.filter(registered_models::name.eq(name.as_str())),
+        )
+        .set((
+            registered_models::next_version.eq(registered_models::next_version + 1),
+            registered_models::last_updated_timestamp.eq(now),
+        ))
+        .returning(registered_models::all_columns)
+        .get_result(conn)
+        .optional()?
+        .ok_or_else(|| model_not_found(name.as_str()))?;
+        let number = model.next_version - 1;
         let row: VersionRow = diesel::insert_into(model_versions::table)
             .values(NewVersionRow {
                 model_id: model.id,
@@ -267,7 +286,14 @@ pub fn create(
             .returning(model_versions::all_columns)
             .get_result(conn)?;
         insert_tags(conn, row.id, &new.tags)?;
-        let version = hydrate_one(conn, &model, row)?;
+        // A new number has no aliases (numbers are never reused and an alias
+        // needs its version), and its tags are the ones just inserted.
+        let tags = new
+            .tags
+            .iter()
+            .map(|(key, value)| (key.as_str().to_owned(), value.clone()))
+            .collect();
+        let version = version_of(row, model.name.clone(), tags, Vec::new())?;
         events::append(
             conn,
             actor,
