@@ -56,7 +56,10 @@ pub struct AuthContext {
 }
 
 impl AuthContext {
-    /// Runs an argon2 computation on the blocking pool, a few at a time.
+    /// Runs an argon2 computation on a thread of its own, a few at a time.
+    /// Not on the blocking pool: its threads are sized to the database pool
+    /// (see `startup`), and a burst of logins would hold them for tens of ms
+    /// each while reads waited.
     pub async fn hash_work<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
@@ -66,7 +69,16 @@ impl AuthContext {
             .acquire()
             .await
             .map_err(|_| Error::Unavailable("the server is shutting down".to_owned()))?;
-        web::block(work).await?
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("modelgate-argon2".to_owned())
+            .spawn(move || {
+                let _ = done.send(work());
+            })
+            .map_err(|e| Error::Unavailable(format!("cannot start a hashing thread: {e}")))?;
+        outcome
+            .await
+            .map_err(|_| Error::Internal("password hashing stopped unexpectedly".to_owned()))?
     }
 }
 
