@@ -145,9 +145,9 @@ impl Application {
                     Duration::from_secs(settings.auth.login_failure_window_seconds.max(1)),
                 ),
                 token_ttl_seconds,
-                hashing: tokio::sync::Semaphore::new(
+                hashing: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
-                ),
+                )),
                 basic_cache: crate::auth::BasicCache::default(),
             }),
             cache: Arc::new(ReadCache::new(settings.server.read_cache)),

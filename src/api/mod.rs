@@ -50,7 +50,7 @@ pub struct AuthContext {
     /// Lifetime of login tokens, in seconds.
     pub token_ttl_seconds: i64,
     /// Bounds concurrent argon2 work (19 MiB and tens of ms each).
-    pub hashing: tokio::sync::Semaphore,
+    pub hashing: Arc<tokio::sync::Semaphore>,
     /// Basic credentials already verified (MLflow clients).
     pub basic_cache: crate::auth::BasicCache,
 }
@@ -64,9 +64,12 @@ impl AuthContext {
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self
+        // The permit goes with the thread: a request abandoned mid-hash
+        // still counts until its hash is done.
+        let permit = self
             .hashing
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| Error::Unavailable("the server is shutting down".to_owned()))?;
         let (done, outcome) = tokio::sync::oneshot::channel();
@@ -74,6 +77,7 @@ impl AuthContext {
             .name("modelgate-argon2".to_owned())
             .spawn(move || {
                 let _ = done.send(work());
+                drop(permit);
             })
             .map_err(|e| Error::Unavailable(format!("cannot start a hashing thread: {e}")))?;
         outcome

@@ -68,17 +68,16 @@ impl ReadCache {
         generation.answers.get(key).cloned()
     }
 
-    /// Keeps the answer to `key` computed after a check that saw `head`. An
-    /// older head than the cache's is ignored; a newer one starts afresh.
+    /// Keeps the answer to `key` computed after a check that saw `head`. Any
+    /// other head than the cache's starts afresh: a newer one because data
+    /// changed, an older one because the database went back (a restored
+    /// backup), whose old answers must not come back when its ids catch up.
     pub fn put(&self, head: i64, key: String, answer: Bytes) {
         if !self.enabled {
             return;
         }
         let mut generation = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if head < generation.head {
-            return;
-        }
-        if head > generation.head {
+        if head != generation.head {
             *generation = Generation {
                 head,
                 ..Generation::default()
@@ -112,14 +111,15 @@ mod tests {
         // a request that saw an older or newer head never gets it
         assert_eq!(cache.get(4, "/a"), None);
         assert_eq!(cache.get(6, "/a"), None);
-        // an answer computed at an older head is dropped
-        cache.put(4, "/b".to_owned(), Bytes::from_static(b"old"));
-        assert_eq!(cache.get(4, "/b"), None);
-        assert_eq!(cache.get(5, "/b"), None);
         // a newer head empties the cache
         cache.put(6, "/b".to_owned(), Bytes::from_static(b"new"));
         assert_eq!(cache.get(6, "/a"), None);
         assert_eq!(cache.get(6, "/b").as_deref(), Some(&b"new"[..]));
+        // so does an older one (a restored backup): its answers never
+        // return once the ids catch up
+        cache.put(4, "/c".to_owned(), Bytes::from_static(b"restored"));
+        assert_eq!(cache.get(6, "/b"), None);
+        assert_eq!(cache.get(4, "/c").as_deref(), Some(&b"restored"[..]));
     }
 
     #[test]

@@ -17,11 +17,14 @@ fn params() -> Result<Params> {
 /// touched. A 19 MiB request would instead raise glibc's dynamic threshold and
 /// land in a malloc arena, which keeps it resident for the life of the
 /// process (about 20 MB of an idle server's memory after its first login).
-fn memory(blocks: usize) -> Vec<Block> {
+fn memory(blocks: usize) -> Result<Vec<Block>> {
     const RESERVED_BLOCKS: usize = (33 << 20) / Block::SIZE;
-    let mut memory = Vec::with_capacity(blocks.max(RESERVED_BLOCKS));
-    memory.resize(blocks, Block::default());
+    let mut memory = Vec::new();
     memory
+        .try_reserve_exact(blocks.max(RESERVED_BLOCKS))
+        .map_err(|_| Error::Internal("no memory for argon2".to_owned()))?;
+    memory.resize(blocks, Block::default());
+    Ok(memory)
 }
 
 /// The raw argon2 output of `password` under these settings.
@@ -35,7 +38,7 @@ fn compute(
 ) -> Result<()> {
     let blocks = params.block_count();
     Argon2::new(algorithm, version, params)
-        .hash_password_into_with_memory(password.as_bytes(), salt, out, memory(blocks))
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, memory(blocks)?)
         .map_err(|e| Error::Internal(format!("cannot hash a password: {e}")))
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use diesel::dsl::case_when;
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -254,21 +255,28 @@ pub fn create(
     new: NewVersion,
 ) -> Result<ModelVersion> {
     db::write_tx(conn, |conn| {
-        let now = now_ms();
         // Advancing the counter locks the model row, as `lock_model` would,
-        // in the same statement.
+        // in the same statement. The clock was read before the lock was
+        // granted, so the stamp never goes back behind the writer before.
+        let now = now_ms();
+        let stamp = case_when(
+            registered_models::last_updated_timestamp.gt(now),
+            registered_models::last_updated_timestamp,
+        )
+        .otherwise(now);
         let model: ModelRow = diesel::update(
             registered_models::table.filter(registered_models::name.eq(name.as_str())),
         )
         .set((
             registered_models::next_version.eq(registered_models::next_version + 1),
-            registered_models::last_updated_timestamp.eq(now),
+            registered_models::last_updated_timestamp.eq(stamp),
         ))
         .returning(registered_models::all_columns)
         .get_result(conn)
         .optional()?
         .ok_or_else(|| model_not_found(name.as_str()))?;
         let number = model.next_version - 1;
+        let now = model.last_updated_timestamp;
         let row: VersionRow = diesel::insert_into(model_versions::table)
             .values(NewVersionRow {
                 model_id: model.id,
