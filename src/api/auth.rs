@@ -96,14 +96,19 @@ pub async fn create_token(
             });
         }
     };
-    let pool = state.pool.clone();
     let name = username.clone();
-    let outcome = auth
-        .hash_work(move || {
-            let mut conn = pool.get()?;
-            users::authenticate(&mut conn, &name, &password)
-        })
-        .await;
+    // The account is read first and the connection given back before the
+    // argon2 work, which would otherwise hold it for tens of ms.
+    let outcome = match state
+        .db(move |conn| users::login_account(conn, &name))
+        .await
+    {
+        Ok(account) => {
+            auth.hash_work(move || users::check_login(account, &password))
+                .await
+        }
+        Err(error) => Err(error),
+    };
     match outcome {
         Ok(Ok((uid, user))) => {
             auth.throttle.succeed(&attempt);

@@ -266,18 +266,23 @@ pub enum LoginFailure {
     Disabled,
 }
 
-/// Checks a username and password; runs one argon2 verification either way.
-pub fn authenticate(
-    conn: &mut DbConn,
-    username: &str,
-    password: &str,
-) -> Result<std::result::Result<(i64, User), LoginFailure>> {
-    let row: Option<UserRow> = users::table
+/// The stored account a login names. Read first, so that the password work
+/// ([`check_login`], tens of ms) runs without a database connection.
+pub fn login_account(conn: &mut DbConn, username: &str) -> Result<Option<UserRow>> {
+    Ok(users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
         .first(conn)
-        .optional()?;
-    let Some(row) = row else {
+        .optional()?)
+}
+
+/// Checks a password against the account [`login_account`] found (or its
+/// absence); runs one argon2 verification either way.
+pub fn check_login(
+    account: Option<UserRow>,
+    password: &str,
+) -> Result<std::result::Result<(i64, User), LoginFailure>> {
+    let Some(row) = account else {
         password::verify_dummy(password);
         return Ok(Err(LoginFailure::BadCredentials));
     };
