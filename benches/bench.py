@@ -165,6 +165,7 @@ def wrk(port, script, env, connections, duration):
     seconds = report["duration_us"] / 1e6
     return {
         "rps": report["requests"] / seconds if seconds else 0.0,
+        "mean_ms": 1000 * seconds / report["requests"] if report["requests"] else 0.0,
         "p50_ms": report["p50_us"] / 1000,
         "p99_ms": report["p99_us"] / 1000,
         "errors": report["non_2xx"] + report["socket_errors"],

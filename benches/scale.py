@@ -21,7 +21,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import ADMIN_PASSWORD, LUA, PG_BASE, fresh_database, http, log, start_modelgate  # noqa: E402
+from bench import ADMIN_PASSWORD, fresh_database, http, log, start_modelgate, wrk  # noqa: E402
 
 SEED_SQL = """
 INSERT INTO registered_models (name, creation_timestamp, last_updated_timestamp, next_version)
@@ -52,26 +52,6 @@ def seed(binary, name, work, models, per_model):
     size = subprocess.run(["psql", "-qXtA", url, "-c", "SELECT pg_size_pretty(pg_database_size(current_database()))"],
                           check=True, capture_output=True, text=True).stdout.strip()
     return url, seconds, size
-
-
-def wrk_once(port, env, duration):
-    full_env = dict(os.environ, BENCH_LUA_DIR=LUA, **env)
-    result = subprocess.run(
-        ["wrk", "-t", "1", "-c", "1", "-d", f"{duration}s", "--latency",
-         "-s", os.path.join(LUA, "random.lua"), f"http://127.0.0.1:{port}"],
-        env=full_env, capture_output=True, text=True, check=True,
-    )
-    import json
-    line = [l for l in result.stdout.splitlines() if l.startswith('{"requests"')][-1]
-    report = json.loads(line)
-    seconds = report["duration_us"] / 1e6
-    return {
-        "rps": report["requests"] / seconds if seconds else 0.0,
-        "mean_ms": 1000 * seconds / report["requests"] if report["requests"] else 0.0,
-        "p50_ms": report["p50_us"] / 1000,
-        "p99_ms": report["p99_us"] / 1000,
-        "errors": report["non_2xx"] + report["socket_errors"],
-    }
 
 
 def page_path(port, token, page):
@@ -111,7 +91,7 @@ def measure(binary, url, work, models, per_model, duration, port):
         rows = []
         for name, env in cases:
             env = dict(env, BENCH_TOKEN=token, BENCH_MODELS=str(models), BENCH_VERSIONS=str(per_model))
-            result = wrk_once(port, env, duration)
+            result = wrk(port, "random.lua", env, 1, duration)
             log(f"  {models:>7} models  {name:<26} {result['rps']:>7.0f}/s mean {result['mean_ms']:.2f} ms "
                 f"p50 {result['p50_ms']:.2f} ms p99 {result['p99_ms']:.2f} ms errors {result['errors']}")
             rows.append((name, result))

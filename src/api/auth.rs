@@ -99,16 +99,14 @@ pub async fn create_token(
     let name = username.clone();
     // The account is read first and the connection given back before the
     // argon2 work, which would otherwise hold it for tens of ms.
-    let outcome = match state
-        .db(move |conn| users::login_account(conn, &name))
-        .await
-    {
-        Ok(account) => {
-            auth.hash_work(move || users::check_login(account, &password))
-                .await
-        }
-        Err(error) => Err(error),
-    };
+    let outcome = async {
+        let account = state
+            .db(move |conn| users::login_account(conn, &name))
+            .await?;
+        auth.hash_work(move || users::check_login(account, &password))
+            .await
+    }
+    .await;
     match outcome {
         Ok(Ok((uid, user))) => {
             auth.throttle.succeed(&attempt);

@@ -133,18 +133,15 @@ impl AppState {
         self.read_through(
             req,
             move |conn| authn::authorize(conn, &caller, Role::Viewer),
-            move |conn| {
-                let answer = work(conn)?;
-                serde_json::to_vec(&answer)
-                    .map_err(|e| Error::Internal(format!("cannot encode the answer: {e}")))
-            },
+            work,
         )
         .await
     }
 
     /// Checks the caller with `authorize`, then answers this request from the
-    /// cache at the event head the check saw, or from `work` (kept under that head).
-    pub(crate) async fn read_through<A, F>(
+    /// cache at the event head the check saw, or from `work` encoded as JSON
+    /// (and kept under that head).
+    pub(crate) async fn read_through<A, T, F>(
         &self,
         req: &HttpRequest,
         authorize: A,
@@ -152,7 +149,8 @@ impl AppState {
     ) -> Result<HttpResponse>
     where
         A: FnOnce(&mut DbConn) -> Result<authn::Authorized> + Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<Vec<u8>> + Send + 'static,
+        T: serde::Serialize,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
     {
         let key = req
             .uri()
@@ -166,7 +164,9 @@ impl AppState {
                 if let Some(answer) = cache.get(head, &key) {
                     return Ok(answer);
                 }
-                let answer = web::Bytes::from(work(conn)?);
+                let answer = serde_json::to_vec(&work(conn)?)
+                    .map(web::Bytes::from)
+                    .map_err(|e| Error::Internal(format!("cannot encode the answer: {e}")))?;
                 cache.put(head, key, answer.clone());
                 Ok(answer)
             })

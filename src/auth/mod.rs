@@ -285,13 +285,15 @@ impl BasicCache {
         hasher.finalize().into()
     }
 
-    fn matches(&self, username: &str, password: &str, stored_hash: &str) -> bool {
+    /// Whether these credentials were verified against `stored_hash` before.
+    pub fn knows(&self, username: &str, password: &str, stored_hash: &str) -> bool {
         let key = self.key(username, password);
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.get(&key).is_some_and(|hash| hash == stored_hash)
     }
 
-    fn remember(&self, username: &str, password: &str, stored_hash: &str) {
+    /// Remembers credentials that verified against `stored_hash`.
+    pub fn learn(&self, username: &str, password: &str, stored_hash: &str) {
         let key = self.key(username, password);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= 10_000 {
@@ -308,18 +310,6 @@ pub fn stored_hash(conn: &mut DbConn, username: &str) -> Result<Option<String>> 
         .select(users::password_hash)
         .first(conn)
         .optional()?)
-}
-
-impl BasicCache {
-    /// Whether these credentials were verified against `stored_hash` before.
-    pub fn knows(&self, username: &str, password: &str, stored_hash: &str) -> bool {
-        self.matches(username, password, stored_hash)
-    }
-
-    /// Remembers credentials that verified against `stored_hash`.
-    pub fn learn(&self, username: &str, password: &str, stored_hash: &str) {
-        self.remember(username, password, stored_hash);
-    }
 }
 
 /// After a Basic password verified against `verified_hash`: the user must

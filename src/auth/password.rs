@@ -1,6 +1,6 @@
 //! Password hashing with argon2id (m = 19456 KiB, t = 2, p = 1: OWASP's
-//! baseline). Both hashing and verifying take tens of milliseconds, so they
-//! run on the blocking pool with the rest of a request's database work.
+//! baseline). Both hashing and verifying take tens of milliseconds, so the
+//! server runs them on threads of their own (`api::AuthContext::hash_work`).
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};

@@ -136,7 +136,6 @@ diesel::joinable!(api_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, api_tokens);
 // the caller check reads the event head beside the user
 diesel::allow_tables_to_appear_in_same_query!(users, event_chain_head);
-diesel::allow_tables_to_appear_in_same_query!(api_tokens, event_chain_head);
 
 diesel::table! {
     transition_requests (id) {

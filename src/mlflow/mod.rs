@@ -192,13 +192,9 @@ impl AppState {
         F: FnOnce(&mut DbConn) -> crate::error::Result<Value> + Send + 'static,
     {
         let authorize = self.authorizer(caller, Role::Viewer).await?;
-        self.read_through(req, authorize, move |conn| {
-            let answer = work(conn)?;
-            serde_json::to_vec(&answer)
-                .map_err(|e| Error::Internal(format!("cannot encode the answer: {e}")))
-        })
-        .await
-        .map_err(MlflowError)
+        self.read_through(req, authorize, work)
+            .await
+            .map_err(MlflowError)
     }
 
     /// What checks the caller on the database connection of the request's
