@@ -1,13 +1,11 @@
-//! The one error type of modelgate and its JSON body.
+//! The one error type of modelgate and its JSON body, with no HTTP in it.
 //!
 //! Every failure a client can see is an [`Error`]; its [`Error::code`] is a
-//! stable string (MLflow's codes where one fits) and its HTTP status follows
-//! from the variant. Server-side faults keep their cause for the log and show
-//! the client only an opaque message.
+//! stable string (MLflow's codes where one fits). The HTTP status and headers
+//! are chosen at the edge (`web::error`, and the MLflow layer's own mapping).
+//! Server-side faults keep their cause (`source`) for the log and show the
+//! client only an opaque message.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 
 /// The JSON body of every error answer.
@@ -67,8 +65,14 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
     /// A fault on the server side (500); the cause is logged, never shown.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {context}")]
+    Internal {
+        /// What was being done.
+        context: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl Error {
@@ -88,7 +92,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Error::RateLimited { .. } => "REQUEST_LIMIT_EXCEEDED",
             Error::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
-            Error::Internal(_) => "INTERNAL_ERROR",
+            Error::Internal { .. } => "INTERNAL_ERROR",
         }
     }
 
@@ -96,7 +100,7 @@ impl Error {
     /// detail (hosts, users, driver text) goes only to the log.
     pub fn public_message(&self) -> String {
         match self {
-            Error::Internal(_) => "internal server error".to_owned(),
+            Error::Internal { .. } => "internal server error".to_owned(),
             Error::Unavailable(_) => {
                 "the database is temporarily unavailable; retry later".to_owned()
             }
@@ -116,45 +120,37 @@ impl Error {
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidParameter(message.into())
     }
+
+    /// A server-side fault with no underlying error.
+    pub fn internal(context: impl Into<String>) -> Self {
+        Error::Internal {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// A server-side fault caused by `source`.
+    pub fn internal_from(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Internal {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
 }
 
-impl ResponseError for Error {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Error::InvalidParameter(_) => StatusCode::BAD_REQUEST,
-            Error::NotFound(_) | Error::EndpointNotFound(_) => StatusCode::NOT_FOUND,
-            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Error::AlreadyExists(_) | Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Error::PermissionDenied(_) | Error::ApprovalRequired(_) => StatusCode::FORBIDDEN,
-            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+/// An error and its causes, outermost first, for the log.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
     }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        match self {
-            Error::MethodNotAllowed(allowed) => {
-                if let Ok(value) = HeaderValue::from_str(allowed) {
-                    response.insert_header((header::ALLOW, value));
-                }
-            }
-            Error::RateLimited {
-                retry_after_secs, ..
-            } => {
-                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
-            }
-            Error::Unavailable(_) => {
-                response.insert_header((header::RETRY_AFTER, "1"));
-            }
-            _ => {}
-        }
-        response.json(self.body())
-    }
+    text
 }
 
 impl From<diesel::result::Error> for Error {
@@ -174,7 +170,7 @@ impl From<diesel::result::Error> for Error {
             D::DatabaseError(_, info) if is_connection_trouble(info.message()) => {
                 Error::Unavailable(format!("database unavailable: {}", info.message()))
             }
-            other => Error::Internal(other.to_string()),
+            other => Error::internal_from("database error", other),
         }
     }
 }
@@ -201,104 +197,29 @@ impl From<r2d2::Error> for Error {
     }
 }
 
-impl From<actix_web::error::BlockingError> for Error {
-    fn from(_: actix_web::error::BlockingError) -> Self {
-        Error::Unavailable("the server is shutting down".to_owned())
-    }
-}
-
 /// Result of every fallible domain and API operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::body::to_bytes;
-
-    async fn rendered(error: Error) -> (u16, serde_json::Value) {
-        let response = error.error_response();
-        let status = response.status().as_u16();
-        let bytes = to_bytes(response.into_body()).await.unwrap_or_default();
-        (status, serde_json::from_slice(&bytes).unwrap_or_default())
-    }
-
-    #[actix_web::test]
-    async fn each_variant_renders_its_status_and_exact_body() {
-        let cases = [
-            (Error::invalid("bad"), 400, "INVALID_PARAMETER_VALUE", "bad"),
-            (
-                Error::NotFound("gone".into()),
-                404,
-                "RESOURCE_DOES_NOT_EXIST",
-                "gone",
-            ),
-            (
-                Error::AlreadyExists("dup".into()),
-                409,
-                "RESOURCE_ALREADY_EXISTS",
-                "dup",
-            ),
-            (Error::Conflict("moved".into()), 409, "CONFLICT", "moved"),
-            (
-                Error::Unauthenticated("who".into()),
-                401,
-                "UNAUTHENTICATED",
-                "who",
-            ),
-            (
-                Error::PermissionDenied("no".into()),
-                403,
-                "PERMISSION_DENIED",
-                "no",
-            ),
-            (
-                Error::ApprovalRequired("ask".into()),
-                403,
-                "APPROVAL_REQUIRED",
-                "ask",
-            ),
-            (
-                Error::PayloadTooLarge("big".into()),
-                413,
-                "REQUEST_TOO_LARGE",
-                "big",
-            ),
-            (
-                Error::Unavailable("connection to 10.0.0.5 failed for user \"modelgate\"".into()),
-                503,
-                "TEMPORARILY_UNAVAILABLE",
-                "the database is temporarily unavailable; retry later",
-            ),
-            (
-                Error::Internal("secret detail".into()),
-                500,
-                "INTERNAL_ERROR",
-                "internal server error",
-            ),
-        ];
-        for (error, status, code, message) in cases {
-            let (got_status, body) = rendered(error).await;
-            assert_eq!(got_status, status);
-            assert_eq!(
-                body,
-                serde_json::json!({"error_code": code, "message": message})
-            );
-        }
-    }
-
-    #[actix_web::test]
-    async fn method_not_allowed_lists_the_allowed_methods() {
-        let response = Error::MethodNotAllowed("GET, PATCH".into()).error_response();
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(
-            response.headers().get(header::ALLOW).map(|v| v.as_bytes()),
-            Some(&b"GET, PATCH"[..])
-        );
-    }
 
     #[test]
     fn diesel_not_found_becomes_does_not_exist() {
         let error: Error = diesel::result::Error::NotFound.into();
         assert_eq!(error.code(), "RESOURCE_DOES_NOT_EXIST");
+    }
+
+    #[test]
+    fn internal_errors_keep_their_cause_and_show_none_of_it() {
+        let error: Error = diesel::result::Error::QueryBuilderError("secret detail".into()).into();
+        assert_eq!(error.code(), "INTERNAL_ERROR");
+        assert_eq!(error.public_message(), "internal server error");
+        let logged = chain(&error);
+        assert!(
+            logged.starts_with("internal error: database error: "),
+            "{logged}"
+        );
+        assert!(logged.contains("secret detail"), "{logged}");
     }
 }

@@ -4,7 +4,6 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
-pub mod client;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -12,3 +11,4 @@ pub mod error;
 pub mod mlflow;
 pub mod startup;
 pub mod telemetry;
+pub mod web;

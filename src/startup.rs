@@ -10,13 +10,15 @@ use actix_web::{App, HttpServer, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use crate::api::read_cache::ReadCache;
-use crate::api::{self, AppState, AuthContext};
+use crate::api;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::db::{self, DbUrl, Pool, PoolOptions};
 use crate::domain::policy::Policy;
+use crate::web::read_cache::ReadCache;
+use crate::web::routes::RouteTable;
+use crate::web::{self as edge, AppState, AuthContext};
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -148,7 +150,7 @@ impl Application {
                 hashing: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
                 )),
-                basic_cache: crate::auth::BasicCache::default(),
+                basic_cache: crate::web::auth::BasicCache::default(),
             }),
             cache: Arc::new(ReadCache::new(settings.server.read_cache)),
         };
@@ -159,7 +161,7 @@ impl Application {
         };
         let pool_size = settings.pool_size() as usize;
         let spec = api::openapi();
-        let route_table = web::Data::new(api::RouteTable::from_spec(&spec));
+        let route_table = web::Data::new(RouteTable::from_spec(&spec));
         // serialized once and shared: a copy of the spec per worker costs MBs
         let spec_json = web::Bytes::from(serde_json::to_vec(&spec).map_err(|e| {
             StartupError::Config(format!("cannot serialize the OpenAPI document: {e}"))
@@ -168,10 +170,11 @@ impl Application {
         let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
-                .configure(|cfg| api::configure(cfg, state.clone(), max_body))
+                .configure(|cfg| edge::configure(cfg, state.clone(), max_body))
+                .configure(api::routes)
                 .split_for_parts();
             let app = app.configure(crate::mlflow::configure);
-            app.wrap(from_fn(api::json_errors))
+            app.wrap(from_fn(edge::error::json_errors))
                 .wrap(from_fn(crate::telemetry::request_span))
                 .app_data(route_table.clone())
                 .app_data(web::Data::new(spec_json.clone()))
@@ -181,7 +184,7 @@ impl Application {
                     SwaggerUi::new("/docs/{_:.*}")
                         .config(SwaggerConfig::new(["/openapi.json"]).validator_url("none")),
                 )
-                .default_service(web::to(api::fallback))
+                .default_service(web::to(edge::error::fallback))
         })
         .tcp_nodelay(true)
         .workers(workers)

@@ -4,11 +4,13 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::{AppState, LoginErrors, ReadErrors};
 use crate::auth::tokens::TokenKind;
-use crate::auth::{Caller, Role};
-use crate::domain::users::{self, LoginFailure};
-use crate::error::{Error, Result};
+use crate::db::enums::Role;
+use crate::error::Result;
+use crate::web::AppState;
+use crate::web::Caller;
+use crate::web::auth::client_address;
+use crate::web::routes::{LoginErrors, ReadErrors};
 
 /// Body of `POST /api/v1/auth/token`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -72,73 +74,21 @@ pub async fn create_token(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse> {
     let LoginRequest { username, password } = body.into_inner();
-    let refused = || Error::Unauthenticated("invalid username or password".to_owned());
-    if username.is_empty()
-        || username.len() > 256
-        || password.len() > 4096
-        || username.contains('\0')
-        || password.contains('\0')
-    {
-        return Err(refused());
-    }
-    // The TCP peer, not X-Forwarded-For: a header is the attacker's to choose.
-    let address = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string());
-    let auth = state.auth.clone();
-    let attempt = match auth.throttle.begin(&username, &address) {
-        Ok(attempt) => attempt,
-        Err(retry_after_secs) => {
-            tracing::warn!(user = %username, %address, "login throttled");
-            return Err(Error::RateLimited {
-                message: "too many failed logins; try again later".to_owned(),
-                retry_after_secs,
-            });
-        }
-    };
-    let name = username.clone();
-    // The account is read first and the connection given back before the
-    // argon2 work, which would otherwise hold it for tens of ms.
-    let outcome = async {
-        let account = state
-            .db(move |conn| users::login_account(conn, &name))
-            .await?;
-        auth.hash_work(move || users::check_login(account, &password))
-            .await
-    }
-    .await;
-    match outcome {
-        Ok(Ok((uid, user))) => {
-            auth.throttle.succeed(&attempt);
-            let (token, claims) = auth.keys.issue(
-                &user.username,
-                uid,
-                user.role,
-                TokenKind::Session,
-                auth.token_ttl_seconds,
-            )?;
-            tracing::info!(user = %user.username, "login succeeded");
-            Ok(HttpResponse::Ok().json(TokenResponse {
-                access_token: token,
-                token_type: "Bearer",
-                expires_in: claims.exp - claims.iat,
-            }))
-        }
-        Ok(Err(failure)) => {
-            auth.throttle.fail(&attempt);
-            tracing::warn!(user = %username, %address, "login failed");
-            Err(match failure {
-                LoginFailure::BadCredentials => refused(),
-                LoginFailure::Disabled => {
-                    Error::Unauthenticated("this user is disabled".to_owned())
-                }
-            })
-        }
-        Err(error) => {
-            auth.throttle.abandon(&attempt);
-            Err(error)
-        }
-    }
+    let address = client_address(&req);
+    let user = state.check_password(&username, &password, &address).await?;
+    let (token, claims) = state.auth.keys.issue(
+        &user.username,
+        user.uid,
+        user.role,
+        TokenKind::Session,
+        state.auth.token_ttl_seconds,
+    )?;
+    tracing::info!(user = %user.username, "login succeeded");
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: claims.exp - claims.iat,
+    }))
 }
 
 /// Who the token belongs to.

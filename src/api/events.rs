@@ -4,11 +4,13 @@ use actix_web::{HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::{AppState, ReadErrors};
-use crate::auth::{Caller, Role};
+use crate::db::enums::Role;
 use crate::domain::events::{self, Event, EventQuery};
 use crate::domain::types::{ModelName, page_size};
 use crate::error::{Error, Result};
+use crate::web::AppState;
+use crate::web::Caller;
+use crate::web::routes::ReadErrors;
 
 /// Query of `GET /api/v1/events`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

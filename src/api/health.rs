@@ -4,8 +4,9 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::{AppState, ReadyErrors};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::web::AppState;
+use crate::web::routes::ReadyErrors;
 
 /// A probe's answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -66,7 +67,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
     // not. A pool whose every connection is busy serving is a working one.
     let answer =
         actix_web::web::block(move || crate::db::ping(&pool, std::time::Duration::from_secs(1)))
-            .await?;
+            .await
+            .map_err(|_| Error::Unavailable("the server is shutting down".to_owned()))?;
     if let Err(error) = answer {
         let pool = state.pool.state();
         let busy = pool.connections >= state.pool.max_size() && pool.idle_connections == 0;

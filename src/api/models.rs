@@ -6,15 +6,18 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::{AppState, ReadErrors, WriteErrors};
-use crate::auth::{Caller, Role};
-use crate::domain::filter;
+use crate::api::params::{AliasPath, ModelPath, TagKeyPath};
+use crate::db::enums::Role;
 use crate::domain::models::{
     self, ModelChanges, ModelOrder, ModelQuery, NewModel, RegisteredModel,
 };
-use crate::domain::types::{self, Alias, ModelName, TagKey, VersionNumber, page_size};
+use crate::domain::types::{self, ModelName, VersionNumber, page_size};
 use crate::domain::versions::ModelVersion;
+use crate::domain::{aliases, filter};
 use crate::error::Result;
+use crate::web::AppState;
+use crate::web::Caller;
+use crate::web::routes::{ReadErrors, WriteErrors};
 
 /// Body of `POST /api/v1/models`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -190,7 +193,7 @@ pub async fn list_models(
     get,
     path = "/models/{name}",
     tag = "models",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded")),
+    params(ModelPath),
     responses((status = 200, description = "The model", body = RegisteredModel), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -199,9 +202,9 @@ pub async fn get_model(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    path: web::Path<String>,
+    model: web::Path<ModelPath>,
 ) -> Result<HttpResponse> {
-    let name = ModelName::parse(path.into_inner())?;
+    let name = model.into_inner().parse()?;
     state
         .read_json(caller, &req, move |conn| models::get(conn, &name))
         .await
@@ -212,7 +215,7 @@ pub async fn get_model(
     patch,
     path = "/models/{name}",
     tag = "models",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded")),
+    params(ModelPath),
     request_body = UpdateModelRequest,
     responses((status = 200, description = "The changed model", body = RegisteredModel), WriteErrors),
     security(("bearer_auth" = []))
@@ -221,10 +224,10 @@ pub async fn get_model(
 pub async fn update_model(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    model: web::Path<ModelPath>,
     body: web::Json<UpdateModelRequest>,
 ) -> Result<HttpResponse> {
-    let name = ModelName::parse(path.into_inner())?;
+    let name = model.into_inner().parse()?;
     let body = body.into_inner();
     let changes = ModelChanges {
         new_name: body.name.map(ModelName::parse).transpose()?,
@@ -243,7 +246,7 @@ pub async fn update_model(
     delete,
     path = "/models/{name}",
     tag = "models",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded")),
+    params(ModelPath),
     responses((status = 204, description = "Deleted, with its versions, tags and aliases"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -251,9 +254,9 @@ pub async fn update_model(
 pub async fn delete_model(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    model: web::Path<ModelPath>,
 ) -> Result<HttpResponse> {
-    let name = ModelName::parse(path.into_inner())?;
+    let name = model.into_inner().parse()?;
     state
         .db_as(caller, Role::Admin, move |conn, actor| {
             models::delete(conn, &actor, &name)
@@ -267,7 +270,7 @@ pub async fn delete_model(
     put,
     path = "/models/{name}/tags/{key}",
     tag = "models",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("key" = String, Path, min_length = 1, max_length = 250, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]+$", description = "Tag key, percent-encoded")),
+    params(ModelPath, TagKeyPath),
     request_body = SetTagRequest,
     responses((status = 200, description = "The tag as set", body = TagResponse), WriteErrors),
     security(("bearer_auth" = []))
@@ -276,12 +279,11 @@ pub async fn delete_model(
 pub async fn set_model_tag(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    tag: web::Path<TagKeyPath>,
     body: web::Json<SetTagRequest>,
 ) -> Result<HttpResponse> {
-    let (name, key) = path.into_inner();
-    let name = ModelName::parse(name)?;
-    let key = TagKey::parse(key)?;
+    let (name, key) = (model.into_inner().parse()?, tag.into_inner().parse()?);
     let value = types::tag_value(body.into_inner().value)?;
     let response = TagResponse {
         key: key.as_str().to_owned(),
@@ -300,7 +302,7 @@ pub async fn set_model_tag(
     delete,
     path = "/models/{name}/tags/{key}",
     tag = "models",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("key" = String, Path, min_length = 1, max_length = 250, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]+$", description = "Tag key, percent-encoded")),
+    params(ModelPath, TagKeyPath),
     responses((status = 204, description = "Deleted"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -308,11 +310,10 @@ pub async fn set_model_tag(
 pub async fn delete_model_tag(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    tag: web::Path<TagKeyPath>,
 ) -> Result<HttpResponse> {
-    let (name, key) = path.into_inner();
-    let name = ModelName::parse(name)?;
-    let key = TagKey::parse(key)?;
+    let (name, key) = (model.into_inner().parse()?, tag.into_inner().parse()?);
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
             models::delete_tag(conn, &actor, &name, &key)
@@ -326,7 +327,7 @@ pub async fn delete_model_tag(
     put,
     path = "/models/{name}/aliases/{alias}",
     tag = "models",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("alias" = String, Path, min_length = 1, max_length = 255, pattern = r"^(?![lL][aA][tT][eE][sS][tT]$)(?![vV][0-9]+$)[A-Za-z0-9_.-]+$", description = "Alias, e.g. champion; `latest` and `v<digits>` are reserved")),
+    params(ModelPath, AliasPath),
     request_body = SetAliasRequest,
     responses((status = 200, description = "The alias as set", body = AliasResponse), WriteErrors),
     security(("bearer_auth" = []))
@@ -335,12 +336,11 @@ pub async fn delete_model_tag(
 pub async fn set_model_alias(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    alias: web::Path<AliasPath>,
     body: web::Json<SetAliasRequest>,
 ) -> Result<HttpResponse> {
-    let (name, alias) = path.into_inner();
-    let name = ModelName::parse(name)?;
-    let alias = Alias::parse(alias)?;
+    let (name, alias) = (model.into_inner().parse()?, alias.into_inner().parse()?);
     let version = VersionNumber::new(body.into_inner().version)?;
     let response = AliasResponse {
         alias: alias.as_str().to_owned(),
@@ -348,7 +348,7 @@ pub async fn set_model_alias(
     };
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            models::set_alias(conn, &actor, &name, &alias, version)
+            aliases::set_alias(conn, &actor, &name, &alias, version)
         })
         .await?;
     Ok(HttpResponse::Ok().json(response))
@@ -359,7 +359,7 @@ pub async fn set_model_alias(
     get,
     path = "/models/{name}/aliases/{alias}",
     tag = "models",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("alias" = String, Path, min_length = 1, max_length = 255, pattern = r"^(?![lL][aA][tT][eE][sS][tT]$)(?![vV][0-9]+$)[A-Za-z0-9_.-]+$", description = "Alias, e.g. champion; `latest` and `v<digits>` are reserved")),
+    params(ModelPath, AliasPath),
     responses((status = 200, description = "The version the alias points at", body = ModelVersion), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -367,14 +367,13 @@ pub async fn set_model_alias(
 pub async fn get_model_alias(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    alias: web::Path<AliasPath>,
 ) -> Result<HttpResponse> {
-    let (name, alias) = path.into_inner();
-    let name = ModelName::parse(name)?;
-    let alias = Alias::parse(alias)?;
+    let (name, alias) = (model.into_inner().parse()?, alias.into_inner().parse()?);
     let version: ModelVersion = state
         .db_as(caller, Role::Viewer, move |conn, _| {
-            models::get_alias(conn, &name, &alias)
+            aliases::get_alias(conn, &name, &alias)
         })
         .await?;
     Ok(HttpResponse::Ok().json(version))
@@ -385,7 +384,7 @@ pub async fn get_model_alias(
     delete,
     path = "/models/{name}/aliases/{alias}",
     tag = "models",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("alias" = String, Path, min_length = 1, max_length = 255, pattern = r"^(?![lL][aA][tT][eE][sS][tT]$)(?![vV][0-9]+$)[A-Za-z0-9_.-]+$", description = "Alias, e.g. champion; `latest` and `v<digits>` are reserved")),
+    params(ModelPath, AliasPath),
     responses((status = 204, description = "Deleted"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -393,14 +392,13 @@ pub async fn get_model_alias(
 pub async fn delete_model_alias(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    alias: web::Path<AliasPath>,
 ) -> Result<HttpResponse> {
-    let (name, alias) = path.into_inner();
-    let name = ModelName::parse(name)?;
-    let alias = Alias::parse(alias)?;
+    let (name, alias) = (model.into_inner().parse()?, alias.into_inner().parse()?);
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            models::delete_alias(conn, &actor, &name, &alias)
+            aliases::delete_alias(conn, &actor, &name, &alias)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

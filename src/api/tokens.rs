@@ -4,11 +4,15 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::{AppState, PageQuery, ReadErrors, WriteErrors};
-use crate::auth::{Caller, Role};
+use crate::api::PageQuery;
+use crate::api::params::IdPath;
+use crate::db::enums::Role;
 use crate::domain::tokens::{self, ApiToken, CreatedToken, DEFAULT_DAYS};
 use crate::domain::types::Username;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::web::AppState;
+use crate::web::Caller;
+use crate::web::routes::{ReadErrors, WriteErrors};
 
 /// Body of `POST /api/v1/tokens`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -38,18 +42,6 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(list_api_tokens)
         .service(get_api_token)
         .service(revoke_api_token);
-}
-
-fn token_id(text: &str) -> Result<i64> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "token id must be a positive integer, got '{}'",
-                text.escape_debug()
-            ))
-        })
 }
 
 /// Creates a pipeline token; its value is in this answer only.
@@ -115,7 +107,7 @@ pub async fn list_api_tokens(
     get,
     path = "/tokens/{id}",
     tag = "tokens",
-    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    params(IdPath),
     responses((status = 200, description = "The token (never its value)", body = ApiToken), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -123,9 +115,9 @@ pub async fn list_api_tokens(
 pub async fn get_api_token(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    id: web::Path<IdPath>,
 ) -> Result<HttpResponse> {
-    let id = token_id(&path.into_inner())?;
+    let id = id.into_inner().parse("token")?;
     let token = state
         .db_as(caller, Role::Admin, move |conn, _| tokens::get(conn, id))
         .await?;
@@ -137,7 +129,7 @@ pub async fn get_api_token(
     delete,
     path = "/tokens/{id}",
     tag = "tokens",
-    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    params(IdPath),
     responses((status = 204, description = "Revoked at once"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -145,9 +137,9 @@ pub async fn get_api_token(
 pub async fn revoke_api_token(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    id: web::Path<IdPath>,
 ) -> Result<HttpResponse> {
-    let id = token_id(&path.into_inner())?;
+    let id = id.into_inner().parse("token")?;
     state
         .db_as(caller, Role::Admin, move |conn, actor| {
             tokens::revoke(conn, &actor, id)

@@ -4,16 +4,18 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::{AppState, ReadErrors, WriteErrors};
-use crate::auth::{Caller, Role};
+use crate::api::params::{IdPath, ModelPath, VersionPath};
+use crate::db::enums::RequestStatus;
+use crate::db::enums::Role;
+use crate::db::enums::Stage;
+use crate::domain::lifecycle::Transition;
 use crate::domain::policy::Rule;
-use crate::domain::requests::{
-    self, ApproveOutcome, RequestQuery, RequestStatus, TransitionRequest,
-};
-use crate::domain::stage::Stage;
+use crate::domain::requests::{self, ApproveOutcome, RequestQuery, TransitionRequest};
 use crate::domain::types::{self, ModelName, VersionNumber, page_size};
-use crate::domain::versions::Transition;
 use crate::error::{Error, Result};
+use crate::web::AppState;
+use crate::web::Caller;
+use crate::web::routes::{ReadErrors, WriteErrors};
 
 /// Body of `POST …/versions/{version}/transition-requests`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -63,7 +65,7 @@ pub struct ListRequestsQuery {
 }
 
 /// A page of requests.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ListRequestsResponse {
     /// Newest first.
     pub requests: Vec<TransitionRequest>,
@@ -87,18 +89,6 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(reject_transition_request)
         .service(cancel_transition_request)
         .service(get_policy);
-}
-
-fn request_id(text: &str) -> Result<i64> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "request id must be a positive integer, got '{}'",
-                text.escape_debug()
-            ))
-        })
 }
 
 /// An optional JSON body: empty means `{}`; anything else must be JSON,
@@ -127,7 +117,7 @@ fn decision(req: &HttpRequest, body: &web::Bytes) -> Result<Option<String>> {
     post,
     path = "/models/{name}/versions/{version}/transition-requests",
     tag = "transition-requests",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(ModelPath, VersionPath),
     request_body = CreateTransitionRequestRequest,
     responses((status = 201, description = "The pending request", body = TransitionRequest), WriteErrors),
     security(("bearer_auth" = []))
@@ -136,12 +126,11 @@ fn decision(req: &HttpRequest, body: &web::Bytes) -> Result<Option<String>> {
 pub async fn create_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    version: web::Path<VersionPath>,
     body: web::Json<CreateTransitionRequestRequest>,
 ) -> Result<HttpResponse> {
-    let (name, version) = path.into_inner();
-    let name = ModelName::parse(name)?;
-    let version = VersionNumber::parse(&version)?;
+    let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
     let body = body.into_inner();
     let wanted = Transition {
         to: body.stage.parse()?,
@@ -205,7 +194,7 @@ pub async fn list_transition_requests(
     get,
     path = "/transition-requests/{id}",
     tag = "transition-requests",
-    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    params(IdPath),
     responses((status = 200, description = "The request", body = TransitionRequest), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -213,9 +202,9 @@ pub async fn list_transition_requests(
 pub async fn get_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    id: web::Path<IdPath>,
 ) -> Result<HttpResponse> {
-    let id = request_id(&path.into_inner())?;
+    let id = id.into_inner().parse("request")?;
     let request = state
         .db_as(caller, Role::Viewer, move |conn, _| requests::get(conn, id))
         .await?;
@@ -227,7 +216,7 @@ pub async fn get_transition_request(
     post,
     path = "/transition-requests/{id}/approve",
     tag = "transition-requests",
-    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    params(IdPath),
     request_body = Option<DecisionRequest>,
     responses((status = 200, description = "The request; applied when this approval was the last needed", body = TransitionRequest), WriteErrors),
     security(("bearer_auth" = []))
@@ -236,11 +225,11 @@ pub async fn get_transition_request(
 pub async fn approve_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    id: web::Path<IdPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
-    let id = request_id(&path.into_inner())?;
+    let id = id.into_inner().parse("request")?;
     let comment = decision(&req, &body)?;
     let policy = state.policy.clone();
     let outcome = state
@@ -264,7 +253,7 @@ pub async fn approve_transition_request(
     post,
     path = "/transition-requests/{id}/reject",
     tag = "transition-requests",
-    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    params(IdPath),
     request_body = Option<DecisionRequest>,
     responses((status = 200, description = "The rejected request", body = TransitionRequest), WriteErrors),
     security(("bearer_auth" = []))
@@ -273,11 +262,11 @@ pub async fn approve_transition_request(
 pub async fn reject_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    id: web::Path<IdPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
-    let id = request_id(&path.into_inner())?;
+    let id = id.into_inner().parse("request")?;
     let comment = decision(&req, &body)?;
     let request = state
         .db_as(caller, Role::Approver, move |conn, actor| {
@@ -292,7 +281,7 @@ pub async fn reject_transition_request(
     post,
     path = "/transition-requests/{id}/cancel",
     tag = "transition-requests",
-    params(("id" = i64, Path, minimum = 1, description = "Id")),
+    params(IdPath),
     request_body = Option<DecisionRequest>,
     responses((status = 200, description = "The cancelled request", body = TransitionRequest), WriteErrors),
     security(("bearer_auth" = []))
@@ -301,11 +290,11 @@ pub async fn reject_transition_request(
 pub async fn cancel_transition_request(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    id: web::Path<IdPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
-    let id = request_id(&path.into_inner())?;
+    let id = id.into_inner().parse("request")?;
     let comment = decision(&req, &body)?;
     let request = state
         .db_as(caller, Role::Contributor, move |conn, actor| {

@@ -4,11 +4,16 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::{AppState, PageQuery, ReadErrors, WriteErrors};
-use crate::auth::{Caller, Role, password};
+use crate::api::PageQuery;
+use crate::api::params::UserPath;
+use crate::auth::password;
+use crate::db::enums::Role;
 use crate::domain::types::Username;
 use crate::domain::users::{self, User, UserChanges};
 use crate::error::{Error, Result};
+use crate::web::AppState;
+use crate::web::Caller;
+use crate::web::routes::{ReadErrors, WriteErrors};
 
 /// Body of `POST /api/v1/users`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -128,7 +133,7 @@ pub async fn list_users(
     get,
     path = "/users/{username}",
     tag = "users",
-    params(("username" = String, Path, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$", description = "Login name")),
+    params(UserPath),
     responses((status = 200, description = "The user", body = User), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -136,9 +141,9 @@ pub async fn list_users(
 pub async fn get_user(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    user: web::Path<UserPath>,
 ) -> Result<HttpResponse> {
-    let username = Username::parse(path.into_inner())?;
+    let username = user.into_inner().parse()?;
     let user = state
         .db_as(caller, Role::Admin, move |conn, _| {
             users::get(conn, &username)
@@ -152,7 +157,7 @@ pub async fn get_user(
     patch,
     path = "/users/{username}",
     tag = "users",
-    params(("username" = String, Path, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$", description = "Login name")),
+    params(UserPath),
     request_body = UpdateUserRequest,
     responses((status = 200, description = "The changed user", body = User), WriteErrors),
     security(("bearer_auth" = []))
@@ -161,10 +166,10 @@ pub async fn get_user(
 pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    user: web::Path<UserPath>,
     body: web::Json<UpdateUserRequest>,
 ) -> Result<HttpResponse> {
-    let username = Username::parse(path.into_inner())?;
+    let username = user.into_inner().parse()?;
     let body = body.into_inner();
     let password_hash = match body.password {
         Some(password) => Some(hash_password(&state, &caller, password).await?),
@@ -193,7 +198,7 @@ pub async fn update_user(
     delete,
     path = "/users/{username}",
     tag = "users",
-    params(("username" = String, Path, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$", description = "Login name")),
+    params(UserPath),
     responses((status = 204, description = "Deleted, with its pipeline tokens"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -201,9 +206,9 @@ pub async fn update_user(
 pub async fn delete_user(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    user: web::Path<UserPath>,
 ) -> Result<HttpResponse> {
-    let username = Username::parse(path.into_inner())?;
+    let username = user.into_inner().parse()?;
     state
         .db_as(caller, Role::Admin, move |conn, actor| {
             users::delete(conn, &actor, &username)

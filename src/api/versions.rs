@@ -7,12 +7,16 @@ use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::models::{SetTagRequest, TagResponse};
-use crate::api::{AppState, ReadErrors, WriteErrors};
-use crate::auth::{Caller, Role};
-use crate::domain::stage::Stage;
-use crate::domain::types::{self, ModelName, TagKey, VersionNumber, page_size};
-use crate::domain::versions::{self, Activity, ModelVersion, NewVersion, Transition, VersionQuery};
+use crate::api::params::{ModelPath, TagKeyPath, VersionPath};
+use crate::db::enums::Role;
+use crate::db::enums::Stage;
+use crate::domain::lifecycle::{self, Activity, Transition};
+use crate::domain::types::{self, page_size};
+use crate::domain::versions::{self, ModelVersion, NewVersion, VersionQuery};
 use crate::error::{Error, Result};
+use crate::web::AppState;
+use crate::web::Caller;
+use crate::web::routes::{ReadErrors, WriteErrors};
 
 /// Body of `POST /api/v1/models/{name}/versions`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -113,16 +117,12 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(get_model_version_activity);
 }
 
-fn name_and_version(path: (String, String)) -> Result<(ModelName, VersionNumber)> {
-    Ok((ModelName::parse(path.0)?, VersionNumber::parse(&path.1)?))
-}
-
 /// Registers a new version; its number is the model's next.
 #[utoipa::path(
     post,
     path = "/models/{name}/versions",
     tag = "versions",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded")),
+    params(ModelPath),
     request_body = CreateVersionRequest,
     responses((status = 201, description = "The registered version", body = ModelVersion), WriteErrors),
     security(("bearer_auth" = []))
@@ -131,10 +131,10 @@ fn name_and_version(path: (String, String)) -> Result<(ModelName, VersionNumber)
 pub async fn create_model_version(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    model: web::Path<ModelPath>,
     body: web::Json<CreateVersionRequest>,
 ) -> Result<HttpResponse> {
-    let name = ModelName::parse(path.into_inner())?;
+    let name = model.into_inner().parse()?;
     let body = body.into_inner();
     let new = NewVersion {
         source: types::source(body.source)?,
@@ -156,7 +156,7 @@ pub async fn create_model_version(
     get,
     path = "/models/{name}/versions",
     tag = "versions",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ListVersionsQuery),
+    params(ModelPath, ListVersionsQuery),
     responses((status = 200, description = "A page of versions", body = ListVersionsResponse), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -165,10 +165,10 @@ pub async fn list_model_versions(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    path: web::Path<String>,
+    model: web::Path<ModelPath>,
     query: web::Query<ListVersionsQuery>,
 ) -> Result<HttpResponse> {
-    let name = ModelName::parse(path.into_inner())?;
+    let name = model.into_inner().parse()?;
     let query = query.into_inner();
     let descending = match query.order_by.as_deref().map(str::trim) {
         None | Some("") => true,
@@ -220,7 +220,7 @@ pub async fn list_model_versions(
     get,
     path = "/models/{name}/latest",
     tag = "versions",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), LatestQuery),
+    params(ModelPath, LatestQuery),
     responses((status = 200, description = "The newest version (in the stage)", body = ModelVersion), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -229,10 +229,10 @@ pub async fn get_latest_model_version(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    path: web::Path<String>,
+    model: web::Path<ModelPath>,
     query: web::Query<LatestQuery>,
 ) -> Result<HttpResponse> {
-    let name = ModelName::parse(path.into_inner())?;
+    let name = model.into_inner().parse()?;
     let stage = query
         .into_inner()
         .stage
@@ -251,7 +251,7 @@ pub async fn get_latest_model_version(
     get,
     path = "/models/{name}/versions/{version}",
     tag = "versions",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(ModelPath, VersionPath),
     responses((status = 200, description = "The version", body = ModelVersion), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -260,9 +260,10 @@ pub async fn get_model_version(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    version: web::Path<VersionPath>,
 ) -> Result<HttpResponse> {
-    let (name, version) = name_and_version(path.into_inner())?;
+    let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
     state
         .read_json(caller, &req, move |conn| {
             versions::get(conn, &name, version)
@@ -275,7 +276,7 @@ pub async fn get_model_version(
     patch,
     path = "/models/{name}/versions/{version}",
     tag = "versions",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(ModelPath, VersionPath),
     request_body = UpdateVersionRequest,
     responses((status = 200, description = "The changed version", body = ModelVersion), WriteErrors),
     security(("bearer_auth" = []))
@@ -284,10 +285,11 @@ pub async fn get_model_version(
 pub async fn update_model_version(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    version: web::Path<VersionPath>,
     body: web::Json<UpdateVersionRequest>,
 ) -> Result<HttpResponse> {
-    let (name, version) = name_and_version(path.into_inner())?;
+    let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
     let description = body
         .into_inner()
         .description
@@ -306,7 +308,7 @@ pub async fn update_model_version(
     delete,
     path = "/models/{name}/versions/{version}",
     tag = "versions",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(ModelPath, VersionPath),
     responses((status = 204, description = "Deleted; its number is never reused"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -314,9 +316,10 @@ pub async fn update_model_version(
 pub async fn delete_model_version(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    version: web::Path<VersionPath>,
 ) -> Result<HttpResponse> {
-    let (name, version) = name_and_version(path.into_inner())?;
+    let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
     state
         .db_as(caller, Role::Admin, move |conn, actor| {
             versions::delete(conn, &actor, &name, version)
@@ -330,7 +333,7 @@ pub async fn delete_model_version(
     put,
     path = "/models/{name}/versions/{version}/tags/{key}",
     tag = "versions",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number"), ("key" = String, Path, min_length = 1, max_length = 250, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]+$", description = "Tag key, percent-encoded")),
+    params(ModelPath, VersionPath, TagKeyPath),
     request_body = SetTagRequest,
     responses((status = 200, description = "The tag as set", body = TagResponse), WriteErrors),
     security(("bearer_auth" = []))
@@ -339,12 +342,13 @@ pub async fn delete_model_version(
 pub async fn set_model_version_tag(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String, String)>,
+    model: web::Path<ModelPath>,
+    version: web::Path<VersionPath>,
+    tag: web::Path<TagKeyPath>,
     body: web::Json<SetTagRequest>,
 ) -> Result<HttpResponse> {
-    let (name, version, key) = path.into_inner();
-    let (name, version) = name_and_version((name, version))?;
-    let key = TagKey::parse(key)?;
+    let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
+    let key = tag.into_inner().parse()?;
     let value = types::tag_value(body.into_inner().value)?;
     let response = TagResponse {
         key: key.as_str().to_owned(),
@@ -363,7 +367,7 @@ pub async fn set_model_version_tag(
     delete,
     path = "/models/{name}/versions/{version}/tags/{key}",
     tag = "versions",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number"), ("key" = String, Path, min_length = 1, max_length = 250, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]+$", description = "Tag key, percent-encoded")),
+    params(ModelPath, VersionPath, TagKeyPath),
     responses((status = 204, description = "Deleted"), WriteErrors),
     security(("bearer_auth" = []))
 )]
@@ -371,11 +375,12 @@ pub async fn set_model_version_tag(
 pub async fn delete_model_version_tag(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String, String)>,
+    model: web::Path<ModelPath>,
+    version: web::Path<VersionPath>,
+    tag: web::Path<TagKeyPath>,
 ) -> Result<HttpResponse> {
-    let (name, version, key) = path.into_inner();
-    let (name, version) = name_and_version((name, version))?;
-    let key = TagKey::parse(key)?;
+    let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
+    let key = tag.into_inner().parse()?;
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
             versions::delete_tag(conn, &actor, &name, version, &key)
@@ -389,7 +394,7 @@ pub async fn delete_model_version_tag(
     post,
     path = "/models/{name}/versions/{version}/stage",
     tag = "versions",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(ModelPath, VersionPath),
     request_body = TransitionStageRequest,
     responses((status = 200, description = "The moved version", body = ModelVersion), WriteErrors),
     security(("bearer_auth" = []))
@@ -398,10 +403,11 @@ pub async fn delete_model_version_tag(
 pub async fn transition_model_version_stage(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    version: web::Path<VersionPath>,
     body: web::Json<TransitionStageRequest>,
 ) -> Result<HttpResponse> {
-    let (name, version) = name_and_version(path.into_inner())?;
+    let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
     let body = body.into_inner();
     let transition = Transition {
         to: body.stage.parse()?,
@@ -423,7 +429,7 @@ pub async fn transition_model_version_stage(
     get,
     path = "/models/{name}/versions/{version}/activity",
     tag = "versions",
-    params(("name" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$", description = "Registered model name, percent-encoded"), ("version" = i64, Path, minimum = 1, description = "Version number")),
+    params(ModelPath, VersionPath),
     responses((status = 200, description = "The audit trail, oldest first", body = ActivityResponse), ReadErrors),
     security(("bearer_auth" = []))
 )]
@@ -431,12 +437,13 @@ pub async fn transition_model_version_stage(
 pub async fn get_model_version_activity(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    model: web::Path<ModelPath>,
+    version: web::Path<VersionPath>,
 ) -> Result<HttpResponse> {
-    let (name, version) = name_and_version(path.into_inner())?;
+    let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
     let activities = state
         .db_as(caller, Role::Viewer, move |conn, _| {
-            versions::activity(conn, &name, version)
+            lifecycle::trail(conn, &name, version)
         })
         .await?;
     Ok(HttpResponse::Ok().json(ActivityResponse { activities }))

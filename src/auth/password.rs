@@ -8,7 +8,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use crate::error::{Error, Result};
 
 fn params() -> Result<Params> {
-    Params::new(19_456, 2, 1, None).map_err(|e| Error::Internal(format!("argon2 parameters: {e}")))
+    Params::new(19_456, 2, 1, None).map_err(|e| Error::internal(format!("argon2 parameters: {e}")))
 }
 
 /// Working memory for one argon2 computation. The allocation is reserved
@@ -22,7 +22,7 @@ fn memory(blocks: usize) -> Result<Vec<Block>> {
     let mut memory = Vec::new();
     memory
         .try_reserve_exact(blocks.max(RESERVED_BLOCKS))
-        .map_err(|_| Error::Internal("no memory for argon2".to_owned()))?;
+        .map_err(|_| Error::internal("no memory for argon2".to_owned()))?;
     memory.resize(blocks, Block::default());
     Ok(memory)
 }
@@ -39,7 +39,7 @@ fn compute(
     let blocks = params.block_count();
     Argon2::new(algorithm, version, params)
         .hash_password_into_with_memory(password.as_bytes(), salt, out, memory(blocks)?)
-        .map_err(|e| Error::Internal(format!("cannot hash a password: {e}")))
+        .map_err(|e| Error::internal(format!("cannot hash a password: {e}")))
 }
 
 /// Checks a new password's length (8–1024 characters).
@@ -61,7 +61,7 @@ pub fn check_policy(password: &str) -> Result<()> {
 /// Hashes a password into a PHC string with a fresh random salt.
 pub fn hash(password: &str) -> Result<String> {
     let internal = |e: argon2::password_hash::phc::Error| {
-        Error::Internal(format!("cannot encode a password hash: {e}"))
+        Error::internal(format!("cannot encode a password hash: {e}"))
     };
     let params = params()?;
     let mut salt = [0u8; 16];
@@ -79,7 +79,7 @@ pub fn hash(password: &str) -> Result<String> {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(&params)
-            .map_err(|e| Error::Internal(format!("cannot encode argon2 parameters: {e}")))?,
+            .map_err(|e| Error::internal(format!("cannot encode argon2 parameters: {e}")))?,
         salt: Some(Salt::new(&salt).map_err(internal)?),
         hash: Some(Output::new(&out).map_err(internal)?),
     };

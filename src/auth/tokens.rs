@@ -6,8 +6,8 @@ use std::path::Path;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Role;
 use crate::config::{AuthSettings, JwtAlgorithm};
+use crate::db::enums::Role;
 use crate::error::Error;
 
 /// File in `data_dir` that keeps a generated HS256 secret.
@@ -206,7 +206,7 @@ impl TokenKeys {
         kind: TokenKind,
         ttl_seconds: i64,
     ) -> Result<(String, Claims), Error> {
-        let now = crate::domain::types::now_ms() / 1000;
+        let now = crate::db::now_ms() / 1000;
         let claims = Claims {
             sub: username.to_owned(),
             uid,
@@ -219,7 +219,7 @@ impl TokenKeys {
             kind,
         };
         let token = jsonwebtoken::encode(&Header::new(self.algorithm), &claims, &self.encoding)
-            .map_err(|e| Error::Internal(format!("cannot sign a token: {e}")))?;
+            .map_err(|e| Error::internal(format!("cannot sign a token: {e}")))?;
         Ok((token, claims))
     }
 

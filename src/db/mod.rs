@@ -1,14 +1,18 @@
 //! Storage: one connection type over SQLite and PostgreSQL, the pool, the
-//! embedded migrations and the write-transaction helper.
+//! embedded migrations, the stored enumerations and the transactions (the
+//! write transaction, which carries its events, is in [`tx`]).
+//! No HTTP here, and nothing of the domain's rules.
 
+pub mod chain;
+pub mod enums;
 pub mod rows;
 pub mod schema;
+pub mod tx;
 
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::SimpleConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -215,77 +219,14 @@ pub fn revert_all_migrations(conn: &mut DbConn) -> Result<usize, MigrationError>
     }
 }
 
-/// Runs `f` in a transaction that holds the write lock from its start.
-///
-/// SQLite: `BEGIN IMMEDIATE`, so two writers never both read and then fail
-/// to upgrade their lock. PostgreSQL: a plain transaction; operations lock
-/// the model row they change (`lock_model`) before touching its versions.
-pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-    let _turn = matches!(conn, DbConn::Sqlite(_))
-        .then(|| SQLITE_WRITER.lock().unwrap_or_else(PoisonError::into_inner));
-    transaction(conn, "BEGIN IMMEDIATE", "BEGIN", f)
-}
+pub use tx::{WriteTx, read, write};
 
-/// SQLite has one writer at a time. This process's writers queue here and
-/// each is woken the moment the one before it finishes; left to SQLite, they
-/// would poll its lock with sleeps of up to 100 ms (a write p99 of 0.4–0.7 s
-/// at 32 connections). Other processes (the CLI, another server on the same
-/// file) still meet SQLite's busy timeout. Write transactions never nest.
-static SQLITE_WRITER: Mutex<()> = Mutex::new(());
-
-/// Runs `f` in one consistent read-only snapshot (multi-query reads):
-/// PostgreSQL's REPEATABLE READ; SQLite's deferred transaction.
-pub fn read_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-    transaction(
-        conn,
-        "BEGIN",
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        f,
-    )
-}
-
-/// Begins with the statement each backend needs, then commits or rolls back,
-/// keeping Diesel's transaction state in step.
-fn transaction<T>(
-    conn: &mut DbConn,
-    sqlite_begin: &str,
-    postgres_begin: &str,
-    f: impl FnOnce(&mut DbConn) -> Result<T>,
-) -> Result<T> {
-    match conn {
-        DbConn::Sqlite(sqlite) => {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, sqlite_begin)?
-        }
-        DbConn::Postgresql(pg) => {
-            AnsiTransactionManager::begin_transaction_sql(pg, postgres_begin)?
-        }
-    }
-    let outcome = f(conn);
-    let finish = |conn: &mut DbConn, commit: bool| -> diesel::QueryResult<()> {
-        match (conn, commit) {
-            (DbConn::Sqlite(c), true) => AnsiTransactionManager::commit_transaction(c),
-            (DbConn::Sqlite(c), false) => AnsiTransactionManager::rollback_transaction(c),
-            (DbConn::Postgresql(c), true) => AnsiTransactionManager::commit_transaction(c),
-            (DbConn::Postgresql(c), false) => AnsiTransactionManager::rollback_transaction(c),
-        }
-    };
-    match outcome {
-        Ok(value) => {
-            if let Err(error) = finish(conn, true) {
-                if let Err(rollback) = finish(conn, false) {
-                    tracing::warn!(%rollback, "rollback after a failed commit failed");
-                }
-                return Err(error.into());
-            }
-            Ok(value)
-        }
-        Err(error) => {
-            if let Err(rollback) = finish(conn, false) {
-                tracing::warn!(%rollback, "rollback failed");
-            }
-            Err(error)
-        }
-    }
+/// Milliseconds since the Unix epoch, now: how every time is stored.
+pub fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Whether the database answers a trivial query within `timeout`.

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::enums::{RequestStatus, Role, Stage};
 use crate::db::schema::*;
 
 /// A row of `registered_models`.
@@ -38,7 +39,7 @@ pub struct VersionRow {
     pub run_id: Option<String>,
     pub run_link: Option<String>,
     pub description: Option<String>,
-    pub current_stage: String,
+    pub current_stage: Stage,
     pub status: String,
     pub created_by: String,
     pub creation_timestamp: i64,
@@ -55,7 +56,7 @@ pub struct NewVersionRow<'a> {
     pub run_id: Option<&'a str>,
     pub run_link: Option<&'a str>,
     pub description: Option<&'a str>,
-    pub current_stage: &'a str,
+    pub current_stage: Stage,
     pub status: &'a str,
     pub created_by: &'a str,
     pub creation_timestamp: i64,
@@ -70,8 +71,8 @@ pub struct ActivityRow {
     pub model_id: i64,
     pub version: i64,
     pub activity_type: String,
-    pub from_stage: Option<String>,
-    pub to_stage: Option<String>,
+    pub from_stage: Option<Stage>,
+    pub to_stage: Option<Stage>,
     pub user_name: String,
     pub timestamp: i64,
     pub comment: Option<String>,
@@ -85,8 +86,8 @@ pub struct NewActivityRow<'a> {
     pub model_id: i64,
     pub version: i64,
     pub activity_type: &'a str,
-    pub from_stage: Option<&'a str>,
-    pub to_stage: Option<&'a str>,
+    pub from_stage: Option<Stage>,
+    pub to_stage: Option<Stage>,
     pub user_name: &'a str,
     pub timestamp: i64,
     pub comment: Option<&'a str>,
@@ -115,7 +116,7 @@ pub struct UserRow {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub disabled: bool,
     pub creation_timestamp: i64,
     pub last_updated_timestamp: i64,
@@ -142,10 +143,10 @@ pub struct RequestRow {
     pub id: i64,
     pub model_id: i64,
     pub version: i64,
-    pub from_stage: String,
-    pub to_stage: String,
+    pub from_stage: Stage,
+    pub to_stage: Stage,
     pub archive_existing_versions: bool,
-    pub status: String,
+    pub status: RequestStatus,
     pub requested_by: String,
     pub required_approvals: i64,
     pub comment: Option<String>,

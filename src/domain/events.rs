@@ -1,53 +1,19 @@
-//! The event feed: every change appends events in its own transaction.
-//!
-//! Events form a hash chain: each row stores the hash of the one before, and
-//! ids are handed out under a lock on the chain head, so they follow commit
-//! order and a reader paging with `after=<id>` never skips a late commit.
+//! The event feed and the check of its chain. Every change appends events in
+//! its own transaction (`db::tx`, `db::chain`): ids follow commit order, so a
+//! reader paging with `after=<id>` never skips a late commit.
 
 use diesel::prelude::*;
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+use serde::{Deserialize, Serialize};
 
-use crate::auth::Actor;
+use crate::db::chain::{chain_hash, genesis_hash};
 use crate::db::rows::EventRow;
 use crate::db::schema::{event_chain_head, events};
 use crate::db::{self, DbConn};
-use crate::domain::paging::{Page, PageToken};
-use crate::domain::types::now_ms;
+use crate::domain::sql::{Page, PageToken};
 use crate::error::{Error, Result};
 
-/// An event to append.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    /// `model.created`, `version.stage_changed`, …
-    pub event_type: &'static str,
-    /// The model it concerns.
-    pub model_name: Option<String>,
-    /// The version it concerns.
-    pub version: Option<i64>,
-    /// Details: the object after the change, previous values, …
-    pub payload: serde_json::Value,
-}
-
-impl NewEvent {
-    /// An event about a model (and optionally one of its versions).
-    pub fn new(
-        event_type: &'static str,
-        model_name: &str,
-        version: Option<i64>,
-        payload: serde_json::Value,
-    ) -> Self {
-        NewEvent {
-            event_type,
-            model_name: Some(model_name.to_owned()),
-            version,
-            payload,
-        }
-    }
-}
-
 /// One event of the feed.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     /// Position in the feed; increases with commit order.
     pub id: i64,
@@ -67,77 +33,6 @@ pub struct Event {
     pub hash: String,
     /// The previous event's hash.
     pub prev_hash: String,
-}
-
-/// The chain hash of one event.
-pub fn chain_hash(prev_hash: &str, row: &EventRow) -> String {
-    let mut hasher = Sha256::new();
-    for part in [
-        prev_hash,
-        &row.id.to_string(),
-        &row.event_type,
-        row.model_name.as_deref().unwrap_or(""),
-        &row.version.map(|v| v.to_string()).unwrap_or_default(),
-        &row.actor,
-        &row.timestamp.to_string(),
-        &row.payload,
-    ] {
-        hasher.update(part.len().to_le_bytes());
-        hasher.update(part.as_bytes());
-    }
-    hex::encode(hasher.finalize())
-}
-
-/// Appends events at the end of the caller's write transaction. Call it last:
-/// the chain head is the last lock a transaction takes, so writers never deadlock.
-pub fn append(conn: &mut DbConn, actor: &Actor, new_events: Vec<NewEvent>) -> Result<()> {
-    if new_events.is_empty() {
-        return Ok(());
-    }
-    let head = event_chain_head::table.filter(event_chain_head::id.eq(1));
-    let (mut last_id, mut last_hash): (i64, String) = match conn {
-        DbConn::Postgresql(pg) => head
-            .select((event_chain_head::last_id, event_chain_head::last_hash))
-            .for_update()
-            .first(pg)?,
-        // BEGIN IMMEDIATE already holds SQLite's write lock.
-        DbConn::Sqlite(sqlite) => head
-            .select((event_chain_head::last_id, event_chain_head::last_hash))
-            .first(sqlite)?,
-    };
-    let timestamp = now_ms();
-    let mut rows = Vec::with_capacity(new_events.len());
-    for event in new_events {
-        last_id += 1;
-        let mut row = EventRow {
-            id: last_id,
-            event_type: event.event_type.to_owned(),
-            model_name: event.model_name,
-            version: event.version,
-            actor: actor.username.clone(),
-            timestamp,
-            payload: event.payload.to_string(),
-            prev_hash: last_hash.clone(),
-            hash: String::new(),
-        };
-        row.hash = chain_hash(&last_hash, &row);
-        last_hash.clone_from(&row.hash);
-        rows.push(row);
-    }
-    // One statement per event: batch inserts do not compile for the
-    // multi-backend connection, and a transaction appends only a few.
-    for row in &rows {
-        diesel::insert_into(events::table)
-            .values(row)
-            .execute(conn)?;
-    }
-    diesel::update(event_chain_head::table.filter(event_chain_head::id.eq(1)))
-        .set((
-            event_chain_head::last_id.eq(last_id),
-            event_chain_head::last_hash.eq(&last_hash),
-        ))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// Filters of the event feed.
@@ -177,7 +72,7 @@ pub fn list(conn: &mut DbConn, query: EventQuery) -> Result<Page<Event>> {
         .into_iter()
         .map(|row| {
             let payload = serde_json::from_str(&row.payload)
-                .map_err(|e| Error::Internal(format!("event {} payload: {e}", row.id)))?;
+                .map_err(|e| Error::internal_from(format!("event {} payload", row.id), e))?;
             Ok(Event {
                 id: row.id,
                 event_type: row.event_type,
@@ -198,8 +93,8 @@ pub fn list(conn: &mut DbConn, query: EventQuery) -> Result<Page<Event>> {
 
 /// Checks the whole chain; returns the number of events verified or the first broken id.
 pub fn verify_chain(conn: &mut DbConn) -> Result<std::result::Result<i64, String>> {
-    db::read_tx(conn, |conn| {
-        let mut prev = "0".repeat(64);
+    db::read(conn, |conn| {
+        let mut prev = genesis_hash();
         let mut expected_id = 1;
         let mut after = 0;
         loop {

@@ -1,14 +1,24 @@
-//! The registry's rules: stages, policy, models, versions, events.
-//! No HTTP types here; both the native API and the MLflow layer call these.
+//! The registry's rules: models, versions, the lifecycle, approval gates,
+//! aliases, users, tokens and the event feed. No HTTP types here; the native
+//! API, the MLflow layer and the command line call these.
+//!
+//! Imports run one way (`docs/ARCHITECTURE.md`):
+//! `types`, `filter`, `sql`, `policy` <- `lookup` <- `lifecycle` <- `versions`
+//! <- `models`, `version_search`, `aliases`, `requests`; `events`, `users`,
+//! `tokens` and `callers` stand beside them.
 
+pub mod aliases;
+pub mod callers;
 pub mod events;
 pub mod filter;
+pub mod lifecycle;
+pub mod lookup;
 pub mod models;
-pub mod paging;
 pub mod policy;
 pub mod requests;
-pub mod stage;
+pub mod sql;
 pub mod tokens;
 pub mod types;
 pub mod users;
+pub mod version_search;
 pub mod versions;

@@ -1,32 +1,30 @@
-//! Registered models: create, read, search, rename, describe, delete, tags, aliases.
+//! Registered models: create, read, search, rename, describe, delete, tags.
+//! Aliases are in `aliases`.
 
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::Actor;
+use crate::db::chain::NewEvent;
+use crate::db::enums::RequestStatus;
 use crate::db::rows::{ModelRow, NewModelRow, VersionRow};
 use crate::db::schema::{
     model_versions, registered_model_aliases, registered_model_tags, registered_models,
     transition_requests,
 };
-use crate::db::{self, DbConn};
-use crate::domain::events::{self, NewEvent};
-use crate::domain::filter::{Comparison, Field, Op};
-use crate::domain::paging::{Page, PageToken};
-use crate::domain::types::{Alias, ModelName, TagKey, VersionNumber, now_ms};
-use crate::domain::versions::{self, ModelVersion, find_model, lock_model};
+use crate::db::{self, DbConn, now_ms};
+use crate::domain::filter::{Comparison, Field};
+use crate::domain::lookup::{find_model, lock_model};
+use crate::domain::sql::{Page, PageToken, after_key, tag_filter, text_filter};
+use crate::domain::types::{ModelName, TagKey};
+use crate::domain::versions::{self, ModelVersion};
 use crate::error::{Error, Result};
 
-diesel::define_sql_function! {
-    /// SQL `lower()`, the same on both backends for ASCII.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
 /// A registered model.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegisteredModel {
     /// Unique name.
     pub name: String,
@@ -97,7 +95,7 @@ impl ModelOrder {
     /// Parses `name`, `name DESC`, `creation_timestamp ASC`, `last_updated_timestamp DESC`.
     pub fn parse(text: &str) -> Result<Self> {
         const EXPECTED: &str = "name, creation_timestamp or last_updated_timestamp";
-        let (key, descending) = crate::domain::paging::order_words(text, EXPECTED)?;
+        let (key, descending) = crate::domain::sql::order_words(text, EXPECTED)?;
         let key = match key.as_str() {
             "name" => ModelSortKey::Name,
             "creation_timestamp" => ModelSortKey::CreationTimestamp,
@@ -217,7 +215,7 @@ fn hydrate(conn: &mut DbConn, rows: Vec<ModelRow>) -> Result<Vec<RegisteredModel
 fn hydrate_one(conn: &mut DbConn, row: ModelRow) -> Result<RegisteredModel> {
     hydrate(conn, vec![row])?
         .pop()
-        .ok_or_else(|| Error::Internal("hydrated model vanished".to_owned()))
+        .ok_or_else(|| Error::internal("hydrated model vanished".to_owned()))
 }
 
 fn already_exists(name: &str) -> Error {
@@ -247,8 +245,8 @@ fn on_unique_name(name: &ModelName) -> impl Fn(diesel::result::Error) -> Error +
 /// Creates a model.
 #[tracing::instrument(skip_all, fields(model = %new.name))]
 pub fn create(conn: &mut DbConn, actor: &Actor, new: NewModel) -> Result<RegisteredModel> {
-    db::write_tx(conn, |conn| {
-        if name_taken(conn, &new.name)? {
+    db::write(conn, &actor.username, |tx| {
+        if name_taken(tx.conn(), &new.name)? {
             return Err(already_exists(new.name.as_str()));
         }
         let now = now_ms();
@@ -261,7 +259,7 @@ pub fn create(conn: &mut DbConn, actor: &Actor, new: NewModel) -> Result<Registe
                 next_version: 1,
             })
             .returning(registered_models::all_columns)
-            .get_result(conn)
+            .get_result(tx.conn())
             .map_err(on_unique_name(&new.name))?;
         for (key, value) in &new.tags {
             diesel::insert_into(registered_model_tags::table)
@@ -270,26 +268,22 @@ pub fn create(conn: &mut DbConn, actor: &Actor, new: NewModel) -> Result<Registe
                     registered_model_tags::key.eq(key.as_str()),
                     registered_model_tags::value.eq(value),
                 ))
-                .execute(conn)?;
+                .execute(tx.conn())?;
         }
-        let model = hydrate_one(conn, row)?;
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent::new(
-                "model.created",
-                &model.name,
-                None,
-                json!({ "registered_model": model }),
-            )],
-        )?;
+        let model = hydrate_one(tx.conn(), row)?;
+        tx.emit(NewEvent::new(
+            "model.created",
+            &model.name,
+            None,
+            json!({ "registered_model": model }),
+        ));
         Ok(model)
     })
 }
 
 /// Reads a model.
 pub fn get(conn: &mut DbConn, name: &ModelName) -> Result<RegisteredModel> {
-    db::read_tx(conn, |conn| {
+    db::read(conn, |conn| {
         let row = find_model(conn, name)?;
         hydrate_one(conn, row)
     })
@@ -311,110 +305,87 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
         .into_boxed();
 
     for comparison in &query.filter {
-        let value = comparison.text()?.to_owned();
-        match (&comparison.field, comparison.op) {
-            (Field::Attribute(attr), op) if attr.eq_ignore_ascii_case("name") => {
-                select = match op {
-                    Op::Eq => select.filter(m::name.eq(value)),
-                    Op::Ne => select.filter(m::name.ne(value)),
-                    Op::Like => select.filter(m::name.like(like_pattern(value)?).escape('\\')),
-                    Op::ILike => select.filter(
-                        lower(m::name)
-                            .like(lower(like_pattern(value)?))
-                            .escape('\\'),
-                    ),
-                    _ => return Err(unsupported_op(comparison)),
-                };
+        select = match &comparison.field {
+            Field::Attribute(attr) if attr.eq_ignore_ascii_case("name") => {
+                text_filter!(select, m::name, comparison, comparison.text()?.to_owned())
             }
-            (Field::Tag(key), op) => {
-                let tagged = t::registered_model_tags
+            Field::Tag(key) => tag_filter!(
+                select,
+                m::id,
+                t::registered_model_tags
                     .filter(t::key.eq(key.clone()))
-                    .select(t::model_id);
-                select =
-                    match op {
-                        Op::Eq => select.filter(m::id.eq_any(tagged.filter(t::value.eq(value)))),
-                        // MLflow: `!=` also matches models without the tag
-                        Op::Ne => select.filter(diesel::dsl::not(
-                            m::id.eq_any(tagged.filter(t::value.eq(value))),
-                        )),
-                        Op::Like => select.filter(m::id.eq_any(
-                            tagged.filter(t::value.like(like_pattern(value)?).escape('\\')),
-                        )),
-                        Op::ILike => select.filter(
-                            m::id.eq_any(
-                                tagged.filter(
-                                    lower(t::value)
-                                        .like(lower(like_pattern(value)?))
-                                        .escape('\\'),
-                                ),
-                            ),
-                        ),
-                        _ => return Err(unsupported_op(comparison)),
-                    };
-            }
-            (Field::Attribute(attr), _) => {
+                    .select(t::model_id),
+                t::value,
+                comparison
+            ),
+            Field::Attribute(attr) => {
                 return Err(Error::invalid(format!(
                     "invalid filter: registered models can be filtered by name and \
                      tags.<key>, not '{attr}'"
                 )));
             }
-        }
+        };
     }
 
-    select = match query.order.key {
-        ModelSortKey::Name => {
-            if let Some(token) = &token {
-                let after = token.text_key()?;
-                select = if query.order.descending {
-                    select.filter(m::name.lt(after))
-                } else {
-                    select.filter(m::name.gt(after))
-                };
+    let descending = query.order.descending;
+    if let Some(token) = &token {
+        // names are unique; timestamps tie-break on the id, in the same direction
+        let id = token.id;
+        select = match (query.order.key, descending) {
+            (ModelSortKey::Name, false) => select.filter(m::name.gt(token.text_key()?)),
+            (ModelSortKey::Name, true) => select.filter(m::name.lt(token.text_key()?)),
+            (ModelSortKey::CreationTimestamp, false) => {
+                after_key!(
+                    select,
+                    m::creation_timestamp,
+                    token.int_key()?,
+                    m::id.gt(id),
+                    false
+                )
             }
-            if query.order.descending {
-                select.order(m::name.desc())
-            } else {
-                select.order(m::name.asc())
+            (ModelSortKey::CreationTimestamp, true) => {
+                after_key!(
+                    select,
+                    m::creation_timestamp,
+                    token.int_key()?,
+                    m::id.lt(id),
+                    true
+                )
             }
+            (ModelSortKey::LastUpdatedTimestamp, false) => after_key!(
+                select,
+                m::last_updated_timestamp,
+                token.int_key()?,
+                m::id.gt(id),
+                false
+            ),
+            (ModelSortKey::LastUpdatedTimestamp, true) => after_key!(
+                select,
+                m::last_updated_timestamp,
+                token.int_key()?,
+                m::id.lt(id),
+                true
+            ),
+        };
+    }
+    select = match (query.order.key, descending) {
+        (ModelSortKey::Name, false) => select.order(m::name.asc()),
+        (ModelSortKey::Name, true) => select.order(m::name.desc()),
+        (ModelSortKey::CreationTimestamp, false) => {
+            select.order((m::creation_timestamp.asc(), m::id.asc()))
         }
-        ModelSortKey::CreationTimestamp | ModelSortKey::LastUpdatedTimestamp => {
-            let by_created = query.order.key == ModelSortKey::CreationTimestamp;
-            if let Some(token) = &token {
-                // the redundant bound starts an index range scan at the boundary
-                let (key, id) = (token.int_key()?, token.id);
-                select = match (by_created, query.order.descending) {
-                    (true, false) => select.filter(m::creation_timestamp.ge(key)).filter(
-                        m::creation_timestamp
-                            .gt(key)
-                            .or(m::creation_timestamp.eq(key).and(m::id.gt(id))),
-                    ),
-                    (true, true) => select.filter(m::creation_timestamp.le(key)).filter(
-                        m::creation_timestamp
-                            .lt(key)
-                            .or(m::creation_timestamp.eq(key).and(m::id.lt(id))),
-                    ),
-                    (false, false) => select.filter(m::last_updated_timestamp.ge(key)).filter(
-                        m::last_updated_timestamp
-                            .gt(key)
-                            .or(m::last_updated_timestamp.eq(key).and(m::id.gt(id))),
-                    ),
-                    (false, true) => select.filter(m::last_updated_timestamp.le(key)).filter(
-                        m::last_updated_timestamp
-                            .lt(key)
-                            .or(m::last_updated_timestamp.eq(key).and(m::id.lt(id))),
-                    ),
-                };
-            }
-            match (by_created, query.order.descending) {
-                (true, false) => select.order((m::creation_timestamp.asc(), m::id.asc())),
-                (true, true) => select.order((m::creation_timestamp.desc(), m::id.desc())),
-                (false, false) => select.order((m::last_updated_timestamp.asc(), m::id.asc())),
-                (false, true) => select.order((m::last_updated_timestamp.desc(), m::id.desc())),
-            }
+        (ModelSortKey::CreationTimestamp, true) => {
+            select.order((m::creation_timestamp.desc(), m::id.desc()))
+        }
+        (ModelSortKey::LastUpdatedTimestamp, false) => {
+            select.order((m::last_updated_timestamp.asc(), m::id.asc()))
+        }
+        (ModelSortKey::LastUpdatedTimestamp, true) => {
+            select.order((m::last_updated_timestamp.desc(), m::id.desc()))
         }
     };
 
-    db::read_tx(conn, |conn| {
+    db::read(conn, |conn| {
         let rows: Vec<ModelRow> = select.load(conn)?;
         let tokens: HashMap<String, PageToken> = rows
             .iter()
@@ -441,25 +412,6 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
     })
 }
 
-/// A LIKE pattern: `%` and `_` are wildcards and `\\` escapes them, the same
-/// on both backends; a lone trailing backslash is refused.
-pub(crate) fn like_pattern(value: String) -> Result<String> {
-    let trailing = value.chars().rev().take_while(|c| *c == '\\').count();
-    if trailing % 2 == 1 {
-        return Err(Error::invalid(
-            "invalid filter: a LIKE pattern cannot end with a lone backslash",
-        ));
-    }
-    Ok(value)
-}
-
-fn unsupported_op(comparison: &Comparison) -> Error {
-    Error::invalid(format!(
-        "invalid filter: {} supports =, !=, LIKE and ILIKE",
-        comparison.describe_field()
-    ))
-}
-
 /// Renames a model and/or changes its description.
 #[tracing::instrument(skip_all, fields(model = %name))]
 pub fn update(
@@ -468,67 +420,69 @@ pub fn update(
     name: &ModelName,
     changes: ModelChanges,
 ) -> Result<RegisteredModel> {
-    db::write_tx(conn, |conn| {
-        let row = lock_model(conn, name)?;
+    db::write(conn, &actor.username, |tx| {
+        let row = lock_model(tx, name)?;
         let now = now_ms();
-        let mut new_events = Vec::new();
+        let mut changed = false;
         let mut current_name = row.name.clone();
         if let Some(new_name) = &changes.new_name
             && new_name.as_str() != row.name
         {
-            if name_taken(conn, new_name)? {
+            if name_taken(tx.conn(), new_name)? {
                 return Err(already_exists(new_name.as_str()));
             }
             diesel::update(registered_models::table.find(row.id))
                 .set(registered_models::name.eq(new_name.as_str()))
-                .execute(conn)
+                .execute(tx.conn())
                 .map_err(on_unique_name(new_name))?;
-            new_events.push(NewEvent::new(
+            tx.emit(NewEvent::new(
                 "model.renamed",
                 new_name.as_str(),
                 None,
                 json!({ "from": row.name, "to": new_name.as_str() }),
             ));
+            changed = true;
             current_name = new_name.as_str().to_owned();
         }
         if let Some(description) = &changes.description {
             diesel::update(registered_models::table.find(row.id))
                 .set(registered_models::description.eq(description.as_deref()))
-                .execute(conn)?;
-            new_events.push(NewEvent::new(
+                .execute(tx.conn())?;
+            tx.emit(NewEvent::new(
                 "model.updated",
                 &current_name,
                 None,
                 json!({ "description": description }),
             ));
+            changed = true;
         }
-        if !new_events.is_empty() {
+        if changed {
             diesel::update(registered_models::table.find(row.id))
                 .set(registered_models::last_updated_timestamp.eq(now))
-                .execute(conn)?;
+                .execute(tx.conn())?;
+        } else {
+            tx.unchanged();
         }
         let row: ModelRow = registered_models::table
             .find(row.id)
             .select(ModelRow::as_select())
-            .first(conn)?;
-        let model = hydrate_one(conn, row)?;
-        events::append(conn, actor, new_events)?;
-        Ok(model)
+            .first(tx.conn())?;
+        hydrate_one(tx.conn(), row)
     })
 }
 
 /// Deletes a model with all its versions, tags and aliases.
 #[tracing::instrument(skip_all, fields(model = %name))]
 pub fn delete(conn: &mut DbConn, actor: &Actor, name: &ModelName) -> Result<()> {
-    db::write_tx(conn, |conn| {
-        let row = lock_model(conn, name)?;
+    db::write(conn, &actor.username, |tx| {
+        let row = lock_model(tx, name)?;
         let version_count: i64 = model_versions::table
             .filter(model_versions::model_id.eq(row.id))
             .count()
-            .get_result(conn)?;
+            .get_result(tx.conn())?;
         // The requests (and their approvals) go with the model: the event
         // keeps which ones, for the audit.
-        let requests: Vec<(i64, i64, String)> = transition_requests::table
+        let requests: Vec<(i64, i64, RequestStatus)> = transition_requests::table
             .filter(transition_requests::model_id.eq(row.id))
             .select((
                 transition_requests::id,
@@ -536,22 +490,19 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, name: &ModelName) -> Result<()> 
                 transition_requests::status,
             ))
             .order(transition_requests::id.asc())
-            .load(conn)?;
-        diesel::delete(registered_models::table.find(row.id)).execute(conn)?;
+            .load(tx.conn())?;
+        diesel::delete(registered_models::table.find(row.id)).execute(tx.conn())?;
         let requests: Vec<serde_json::Value> = requests
             .into_iter()
             .map(|(id, version, status)| json!({ "id": id, "version": version, "status": status }))
             .collect();
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent::new(
-                "model.deleted",
-                &row.name,
-                None,
-                json!({ "deleted_versions": version_count, "deleted_requests": requests }),
-            )],
-        )
+        tx.emit(NewEvent::new(
+            "model.deleted",
+            &row.name,
+            None,
+            json!({ "deleted_versions": version_count, "deleted_requests": requests }),
+        ));
+        Ok(())
     })
 }
 
@@ -563,15 +514,15 @@ pub fn set_tag(
     key: &TagKey,
     value: &str,
 ) -> Result<()> {
-    db::write_tx(conn, |conn| {
-        let row = lock_model(conn, name)?;
+    db::write(conn, &actor.username, |tx| {
+        let row = lock_model(tx, name)?;
         let updated = diesel::update(
             registered_model_tags::table
                 .filter(registered_model_tags::model_id.eq(row.id))
                 .filter(registered_model_tags::key.eq(key.as_str())),
         )
         .set(registered_model_tags::value.eq(value))
-        .execute(conn)?;
+        .execute(tx.conn())?;
         if updated == 0 {
             diesel::insert_into(registered_model_tags::table)
                 .values((
@@ -579,208 +530,40 @@ pub fn set_tag(
                     registered_model_tags::key.eq(key.as_str()),
                     registered_model_tags::value.eq(value),
                 ))
-                .execute(conn)?;
+                .execute(tx.conn())?;
         }
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent::new(
-                "model.tag_set",
-                &row.name,
-                None,
-                json!({ "key": key.as_str(), "value": value }),
-            )],
-        )
+        tx.emit(NewEvent::new(
+            "model.tag_set",
+            &row.name,
+            None,
+            json!({ "key": key.as_str(), "value": value }),
+        ));
+        Ok(())
     })
 }
 
 /// Removes a tag from a model; 404 if it is not set.
 pub fn delete_tag(conn: &mut DbConn, actor: &Actor, name: &ModelName, key: &TagKey) -> Result<()> {
-    db::write_tx(conn, |conn| {
-        let row = lock_model(conn, name)?;
+    db::write(conn, &actor.username, |tx| {
+        let row = lock_model(tx, name)?;
         let deleted = diesel::delete(
             registered_model_tags::table
                 .filter(registered_model_tags::model_id.eq(row.id))
                 .filter(registered_model_tags::key.eq(key.as_str())),
         )
-        .execute(conn)?;
+        .execute(tx.conn())?;
         if deleted == 0 {
             return Err(Error::NotFound(format!(
                 "registered model '{name}' has no tag '{}'",
                 key.as_str()
             )));
         }
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent::new(
-                "model.tag_deleted",
-                &row.name,
-                None,
-                json!({ "key": key.as_str() }),
-            )],
-        )
-    })
-}
-
-/// Points an alias at a version (moving it if it pointed elsewhere).
-pub fn set_alias(
-    conn: &mut DbConn,
-    actor: &Actor,
-    name: &ModelName,
-    alias: &Alias,
-    version: VersionNumber,
-) -> Result<()> {
-    db::write_tx(conn, |conn| {
-        let row = lock_model(conn, name)?;
-        let exists = model_versions::table
-            .filter(model_versions::model_id.eq(row.id))
-            .filter(model_versions::version.eq(version.get()))
-            .select(model_versions::id)
-            .first::<i64>(conn)
-            .optional()?
-            .is_some();
-        if !exists {
-            return Err(Error::NotFound(format!(
-                "version {version} of registered model '{name}' does not exist"
-            )));
-        }
-        let previous: Option<i64> = registered_model_aliases::table
-            .filter(registered_model_aliases::model_id.eq(row.id))
-            .filter(registered_model_aliases::alias.eq(alias.as_str()))
-            .select(registered_model_aliases::version)
-            .first(conn)
-            .optional()?;
-        if previous.is_some() {
-            diesel::update(
-                registered_model_aliases::table
-                    .filter(registered_model_aliases::model_id.eq(row.id))
-                    .filter(registered_model_aliases::alias.eq(alias.as_str())),
-            )
-            .set(registered_model_aliases::version.eq(version.get()))
-            .execute(conn)?;
-        } else {
-            diesel::insert_into(registered_model_aliases::table)
-                .values((
-                    registered_model_aliases::model_id.eq(row.id),
-                    registered_model_aliases::alias.eq(alias.as_str()),
-                    registered_model_aliases::version.eq(version.get()),
-                ))
-                .execute(conn)?;
-        }
-        let now = now_ms();
-        diesel::update(registered_models::table.find(row.id))
-            .set(registered_models::last_updated_timestamp.eq(now))
-            .execute(conn)?;
-        // Moving an alias is audited like a transition: on the version it
-        // now names, and on the one it left.
-        alias_activity(conn, actor, row.id, version.get(), "ALIAS_SET", alias, now)?;
-        if let Some(previous) = previous.filter(|p| *p != version.get()) {
-            alias_activity(conn, actor, row.id, previous, "ALIAS_REMOVED", alias, now)?;
-        }
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent::new(
-                "alias.set",
-                &row.name,
-                Some(version.get()),
-                json!({ "alias": alias.as_str(), "version": version.get(), "previous_version": previous }),
-            )],
-        )
-    })
-}
-
-fn alias_activity(
-    conn: &mut DbConn,
-    actor: &Actor,
-    model_id: i64,
-    version: i64,
-    activity_type: &str,
-    alias: &Alias,
-    timestamp: i64,
-) -> Result<()> {
-    versions::record_activity(
-        conn,
-        model_id,
-        version,
-        &versions::Activity {
-            activity_type: activity_type.to_owned(),
-            from_stage: None,
-            to_stage: None,
-            user: actor.username.clone(),
-            timestamp,
-            comment: Some(format!("alias '{}'", alias.as_str())),
-            request_id: None,
-        },
-    )
-}
-
-/// The version an alias points at.
-pub fn get_alias(conn: &mut DbConn, name: &ModelName, alias: &Alias) -> Result<ModelVersion> {
-    let version = db::read_tx(conn, |conn| {
-        let row = find_model(conn, name)?;
-        registered_model_aliases::table
-            .filter(registered_model_aliases::model_id.eq(row.id))
-            .filter(registered_model_aliases::alias.eq(alias.as_str()))
-            .select(registered_model_aliases::version)
-            .first::<i64>(conn)
-            .optional()?
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "registered model '{name}' has no alias '{}'",
-                    alias.as_str()
-                ))
-            })
-    })?;
-    versions::get(conn, name, VersionNumber::new(version)?)
-}
-
-/// Removes an alias; 404 if it does not exist.
-pub fn delete_alias(
-    conn: &mut DbConn,
-    actor: &Actor,
-    name: &ModelName,
-    alias: &Alias,
-) -> Result<()> {
-    db::write_tx(conn, |conn| {
-        let row = lock_model(conn, name)?;
-        let previous: Option<i64> = registered_model_aliases::table
-            .filter(registered_model_aliases::model_id.eq(row.id))
-            .filter(registered_model_aliases::alias.eq(alias.as_str()))
-            .select(registered_model_aliases::version)
-            .first(conn)
-            .optional()?;
-        let Some(previous) = previous else {
-            return Err(Error::NotFound(format!(
-                "registered model '{name}' has no alias '{}'",
-                alias.as_str()
-            )));
-        };
-        diesel::delete(
-            registered_model_aliases::table
-                .filter(registered_model_aliases::model_id.eq(row.id))
-                .filter(registered_model_aliases::alias.eq(alias.as_str())),
-        )
-        .execute(conn)?;
-        alias_activity(
-            conn,
-            actor,
-            row.id,
-            previous,
-            "ALIAS_REMOVED",
-            alias,
-            now_ms(),
-        )?;
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent::new(
-                "alias.deleted",
-                &row.name,
-                Some(previous),
-                json!({ "alias": alias.as_str(), "previous_version": previous }),
-            )],
-        )
+        tx.emit(NewEvent::new(
+            "model.tag_deleted",
+            &row.name,
+            None,
+            json!({ "key": key.as_str() }),
+        ));
+        Ok(())
     })
 }

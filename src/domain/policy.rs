@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::auth::Role;
 use crate::config::RuleSettings;
-use crate::domain::stage::Stage;
+use crate::db::enums::Role;
+use crate::db::enums::Stage;
 
 /// One allowed transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

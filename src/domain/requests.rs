@@ -8,89 +8,30 @@
 //! last approval applies the move exactly once.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::{Actor, Role};
+use crate::auth::Actor;
+use crate::db::chain::NewEvent;
+use crate::db::enums::{RequestStatus, Role, Stage};
 use crate::db::rows::{ModelRow, RequestRow, VersionRow};
 use crate::db::schema::{
     model_versions, registered_models, request_approvals, transition_requests,
 };
-use crate::db::{self, DbConn};
-use crate::domain::events::{self, NewEvent};
-use crate::domain::paging::{Page, PageToken};
+use crate::db::{self, DbConn, WriteTx, now_ms};
+use crate::domain::lifecycle::{
+    self, Activity, Transition, activity_type, record_activity, set_request_status,
+};
+use crate::domain::lookup::{find_version, lock_model};
 use crate::domain::policy::Policy;
-use crate::domain::stage::Stage;
-use crate::domain::types::{ModelName, VersionNumber, now_ms};
-use crate::domain::versions::{self, Activity, Transition, lock_model};
+use crate::domain::sql::{Page, PageToken};
+use crate::domain::types::{ModelName, VersionNumber};
 use crate::error::{Error, Result};
 
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RequestStatus {
-    /// Waiting for approvals.
-    Pending,
-    /// Approved and applied.
-    Applied,
-    /// Rejected by an approver.
-    Rejected,
-    /// Withdrawn by the requester or an admin.
-    Cancelled,
-    /// The version moved (or went away) before the request was decided.
-    Stale,
-}
-
-impl RequestStatus {
-    /// Every status.
-    pub const ALL: [RequestStatus; 5] = [
-        RequestStatus::Pending,
-        RequestStatus::Applied,
-        RequestStatus::Rejected,
-        RequestStatus::Cancelled,
-        RequestStatus::Stale,
-    ];
-
-    /// The lowercase name stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestStatus::Pending => "pending",
-            RequestStatus::Applied => "applied",
-            RequestStatus::Rejected => "rejected",
-            RequestStatus::Cancelled => "cancelled",
-            RequestStatus::Stale => "stale",
-        }
-    }
-}
-
-impl fmt::Display for RequestStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RequestStatus {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        RequestStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "invalid status '{}': expected pending, applied, rejected, cancelled or stale",
-                    s.escape_debug()
-                ))
-            })
-    }
-}
-
 /// One approval of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Approval {
     /// The approver.
     pub user: String,
@@ -101,7 +42,7 @@ pub struct Approval {
 }
 
 /// A transition request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransitionRequest {
     /// Id.
     pub id: i64,
@@ -146,11 +87,6 @@ pub enum ApproveOutcome {
     Stale(TransitionRequest),
 }
 
-fn stage(text: &str) -> Result<Stage> {
-    text.parse::<Stage>()
-        .map_err(|_| Error::Internal(format!("stored stage '{text}' is not a stage")))
-}
-
 fn not_found(id: i64) -> Error {
     Error::NotFound(format!("transition request {id} does not exist"))
 }
@@ -180,27 +116,26 @@ fn hydrate(conn: &mut DbConn, rows: Vec<(RequestRow, String)>) -> Result<Vec<Tra
             });
         }
     }
-    rows.into_iter()
-        .map(|(row, name)| {
-            Ok(TransitionRequest {
-                id: row.id,
-                name,
-                version: row.version,
-                from_stage: stage(&row.from_stage)?,
-                to_stage: stage(&row.to_stage)?,
-                archive_existing_versions: row.archive_existing_versions,
-                status: row.status.parse()?,
-                requested_by: row.requested_by,
-                comment: row.comment,
-                required_approvals: row.required_approvals,
-                approvals: approvals.remove(&row.id).unwrap_or_default(),
-                decided_by: row.decided_by,
-                decision_comment: row.decision_comment,
-                creation_timestamp: row.creation_timestamp,
-                last_updated_timestamp: row.last_updated_timestamp,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|(row, name)| TransitionRequest {
+            id: row.id,
+            name,
+            version: row.version,
+            from_stage: row.from_stage,
+            to_stage: row.to_stage,
+            archive_existing_versions: row.archive_existing_versions,
+            status: row.status,
+            requested_by: row.requested_by,
+            comment: row.comment,
+            required_approvals: row.required_approvals,
+            approvals: approvals.remove(&row.id).unwrap_or_default(),
+            decided_by: row.decided_by,
+            decision_comment: row.decision_comment,
+            creation_timestamp: row.creation_timestamp,
+            last_updated_timestamp: row.last_updated_timestamp,
         })
-        .collect()
+        .collect())
 }
 
 fn load_one(conn: &mut DbConn, id: i64) -> Result<TransitionRequest> {
@@ -224,28 +159,20 @@ pub fn create(
     version: VersionNumber,
     wanted: Transition,
 ) -> Result<TransitionRequest> {
-    let Transition {
-        to,
-        archive_existing_versions,
-        comment,
-    } = wanted;
-    let created = db::write_tx(conn, |conn| {
-        let model = lock_model(conn, name)?;
-        let row = versions::find_version(conn, &model, version)?;
-        let from = stage(&row.current_stage)?;
-        if archive_existing_versions && !to.can_archive_existing() {
-            return Err(Error::invalid(format!(
-                "archive_existing_versions can only be used when moving to Staging or Production, not {to}"
-            )));
-        }
+    let to = wanted.to;
+    db::write(conn, &actor.username, |tx| {
+        let model = lock_model(tx, name)?;
+        let row = find_version(tx.conn(), &model, version)?;
+        let from = row.current_stage;
+        lifecycle::check_archive_flag(&wanted)?;
         let rule = policy.allowed(from, to).map_err(Error::InvalidParameter)?;
         let duplicate: Option<i64> = transition_requests::table
             .filter(transition_requests::model_id.eq(model.id))
             .filter(transition_requests::version.eq(version.get()))
-            .filter(transition_requests::to_stage.eq(to.as_str()))
-            .filter(transition_requests::status.eq(RequestStatus::Pending.as_str()))
+            .filter(transition_requests::to_stage.eq(to))
+            .filter(transition_requests::status.eq(RequestStatus::Pending))
             .select(transition_requests::id)
-            .first(conn)
+            .first(tx.conn())
             .optional()?;
         if let Some(existing) = duplicate {
             return Err(Error::Conflict(format!(
@@ -257,52 +184,78 @@ pub fn create(
             .values((
                 transition_requests::model_id.eq(model.id),
                 transition_requests::version.eq(version.get()),
-                transition_requests::from_stage.eq(from.as_str()),
-                transition_requests::to_stage.eq(to.as_str()),
-                transition_requests::archive_existing_versions.eq(archive_existing_versions),
-                transition_requests::status.eq(RequestStatus::Pending.as_str()),
+                transition_requests::from_stage.eq(from),
+                transition_requests::to_stage.eq(to),
+                transition_requests::archive_existing_versions.eq(wanted.archive_existing_versions),
+                transition_requests::status.eq(RequestStatus::Pending),
                 transition_requests::requested_by.eq(&actor.username),
                 transition_requests::required_approvals.eq(i64::from(rule.approvals)),
-                transition_requests::comment.eq(comment.as_deref()),
+                transition_requests::comment.eq(wanted.comment.as_deref()),
                 transition_requests::creation_timestamp.eq(now),
                 transition_requests::last_updated_timestamp.eq(now),
             ))
             .returning(transition_requests::id)
-            .get_result(conn)?;
-        versions::record_activity(
-            conn,
-            model.id,
-            version.get(),
-            &Activity {
-                activity_type: "REQUESTED_TRANSITION".to_owned(),
-                from_stage: Some(from),
-                to_stage: Some(to),
-                user: actor.username.clone(),
-                timestamp: now,
-                comment: comment.clone(),
-                request_id: Some(id),
-            },
-        )?;
-        let request = load_one(conn, id)?;
-        events::append(
-            conn,
+            .get_result(tx.conn())?;
+        step(
+            tx,
             actor,
-            vec![NewEvent::new(
-                "request.created",
-                &model.name,
-                Some(version.get()),
-                json!({ "request": request }),
-            )],
+            &model,
+            version.get(),
+            activity_type::REQUESTED_TRANSITION,
+            (from, to),
+            wanted.comment.clone(),
+            id,
+            now,
         )?;
+        let request = load_one(tx.conn(), id)?;
+        tx.emit(NewEvent::new(
+            "request.created",
+            &model.name,
+            Some(version.get()),
+            json!({ "request": request }),
+        ));
+        count_request(tx, "opened");
         Ok(request)
-    })?;
-    count_request("opened");
-    Ok(created)
+    })
 }
 
-/// Counts a committed step in `modelgate_transition_requests_total{event}`.
-fn count_request(event: &'static str) {
-    metrics::counter!("modelgate_transition_requests_total", "event" => event).increment(1);
+/// Records a step of a request in its version's trail.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one trail entry has this many facts"
+)]
+fn step(
+    tx: &mut WriteTx<'_>,
+    actor: &Actor,
+    model: &ModelRow,
+    version: i64,
+    kind: &str,
+    (from, to): (Stage, Stage),
+    comment: Option<String>,
+    request_id: i64,
+    timestamp: i64,
+) -> Result<()> {
+    record_activity(
+        tx,
+        model.id,
+        version,
+        &Activity {
+            activity_type: kind.to_owned(),
+            from_stage: Some(from),
+            to_stage: Some(to),
+            user: actor.username.clone(),
+            timestamp,
+            comment,
+            request_id: Some(request_id),
+        },
+    )
+}
+
+/// Counts a step in `modelgate_transition_requests_total{event}` once committed.
+fn count_request(tx: &mut WriteTx<'_>, event: &'static str) {
+    tx.after_commit(move || {
+        metrics::counter!("modelgate_transition_requests_total", "event" => event).increment(1);
+    });
 }
 
 /// Filters of a request list.
@@ -331,7 +284,7 @@ pub fn list(conn: &mut DbConn, query: RequestQuery) -> Result<Page<TransitionReq
         .limit(query.max_results + 1)
         .into_boxed();
     if let Some(status) = query.status {
-        select = select.filter(transition_requests::status.eq(status.as_str()));
+        select = select.filter(transition_requests::status.eq(status));
     }
     if let Some(model) = &query.model {
         select = select.filter(registered_models::name.eq(model.as_str().to_owned()));
@@ -340,13 +293,13 @@ pub fn list(conn: &mut DbConn, query: RequestQuery) -> Result<Page<TransitionReq
         select = select.filter(transition_requests::version.eq(version.get()));
     }
     if let Some(to) = query.to_stage {
-        select = select.filter(transition_requests::to_stage.eq(to.as_str()));
+        select = select.filter(transition_requests::to_stage.eq(to));
     }
     if let Some(token) = &query.page_token {
         let before = PageToken::decode(token, "requests")?.int_key()?;
         select = select.filter(transition_requests::id.lt(before));
     }
-    db::read_tx(conn, |conn| {
+    db::read(conn, |conn| {
         let rows = select.load(conn)?;
         let items = hydrate(conn, rows)?;
         Ok(Page::from_overfetch(items, query.max_results, |r| {
@@ -357,85 +310,38 @@ pub fn list(conn: &mut DbConn, query: RequestQuery) -> Result<Page<TransitionReq
 
 /// Reads one request.
 pub fn get(conn: &mut DbConn, id: i64) -> Result<TransitionRequest> {
-    db::read_tx(conn, |conn| load_one(conn, id))
+    db::read(conn, |conn| load_one(conn, id))
 }
 
 /// Locks the request's model row, then reads the request and its version:
 /// the same lock order as every other write to that model.
-fn lock_request(conn: &mut DbConn, id: i64) -> Result<(ModelRow, RequestRow)> {
+fn lock_request(tx: &mut WriteTx<'_>, id: i64) -> Result<(ModelRow, RequestRow)> {
     let model_id: i64 = transition_requests::table
         .find(id)
         .select(transition_requests::model_id)
-        .first(conn)
+        .first(tx.conn())
         .optional()?
         .ok_or_else(|| not_found(id))?;
-    let model = versions::lock_model_by_id(conn, model_id)?.ok_or_else(|| not_found(id))?;
+    let model = tx
+        .lock_model_by_id(model_id)?
+        .ok_or_else(|| not_found(id))?;
     let row: RequestRow = transition_requests::table
         .find(id)
         .select(RequestRow::as_select())
-        .first(conn)
+        .first(tx.conn())
         .optional()?
         .ok_or_else(|| not_found(id))?;
     Ok((model, row))
 }
 
 fn ensure_pending(row: &RequestRow) -> Result<()> {
-    if row.status != RequestStatus::Pending.as_str() {
+    if row.status != RequestStatus::Pending {
         return Err(Error::Conflict(format!(
             "transition request {} is {}, not pending",
             row.id, row.status
         )));
     }
     Ok(())
-}
-
-fn set_status(
-    conn: &mut DbConn,
-    id: i64,
-    status: RequestStatus,
-    decided_by: Option<&str>,
-    comment: Option<&str>,
-) -> Result<()> {
-    diesel::update(transition_requests::table.find(id))
-        .set((
-            transition_requests::status.eq(status.as_str()),
-            transition_requests::decided_by.eq(decided_by),
-            transition_requests::decision_comment.eq(comment),
-            transition_requests::last_updated_timestamp.eq(now_ms()),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Marks the pending requests of a version stale when it has left their
-/// from-stage (called by every move, inside its transaction).
-pub(crate) fn mark_stale(
-    conn: &mut DbConn,
-    model: &ModelRow,
-    version: i64,
-    current: Option<Stage>,
-    except: Option<i64>,
-) -> Result<Vec<NewEvent>> {
-    let pending: Vec<(i64, String)> = transition_requests::table
-        .filter(transition_requests::model_id.eq(model.id))
-        .filter(transition_requests::version.eq(version))
-        .filter(transition_requests::status.eq(RequestStatus::Pending.as_str()))
-        .select((transition_requests::id, transition_requests::from_stage))
-        .load(conn)?;
-    let mut new_events = Vec::new();
-    for (id, from) in pending {
-        if Some(id) == except || current.is_some_and(|stage| stage.as_str() == from) {
-            continue;
-        }
-        set_status(conn, id, RequestStatus::Stale, None, None)?;
-        new_events.push(NewEvent::new(
-            "request.stale",
-            &model.name,
-            Some(version),
-            json!({ "id": id, "from_stage": from, "current_stage": current }),
-        ));
-    }
-    Ok(new_events)
 }
 
 /// Approves a request; the approval that reaches the required count applies
@@ -449,8 +355,8 @@ pub fn approve(
     id: i64,
     comment: Option<String>,
 ) -> Result<ApproveOutcome> {
-    let (outcome, moves) = db::write_tx(conn, |conn| {
-        let (model, row) = lock_request(conn, id)?;
+    db::write(conn, &actor.username, |tx| {
+        let (model, row) = lock_request(tx, id)?;
         ensure_pending(&row)?;
         if row.requested_by == actor.username {
             return Err(Error::PermissionDenied(
@@ -461,15 +367,14 @@ pub fn approve(
             .filter(request_approvals::request_id.eq(id))
             .filter(request_approvals::user_name.eq(&actor.username))
             .select(request_approvals::user_name)
-            .first(conn)
+            .first(tx.conn())
             .optional()?;
         if already.is_some() {
             return Err(Error::Conflict(format!(
                 "you have already approved request {id}"
             )));
         }
-        let from = stage(&row.from_stage)?;
-        let to = stage(&row.to_stage)?;
+        let (from, to) = (row.from_stage, row.to_stage);
         let rule = policy.allowed(from, to).map_err(|why| {
             Error::Conflict(format!(
                 "the lifecycle policy no longer allows request {id}: {why}"
@@ -480,21 +385,17 @@ pub fn approve(
             .filter(model_versions::model_id.eq(model.id))
             .filter(model_versions::version.eq(row.version))
             .select(VersionRow::as_select())
-            .first(conn)
+            .first(tx.conn())
             .optional()?;
-        let Some(version) = version.filter(|v| v.current_stage == from.as_str()) else {
-            set_status(conn, id, RequestStatus::Stale, None, None)?;
-            events::append(
-                conn,
-                actor,
-                vec![NewEvent::new(
-                    "request.stale",
-                    &model.name,
-                    Some(row.version),
-                    json!({ "id": id, "from_stage": from }),
-                )],
-            )?;
-            return Ok((ApproveOutcome::Stale(load_one(conn, id)?), Vec::new()));
+        let Some(version) = version.filter(|v| v.current_stage == from) else {
+            set_request_status(tx, id, RequestStatus::Stale, None, None)?;
+            tx.emit(NewEvent::new(
+                "request.stale",
+                &model.name,
+                Some(row.version),
+                json!({ "id": id, "from_stage": from }),
+            ));
+            return Ok(ApproveOutcome::Stale(load_one(tx.conn(), id)?));
         };
         let now = now_ms();
         diesel::insert_into(request_approvals::table)
@@ -504,26 +405,24 @@ pub fn approve(
                 request_approvals::timestamp.eq(now),
                 request_approvals::comment.eq(comment.as_deref()),
             ))
-            .execute(conn)?;
-        versions::record_activity(
-            conn,
-            model.id,
+            .execute(tx.conn())?;
+        let approved = activity_type::APPROVED_REQUEST;
+        step(
+            tx,
+            actor,
+            &model,
             row.version,
-            &Activity {
-                activity_type: "APPROVED_REQUEST".to_owned(),
-                from_stage: Some(from),
-                to_stage: Some(to),
-                user: actor.username.clone(),
-                timestamp: now,
-                comment: comment.clone(),
-                request_id: Some(id),
-            },
+            approved,
+            (from, to),
+            comment.clone(),
+            id,
+            now,
         )?;
         let approvals: i64 = request_approvals::table
             .filter(request_approvals::request_id.eq(id))
             .count()
-            .get_result(conn)?;
-        let mut new_events = vec![NewEvent::new(
+            .get_result(tx.conn())?;
+        tx.emit(NewEvent::new(
             "request.approved",
             &model.name,
             Some(row.version),
@@ -531,41 +430,33 @@ pub fn approve(
                 "id": id, "approvals": approvals, "required_approvals": required,
                 "comment": comment,
             }),
-        )];
+        ));
+        count_request(tx, "approved");
         if approvals < required {
             diesel::update(transition_requests::table.find(id))
                 .set((
                     transition_requests::required_approvals.eq(required),
                     transition_requests::last_updated_timestamp.eq(now),
                 ))
-                .execute(conn)?;
-            events::append(conn, actor, new_events)?;
-            return Ok((ApproveOutcome::Approved(load_one(conn, id)?), Vec::new()));
+                .execute(tx.conn())?;
+            return Ok(ApproveOutcome::Approved(load_one(tx.conn(), id)?));
         }
         let transition = Transition {
             to,
             archive_existing_versions: row.archive_existing_versions,
             comment: comment.clone(),
         };
-        let (_, applied_events) =
-            versions::apply_transition(conn, actor, &model, &version, &transition, Some(id))?;
-        set_status(
-            conn,
+        lifecycle::apply(tx, actor, &model, &version, &transition, Some(id))?;
+        let decided_by = Some(actor.username.as_str());
+        set_request_status(
+            tx,
             id,
             RequestStatus::Applied,
-            Some(&actor.username),
+            decided_by,
             comment.as_deref(),
         )?;
-        let moves = versions::stage_moves(&applied_events);
-        new_events.extend(applied_events);
-        events::append(conn, actor, new_events)?;
-        Ok((ApproveOutcome::Applied(load_one(conn, id)?), moves))
-    })?;
-    if !matches!(outcome, ApproveOutcome::Stale(_)) {
-        count_request("approved");
-    }
-    versions::count_moves(&moves);
-    Ok(outcome)
+        Ok(ApproveOutcome::Applied(load_one(tx.conn(), id)?))
+    })
 }
 
 fn close(
@@ -575,17 +466,21 @@ fn close(
     comment: Option<String>,
     status: RequestStatus,
 ) -> Result<TransitionRequest> {
-    let closed = db::write_tx(conn, |conn| {
-        let (model, row) = lock_request(conn, id)?;
+    db::write(conn, &actor.username, |tx| {
+        let (model, row) = lock_request(tx, id)?;
         ensure_pending(&row)?;
-        let (activity_type, event_type) = match status {
+        let (kind, event_type, counted) = match status {
             RequestStatus::Rejected => {
                 if row.requested_by == actor.username {
                     return Err(Error::PermissionDenied(
                         "you cannot reject your own request; cancel it instead".to_owned(),
                     ));
                 }
-                ("REJECTED_REQUEST", "request.rejected")
+                (
+                    activity_type::REJECTED_REQUEST,
+                    "request.rejected",
+                    "rejected",
+                )
             }
             _ => {
                 if row.requested_by != actor.username && actor.role != Role::Admin {
@@ -593,42 +488,35 @@ fn close(
                         "only the requester or an admin may cancel a request".to_owned(),
                     ));
                 }
-                ("CANCELLED_REQUEST", "request.cancelled")
+                (
+                    activity_type::CANCELLED_REQUEST,
+                    "request.cancelled",
+                    "cancelled",
+                )
             }
         };
-        set_status(conn, id, status, Some(&actor.username), comment.as_deref())?;
-        versions::record_activity(
-            conn,
-            model.id,
-            row.version,
-            &Activity {
-                activity_type: activity_type.to_owned(),
-                from_stage: Some(stage(&row.from_stage)?),
-                to_stage: Some(stage(&row.to_stage)?),
-                user: actor.username.clone(),
-                timestamp: now_ms(),
-                comment: comment.clone(),
-                request_id: Some(id),
-            },
-        )?;
-        events::append(
-            conn,
+        set_request_status(tx, id, status, Some(&actor.username), comment.as_deref())?;
+        let stages = (row.from_stage, row.to_stage);
+        step(
+            tx,
             actor,
-            vec![NewEvent::new(
-                event_type,
-                &model.name,
-                Some(row.version),
-                json!({ "id": id, "comment": comment }),
-            )],
+            &model,
+            row.version,
+            kind,
+            stages,
+            comment.clone(),
+            id,
+            now_ms(),
         )?;
-        load_one(conn, id)
-    })?;
-    count_request(if status == RequestStatus::Rejected {
-        "rejected"
-    } else {
-        "cancelled"
-    });
-    Ok(closed)
+        tx.emit(NewEvent::new(
+            event_type,
+            &model.name,
+            Some(row.version),
+            json!({ "id": id, "comment": comment }),
+        ));
+        count_request(tx, counted);
+        load_one(tx.conn(), id)
+    })
 }
 
 /// Rejects a pending request (an approver or admin, not the requester).

@@ -6,14 +6,15 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::auth::Actor;
 use crate::auth::tokens::{TokenKeys, TokenKind};
-use crate::auth::{Actor, Role};
+use crate::db::chain::NewEvent;
+use crate::db::enums::Role;
 use crate::db::rows::ApiTokenRow;
 use crate::db::schema::{api_tokens, users};
-use crate::db::{self, DbConn};
-use crate::domain::events::{self, NewEvent};
-use crate::domain::paging::{Page, PageToken};
-use crate::domain::types::{Username, now_ms};
+use crate::db::{self, DbConn, now_ms};
+use crate::domain::sql::{Page, PageToken};
+use crate::domain::types::Username;
 use crate::error::{Error, Result};
 
 /// Longest lifetime of a pipeline token, in days.
@@ -93,11 +94,11 @@ pub fn create(
             "expires_in_days must be between 1 and {MAX_DAYS}, got {days}"
         )));
     }
-    db::write_tx(conn, |conn| {
-        let user: Option<(i64, String, bool)> = users::table
+    db::write(conn, &actor.username, |tx| {
+        let user: Option<(i64, Role, bool)> = users::table
             .filter(users::username.eq(username.as_str()))
             .select((users::id, users::role, users::disabled))
-            .first(conn)
+            .first(tx.conn())
             .optional()?;
         let Some((user_id, role, disabled)) = user else {
             return Err(Error::NotFound(format!("user '{username}' does not exist")));
@@ -105,9 +106,6 @@ pub fn create(
         if disabled {
             return Err(Error::Conflict(format!("user '{username}' is disabled")));
         }
-        let role: Role = role
-            .parse()
-            .map_err(|e: String| Error::Internal(format!("stored role: {e}")))?;
         let (token, claims) = keys.issue(
             username.as_str(),
             user_id,
@@ -127,19 +125,15 @@ pub fn create(
                 api_tokens::expires_at.eq(expires_at),
             ))
             .returning(api_tokens::all_columns)
-            .get_result(conn)?;
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent {
-                event_type: "token.created",
-                model_name: None,
-                version: None,
-                payload: json!({
-                    "id": row.id, "name": name, "username": username.as_str(), "expires_at": expires_at
-                }),
-            }],
-        )?;
+            .get_result(tx.conn())?;
+        tx.emit(NewEvent {
+            event_type: "token.created",
+            model_name: None,
+            version: None,
+            payload: json!({
+                "id": row.id, "name": name, "username": username.as_str(), "expires_at": expires_at
+            }),
+        });
         Ok(CreatedToken {
             id: row.id,
             name: row.name,
@@ -189,24 +183,21 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<ApiToken> {
 
 /// Revokes a token at once; revoking a revoked token changes nothing.
 pub fn revoke(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<ApiToken> {
-    db::write_tx(conn, |conn| {
-        let current = get(conn, id)?;
+    db::write(conn, &actor.username, |tx| {
+        let current = get(tx.conn(), id)?;
         if current.revoked_at.is_some() {
+            tx.unchanged();
             return Ok(current);
         }
         diesel::update(api_tokens::table.find(id))
             .set(api_tokens::revoked_at.eq(now_ms()))
-            .execute(conn)?;
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent {
-                event_type: "token.revoked",
-                model_name: None,
-                version: None,
-                payload: json!({ "id": id, "name": current.name, "username": current.username }),
-            }],
-        )?;
-        get(conn, id)
+            .execute(tx.conn())?;
+        tx.emit(NewEvent {
+            event_type: "token.revoked",
+            model_name: None,
+            version: None,
+            payload: json!({ "id": id, "name": current.name, "username": current.username }),
+        });
+        get(tx.conn(), id)
     })
 }

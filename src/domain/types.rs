@@ -4,14 +4,6 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
-}
-
 fn check_text(what: &str, value: &str, max_chars: usize, allow_empty: bool) -> Result<()> {
     if !allow_empty && value.is_empty() {
         return Err(Error::invalid(format!("{what} must not be empty")));

@@ -4,13 +4,14 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::auth::{Actor, Role, password};
+use crate::auth::{Actor, password};
+use crate::db::chain::NewEvent;
+use crate::db::enums::Role;
 use crate::db::rows::UserRow;
 use crate::db::schema::{api_tokens, users};
-use crate::db::{self, DbConn};
-use crate::domain::events::{self, NewEvent};
-use crate::domain::paging::{Page, PageToken};
-use crate::domain::types::{Username, now_ms};
+use crate::db::{self, DbConn, WriteTx, now_ms};
+use crate::domain::sql::{Page, PageToken};
+use crate::domain::types::Username;
 use crate::error::{Error, Result};
 
 /// A user as shown by the API (never with its hash).
@@ -33,10 +34,7 @@ impl TryFrom<UserRow> for User {
 
     fn try_from(row: UserRow) -> Result<Self> {
         Ok(User {
-            role: row
-                .role
-                .parse()
-                .map_err(|e: String| Error::Internal(format!("stored role: {e}")))?,
+            role: row.role,
             username: row.username,
             disabled: row.disabled,
             creation_timestamp: row.creation_timestamp,
@@ -77,11 +75,11 @@ pub fn create(
     password_hash: &str,
     role: Role,
 ) -> Result<User> {
-    db::write_tx(conn, |conn| {
+    db::write(conn, &actor.username, |tx| {
         let exists = users::table
             .filter(users::username.eq(username.as_str()))
             .select(users::id)
-            .first::<i64>(conn)
+            .first::<i64>(tx.conn())
             .optional()?
             .is_some();
         if exists {
@@ -94,13 +92,13 @@ pub fn create(
             .values((
                 users::username.eq(username.as_str()),
                 users::password_hash.eq(password_hash),
-                users::role.eq(role.as_str()),
+                users::role.eq(role),
                 users::disabled.eq(false),
                 users::creation_timestamp.eq(now),
                 users::last_updated_timestamp.eq(now),
             ))
             .returning(users::all_columns)
-            .get_result(conn)
+            .get_result(tx.conn())
             .map_err(|e| match e {
                 diesel::result::Error::DatabaseError(
                     diesel::result::DatabaseErrorKind::UniqueViolation,
@@ -108,16 +106,12 @@ pub fn create(
                 ) => Error::AlreadyExists(format!("user '{username}' already exists")),
                 other => other.into(),
             })?;
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent {
-                event_type: "user.created",
-                model_name: None,
-                version: None,
-                payload: json!({ "username": username.as_str(), "role": role }),
-            }],
-        )?;
+        tx.emit(NewEvent {
+            event_type: "user.created",
+            model_name: None,
+            version: None,
+            payload: json!({ "username": username.as_str(), "role": role }),
+        });
         User::try_from(row)
     })
 }
@@ -147,27 +141,14 @@ pub fn list(conn: &mut DbConn, max_results: i64, page_token: Option<&str>) -> Re
     }))
 }
 
-/// Refuses a change that would leave no enabled admin. On PostgreSQL the
-/// admin rows are locked first, so two admins demoting each other serialize.
-fn ensure_another_admin(conn: &mut DbConn, except: i64) -> Result<()> {
-    // Lock every enabled admin, the target included, in id order: two admins
-    // demoting each other then queue instead of deadlocking.
-    let query = users::table
-        .filter(
-            users::role
-                .eq(Role::Admin.as_str())
-                .and(users::disabled.eq(false))
-                .or(users::id.eq(except)),
-        )
-        .order(users::id.asc())
-        .select((users::id, users::role, users::disabled));
-    let locked: Vec<(i64, String, bool)> = match conn {
-        DbConn::Postgresql(pg) => query.for_update().load(pg)?,
-        DbConn::Sqlite(sqlite) => query.load(sqlite)?,
-    };
-    let others = locked
+/// Refuses a change that would leave no enabled admin. The admin rows are
+/// locked first (see [`WriteTx::lock_admins`]), so two admins demoting each
+/// other serialize.
+fn ensure_another_admin(tx: &mut WriteTx<'_>, except: i64) -> Result<()> {
+    let others = tx
+        .lock_admins(except)?
         .iter()
-        .filter(|(id, role, disabled)| *id != except && role == Role::Admin.as_str() && !disabled)
+        .filter(|(id, role, disabled)| *id != except && *role == Role::Admin && !disabled)
         .count();
     if others == 0 {
         return Err(Error::Conflict(
@@ -184,116 +165,80 @@ pub fn update(
     username: &Username,
     changes: UserChanges,
 ) -> Result<User> {
-    db::write_tx(conn, |conn| {
-        let row = find(conn, username)?;
-        let was_active_admin = row.role == Role::Admin.as_str() && !row.disabled;
+    db::write(conn, &actor.username, |tx| {
+        let row = find(tx.conn(), username)?;
+        let was_active_admin = row.role == Role::Admin && !row.disabled;
         let stays_admin = changes.role.is_none_or(|role| role == Role::Admin);
         let stays_enabled = !changes.disabled.unwrap_or(row.disabled);
         if was_active_admin && !(stays_admin && stays_enabled) {
-            ensure_another_admin(conn, row.id)?;
+            ensure_another_admin(tx, row.id)?;
         }
         let now = now_ms();
         if let Some(role) = changes.role {
             diesel::update(users::table.find(row.id))
-                .set(users::role.eq(role.as_str()))
-                .execute(conn)?;
+                .set(users::role.eq(role))
+                .execute(tx.conn())?;
         }
         if let Some(hash) = &changes.password_hash {
             diesel::update(users::table.find(row.id))
                 .set(users::password_hash.eq(hash))
-                .execute(conn)?;
+                .execute(tx.conn())?;
         }
         if let Some(disabled) = changes.disabled {
             diesel::update(users::table.find(row.id))
                 .set(users::disabled.eq(disabled))
-                .execute(conn)?;
+                .execute(tx.conn())?;
         }
         let row: UserRow = diesel::update(users::table.find(row.id))
             .set(users::last_updated_timestamp.eq(now))
             .returning(users::all_columns)
-            .get_result(conn)?;
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent {
-                event_type: "user.updated",
-                model_name: None,
-                version: None,
-                payload: json!({
-                    "username": username.as_str(),
-                    "role": changes.role,
-                    "disabled": changes.disabled,
-                    "password_changed": changes.password_hash.is_some(),
-                }),
-            }],
-        )?;
+            .get_result(tx.conn())?;
+        tx.emit(NewEvent {
+            event_type: "user.updated",
+            model_name: None,
+            version: None,
+            payload: json!({
+                "username": username.as_str(),
+                "role": changes.role,
+                "disabled": changes.disabled,
+                "password_changed": changes.password_hash.is_some(),
+            }),
+        });
         User::try_from(row)
     })
 }
 
 /// Deletes a user and its pipeline tokens.
 pub fn delete(conn: &mut DbConn, actor: &Actor, username: &Username) -> Result<()> {
-    db::write_tx(conn, |conn| {
-        let row = find(conn, username)?;
-        if row.role == Role::Admin.as_str() && !row.disabled {
-            ensure_another_admin(conn, row.id)?;
+    db::write(conn, &actor.username, |tx| {
+        let row = find(tx.conn(), username)?;
+        if row.role == Role::Admin && !row.disabled {
+            ensure_another_admin(tx, row.id)?;
         }
         let tokens: Vec<i64> = api_tokens::table
             .filter(api_tokens::user_id.eq(row.id))
             .filter(api_tokens::revoked_at.is_null())
             .select(api_tokens::id)
-            .load(conn)?;
-        diesel::delete(users::table.find(row.id)).execute(conn)?;
-        events::append(
-            conn,
-            actor,
-            vec![NewEvent {
-                event_type: "user.deleted",
-                model_name: None,
-                version: None,
-                payload: json!({ "username": username.as_str(), "revoked_tokens": tokens }),
-            }],
-        )
+            .load(tx.conn())?;
+        diesel::delete(users::table.find(row.id)).execute(tx.conn())?;
+        tx.emit(NewEvent {
+            event_type: "user.deleted",
+            model_name: None,
+            version: None,
+            payload: json!({ "username": username.as_str(), "revoked_tokens": tokens }),
+        });
+        Ok(())
     })
 }
 
-/// Why a login failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginFailure {
-    /// Unknown user or wrong password (indistinguishable to the caller).
-    BadCredentials,
-    /// The password was right but the user is disabled.
-    Disabled,
-}
-
 /// The stored account a login names. Read first, so that the password work
-/// ([`check_login`], tens of ms) runs without a database connection.
+/// (tens of ms) runs without a database connection.
 pub fn login_account(conn: &mut DbConn, username: &str) -> Result<Option<UserRow>> {
     Ok(users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
         .first(conn)
         .optional()?)
-}
-
-/// Checks a password against the account [`login_account`] found (or its
-/// absence); runs one argon2 verification either way.
-pub fn check_login(
-    account: Option<UserRow>,
-    password: &str,
-) -> Result<std::result::Result<(i64, User), LoginFailure>> {
-    let Some(row) = account else {
-        password::verify_dummy(password);
-        return Ok(Err(LoginFailure::BadCredentials));
-    };
-    if !password::verify(password, &row.password_hash) {
-        return Ok(Err(LoginFailure::BadCredentials));
-    }
-    if row.disabled {
-        return Ok(Err(LoginFailure::Disabled));
-    }
-    let id = row.id;
-    User::try_from(row).map(|user| Ok((id, user)))
 }
 
 /// On first start (no users at all) creates `admin`; returns the generated

@@ -9,16 +9,13 @@ mod registered_models;
 mod shapes;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
-use base64::Engine;
 use serde_json::{Map, Value};
 
-use crate::api::AppState;
-use crate::auth::{self, Actor, Authorized, Caller, Role, password};
-use crate::db::DbConn;
 use crate::domain::types::TagKey;
 use crate::error::{Error, ErrorBody};
+use crate::web::Credentials;
 
 /// An error answered the MLflow way.
 #[derive(Debug)]
@@ -55,7 +52,7 @@ impl MlflowError {
             Error::UnsupportedMediaType(_) => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "REQUEST_LIMIT_EXCEEDED"),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE"),
-            Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+            Error::Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         }
     }
 }
@@ -89,34 +86,14 @@ impl ResponseError for MlflowError {
 /// Result of the MLflow layer.
 pub type MResult<T> = std::result::Result<T, MlflowError>;
 
-/// How an MLflow client authenticated: a bearer token (`MLFLOW_TRACKING_TOKEN`)
-/// or HTTP Basic (`MLFLOW_TRACKING_USERNAME` / `_PASSWORD`).
-#[derive(Clone)]
-pub enum MlflowCaller {
-    /// A verified bearer token.
-    Token(Caller),
-    /// Basic credentials, checked against the database (with a cache).
-    Basic {
-        /// Login name.
-        username: String,
-        /// Password (never logged).
-        password: String,
-        /// The client's address, for throttling failures.
-        address: String,
-    },
-}
+/// How an MLflow client authenticated: [`Credentials`] read by an extractor
+/// that answers its refusals the MLflow way.
+#[derive(Debug, Clone)]
+pub struct MlflowCaller(pub Credentials);
 
-impl std::fmt::Debug for MlflowCaller {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            MlflowCaller::Token(caller) => {
-                f.debug_tuple("Token").field(&caller.claims.sub).finish()
-            }
-            MlflowCaller::Basic { username, .. } => f
-                .debug_struct("Basic")
-                .field("username", username)
-                .finish_non_exhaustive(),
-        }
+impl From<MlflowCaller> for Credentials {
+    fn from(caller: MlflowCaller) -> Self {
+        caller.0
     }
 }
 
@@ -124,166 +101,12 @@ impl FromRequest for MlflowCaller {
     type Error = MlflowError;
     type Future = std::future::Ready<MResult<Self>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let basic = req
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-            .map(|(_, encoded)| encoded.trim().to_owned());
-        let result = match basic {
-            Some(encoded) => {
-                decode_basic(&encoded).map(|(username, password)| MlflowCaller::Basic {
-                    username,
-                    password,
-                    address: req
-                        .peer_addr()
-                        .map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string()),
-                })
-            }
-            None => Caller::from_request(req, payload)
-                .into_inner()
-                .map(MlflowCaller::Token),
-        };
-        std::future::ready(result.map_err(MlflowError))
-    }
-}
-
-fn decode_basic(encoded: &str) -> crate::error::Result<(String, String)> {
-    let bad = || Error::Unauthenticated("malformed Basic credentials".to_owned());
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (username, password) = text.split_once(':').ok_or_else(bad)?;
-    if username.is_empty() || username.contains('\0') || password.contains('\0') {
-        return Err(bad());
-    }
-    Ok((username.to_owned(), password.to_owned()))
-}
-
-impl AppState {
-    /// Runs MLflow-layer database work for an authenticated caller with role `need`.
-    pub(crate) async fn mlflow<T, F>(&self, caller: MlflowCaller, need: Role, work: F) -> MResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConn, Actor) -> crate::error::Result<T> + Send + 'static,
-    {
-        let authorize = self.authorizer(caller, need).await?;
-        self.db(move |conn| {
-            let authorized = authorize(conn)?;
-            work(conn, authorized.actor)
-        })
-        .await
-        .map_err(MlflowError)
-    }
-
-    /// A read any viewer may make whose answer depends only on the request's
-    /// path and query: answered from the read cache while nothing was written,
-    /// otherwise rendered from `work` (see [`crate::api::read_cache`]).
-    pub(crate) async fn mlflow_read<F>(
-        &self,
-        caller: MlflowCaller,
-        req: &HttpRequest,
-        work: F,
-    ) -> MResult<HttpResponse>
-    where
-        F: FnOnce(&mut DbConn) -> crate::error::Result<Value> + Send + 'static,
-    {
-        let authorize = self.authorizer(caller, Role::Viewer).await?;
-        self.read_through(req, authorize, work)
-            .await
-            .map_err(MlflowError)
-    }
-
-    /// What checks the caller on the database connection of the request's
-    /// work. Basic credentials are verified first, off that connection.
-    async fn authorizer(
-        &self,
-        caller: MlflowCaller,
-        need: Role,
-    ) -> MResult<impl FnOnce(&mut DbConn) -> crate::error::Result<Authorized> + Send + 'static>
-    {
-        let verified = match &caller {
-            MlflowCaller::Token(_) => None,
-            MlflowCaller::Basic {
-                username,
-                password,
-                address,
-            } => Some(self.verify_basic(username, password, address).await?),
-        };
-        Ok(move |conn: &mut DbConn| match (&caller, &verified) {
-            (MlflowCaller::Token(caller), _) => auth::authorize(conn, caller, need),
-            (MlflowCaller::Basic { username, .. }, Some(hash)) => {
-                auth::resolve_verified(conn, username, hash, need)
-            }
-            (MlflowCaller::Basic { .. }, None) => Err(Error::Unauthenticated(
-                "invalid username or password".to_owned(),
-            )),
-        })
-    }
-
-    /// Checks Basic credentials and answers the hash they matched. A cache hit
-    /// costs one indexed read; a miss runs argon2 like a login — throttled,
-    /// bounded in concurrency, and never while holding a database connection.
-    async fn verify_basic(&self, username: &str, password: &str, address: &str) -> MResult<String> {
-        let refused = || {
-            MlflowError(Error::Unauthenticated(
-                "invalid username or password".to_owned(),
-            ))
-        };
-        if username.len() > 256 || password.len() > 4096 {
-            return Err(refused());
-        }
-        let name = username.to_owned();
-        let stored = self
-            .db(move |conn| auth::stored_hash(conn, &name))
-            .await
-            .map_err(MlflowError)?;
-        let auth = self.auth.clone();
-        if let Some(hash) = &stored
-            && auth.basic_cache.knows(username, password, hash)
-        {
-            return Ok(hash.clone());
-        }
-        let attempt = auth
-            .throttle
-            .begin(username, address)
-            .map_err(|retry_after_secs| {
-                MlflowError(Error::RateLimited {
-                    message: "too many failed logins; try again later".to_owned(),
-                    retry_after_secs,
-                })
-            })?;
-        let (candidate, against) = (password.to_owned(), stored.clone());
-        let verified = auth
-            .hash_work(move || {
-                Ok(match &against {
-                    Some(hash) => password::verify(&candidate, hash),
-                    None => {
-                        password::verify_dummy(&candidate);
-                        false
-                    }
-                })
-            })
-            .await;
-        match (verified, stored) {
-            (Ok(true), Some(hash)) => {
-                auth.throttle.succeed(&attempt);
-                auth.basic_cache.learn(username, password, &hash);
-                Ok(hash)
-            }
-            (Ok(_), _) => {
-                auth.throttle.fail(&attempt);
-                tracing::warn!(user = %username, %address, "basic authentication failed");
-                Err(refused())
-            }
-            (Err(error), _) => {
-                auth.throttle.abandon(&attempt);
-                Err(MlflowError(error))
-            }
-        }
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        std::future::ready(
+            Credentials::from_request(req)
+                .map(MlflowCaller)
+                .map_err(MlflowError),
+        )
     }
 }
 

@@ -3,15 +3,17 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::api::AppState;
-use crate::auth::Role;
+use crate::db::enums::Role;
 use crate::domain::filter;
+use crate::domain::lifecycle::Transition;
 use crate::domain::types::{self, ModelName, TagKey, VersionNumber};
-use crate::domain::versions::{
-    self, NewVersion, Transition, VersionOrder, VersionSearch, VersionSortKey,
-};
+use crate::domain::version_search::{self, VersionOrder, VersionSearch, VersionSortKey};
+use crate::domain::versions::{self, NewVersion};
 use crate::error::Error;
-use crate::mlflow::{MResult, MlflowCaller, Params, empty, missing_is_fine, page_answer, shapes};
+use crate::mlflow::{
+    MResult, MlflowCaller, MlflowError, Params, empty, missing_is_fine, page_answer, shapes,
+};
+use crate::web::AppState;
 
 /// The most versions one search page returns: the MLflow client asks for
 /// 10000 by default and does not follow `next_page_token` on its own.
@@ -68,7 +70,7 @@ async fn create(
         tags: params.tags()?,
     };
     let version = state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Role::Contributor, move |conn, actor| {
             versions::create(conn, &actor, &name, new)
         })
         .await?;
@@ -87,7 +89,7 @@ async fn update(
         .map(|d| types::description(Some(d)))
         .transpose()?;
     let version = state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Role::Contributor, move |conn, actor| {
             versions::update(conn, &actor, &name, version, description)
         })
         .await?;
@@ -102,7 +104,7 @@ async fn delete(
     let params = Params::from_body(body.into_inner())?;
     let (name, version) = name_and_version(&params)?;
     state
-        .mlflow(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Role::Admin, move |conn, actor| {
             versions::delete(conn, &actor, &name, version)
         })
         .await?;
@@ -117,11 +119,12 @@ async fn get(
     let params = Params::from_query(req.query_string());
     let (name, version) = name_and_version(&params)?;
     state
-        .mlflow_read(caller, &req, move |conn| {
+        .read_json(caller, &req, move |conn| {
             let version = versions::get(conn, &name, version)?;
             Ok(json!({ "model_version": shapes::model_version(&version) }))
         })
         .await
+        .map_err(MlflowError)
 }
 
 fn version_order(order_by: &[String]) -> MResult<VersionOrder> {
@@ -178,8 +181,8 @@ async fn search(
         page_token: params.text("page_token")?.filter(|t| !t.is_empty()),
     };
     state
-        .mlflow_read(caller, &req, move |conn| {
-            let page = versions::search(conn, query)?;
+        .read_json(caller, &req, move |conn| {
+            let page = version_search::search(conn, query)?;
             Ok(page_answer(
                 "model_versions",
                 page.items.iter().map(shapes::model_version).collect(),
@@ -187,6 +190,7 @@ async fn search(
             ))
         })
         .await
+        .map_err(MlflowError)
 }
 
 async fn transition_stage(
@@ -207,7 +211,7 @@ async fn transition_stage(
     let moved = state
         // the policy's `direct` role decides; a move that needs approval is
         // refused (PERMISSION_DENIED, naming the request endpoint), never applied
-        .mlflow(caller, Role::Viewer, move |conn, actor| {
+        .db_as(caller, Role::Viewer, move |conn, actor| {
             versions::transition(conn, &actor, &policy, &name, version, transition)
         })
         .await?;
@@ -222,7 +226,7 @@ async fn download_uri(
     let params = Params::from_query(req.query_string());
     let (name, version) = name_and_version(&params)?;
     let version = state
-        .mlflow(caller, Role::Viewer, move |conn, _| {
+        .db_as(caller, Role::Viewer, move |conn, _| {
             versions::get(conn, &name, version)
         })
         .await?;
@@ -239,7 +243,7 @@ async fn set_tag(
     let key = TagKey::parse(params.required("key")?)?;
     let value = types::tag_value(params.text("value")?.unwrap_or_default())?;
     state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Role::Contributor, move |conn, actor| {
             versions::set_tag(conn, &actor, &name, version, &key, &value)
         })
         .await?;
@@ -255,7 +259,7 @@ async fn delete_tag(
     let (name, version) = name_and_version(&params)?;
     let key = TagKey::parse(params.required("key")?)?;
     state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Role::Contributor, move |conn, actor| {
             versions::get(conn, &name, version)?;
             missing_is_fine(versions::delete_tag(conn, &actor, &name, version, &key))
         })

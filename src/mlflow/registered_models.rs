@@ -3,15 +3,17 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::api::AppState;
-use crate::auth::Role;
 use crate::db::DbConn;
-use crate::domain::filter;
+use crate::db::enums::Role;
+use crate::db::enums::Stage;
 use crate::domain::models::{self, ModelChanges, ModelOrder, ModelQuery, NewModel};
-use crate::domain::stage::Stage;
 use crate::domain::types::{self, Alias, ModelName, TagKey, VersionNumber};
+use crate::domain::{aliases, filter};
 use crate::error::Error;
-use crate::mlflow::{MResult, MlflowCaller, Params, empty, missing_is_fine, page_answer, shapes};
+use crate::mlflow::{
+    MResult, MlflowCaller, MlflowError, Params, empty, missing_is_fine, page_answer, shapes,
+};
+use crate::web::AppState;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/registered-models/create", web::post().to(create))
@@ -54,7 +56,7 @@ async fn create(
         tags: params.tags()?,
     };
     let model = state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Role::Contributor, move |conn, actor| {
             models::create(conn, &actor, new)
         })
         .await?;
@@ -73,7 +75,7 @@ async fn rename(
         description: None,
     };
     let model = state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Role::Contributor, move |conn, actor| {
             models::update(conn, &actor, &name, changes)
         })
         .await?;
@@ -95,7 +97,7 @@ async fn update(
             .transpose()?,
     };
     let model = state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Role::Contributor, move |conn, actor| {
             models::update(conn, &actor, &name, changes)
         })
         .await?;
@@ -110,7 +112,7 @@ async fn delete(
     let params = Params::from_body(body.into_inner())?;
     let name = ModelName::parse(params.required("name")?)?;
     state
-        .mlflow(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Role::Admin, move |conn, actor| {
             models::delete(conn, &actor, &name)
         })
         .await?;
@@ -125,11 +127,12 @@ async fn get(
     let params = Params::from_query(req.query_string());
     let name = ModelName::parse(params.required("name")?)?;
     state
-        .mlflow_read(caller, &req, move |conn| {
+        .read_json(caller, &req, move |conn| {
             let model = models::get(conn, &name)?;
             Ok(json!({ "registered_model": shapes::registered_model(&model) }))
         })
         .await
+        .map_err(MlflowError)
 }
 
 /// MLflow's `order_by` list: one sort key (a trailing `name ASC` tiebreak is
@@ -178,7 +181,7 @@ async fn search(
         page_token: params.text("page_token")?.filter(|t| !t.is_empty()),
     };
     state
-        .mlflow_read(caller, &req, move |conn| {
+        .read_json(caller, &req, move |conn| {
             let page = models::list(conn, query)?;
             Ok(page_answer(
                 "registered_models",
@@ -187,6 +190,7 @@ async fn search(
             ))
         })
         .await
+        .map_err(MlflowError)
 }
 
 /// The model and stages a get-latest-versions request names.
@@ -223,10 +227,11 @@ async fn latest_versions_query(
 ) -> MResult<HttpResponse> {
     let (name, stages) = latest_params(&Params::from_query(req.query_string()))?;
     state
-        .mlflow_read(caller, &req, move |conn| {
+        .read_json(caller, &req, move |conn| {
             latest_answer(conn, &name, &stages)
         })
         .await
+        .map_err(MlflowError)
 }
 
 async fn latest_versions_body(
@@ -236,7 +241,7 @@ async fn latest_versions_body(
 ) -> MResult<HttpResponse> {
     let (name, stages) = latest_params(&Params::from_body(body.into_inner())?)?;
     let answer = state
-        .mlflow(caller, Role::Viewer, move |conn, _| {
+        .db_as(caller, Role::Viewer, move |conn, _| {
             latest_answer(conn, &name, &stages)
         })
         .await?;
@@ -253,7 +258,7 @@ async fn set_tag(
     let key = TagKey::parse(params.required("key")?)?;
     let value = types::tag_value(params.text("value")?.unwrap_or_default())?;
     state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Role::Contributor, move |conn, actor| {
             models::set_tag(conn, &actor, &name, &key, &value)
         })
         .await?;
@@ -269,7 +274,7 @@ async fn delete_tag(
     let name = ModelName::parse(params.required("name")?)?;
     let key = TagKey::parse(params.required("key")?)?;
     state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Role::Contributor, move |conn, actor| {
             // MLflow: deleting a tag that is not set changes nothing; a missing model is 404
             models::get(conn, &name)?;
             missing_is_fine(models::delete_tag(conn, &actor, &name, &key))
@@ -288,8 +293,8 @@ async fn set_alias(
     let alias = Alias::parse(params.required("alias")?)?;
     let version = VersionNumber::parse(&params.required("version")?)?;
     state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
-            models::set_alias(conn, &actor, &name, &alias, version)
+        .db_as(caller, Role::Contributor, move |conn, actor| {
+            aliases::set_alias(conn, &actor, &name, &alias, version)
         })
         .await?;
     Ok(empty())
@@ -304,9 +309,9 @@ async fn delete_alias(
     let name = ModelName::parse(params.required("name")?)?;
     let alias = Alias::parse(params.required("alias")?)?;
     state
-        .mlflow(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Role::Contributor, move |conn, actor| {
             models::get(conn, &name)?;
-            missing_is_fine(models::delete_alias(conn, &actor, &name, &alias))
+            missing_is_fine(aliases::delete_alias(conn, &actor, &name, &alias))
         })
         .await?;
     Ok(empty())
@@ -321,8 +326,8 @@ async fn get_alias(
     let name = ModelName::parse(params.required("name")?)?;
     let alias = Alias::parse(params.required("alias")?)?;
     let version = state
-        .mlflow(caller, Role::Viewer, move |conn, _| {
-            models::get_alias(conn, &name, &alias)
+        .db_as(caller, Role::Viewer, move |conn, _| {
+            aliases::get_alias(conn, &name, &alias)
         })
         .await?;
     Ok(answer("model_version", shapes::model_version(&version)))

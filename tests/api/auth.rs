@@ -8,7 +8,7 @@ use crate::helpers::{
 };
 
 fn now() -> i64 {
-    modelgate::domain::types::now_ms() / 1000
+    modelgate::db::now_ms() / 1000
 }
 
 fn claims(overrides: Value) -> Value {

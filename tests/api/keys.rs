@@ -65,7 +65,7 @@ fn eddsa_and_rs256_tokens_are_issued_and_hs256_forgeries_refused() {
 
         // the public key used as an HMAC secret: the classic algorithm confusion
         let public_pem = std::fs::read(&public).unwrap_or_default();
-        let now = modelgate::domain::types::now_ms() / 1000;
+        let now = modelgate::db::now_ms() / 1000;
         let claims = json!({
             "sub": "admin", "uid": 1, "role": "admin", "iat": now, "nbf": now, "exp": now + 600,
             "jti": "x", "iss": "modelgate", "kind": "session"

@@ -19,3 +19,4 @@ mod storage;
 mod telemetry;
 mod transitions;
 mod versions;
+mod write_tx;

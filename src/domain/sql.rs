@@ -1,11 +1,108 @@
-//! Keyset pagination: opaque page tokens that carry the last row's sort key,
-//! so the cost of a page does not grow with its depth.
+//! Query helpers shared by every search: keyset pagination (opaque page
+//! tokens that carry the last row's sort key, so the cost of a page does not
+//! grow with its depth), `order_by` words, LIKE patterns and the filters on
+//! text columns and tags that MLflow's filter syntax asks for.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::filter::Comparison;
 use crate::error::{Error, Result};
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both backends for ASCII.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A LIKE pattern: `%` and `_` are wildcards and `\\` escapes them, the same
+/// on both backends; a lone trailing backslash is refused.
+pub fn like_pattern(value: String) -> Result<String> {
+    let trailing = value.chars().rev().take_while(|c| *c == '\\').count();
+    if trailing % 2 == 1 {
+        return Err(Error::invalid(
+            "invalid filter: a LIKE pattern cannot end with a lone backslash",
+        ));
+    }
+    Ok(value)
+}
+
+/// The refusal of an operator a field does not support.
+pub fn unsupported_op(comparison: &Comparison, supported: &str) -> Error {
+    Error::invalid(format!(
+        "invalid filter: {} supports {supported}",
+        comparison.describe_field()
+    ))
+}
+
+/// Narrows a boxed query by one comparison on a text column (`=`, `!=`,
+/// `LIKE`, `ILIKE`); other operators are refused. `$value` is the text
+/// compared with.
+macro_rules! text_filter {
+    ($select:expr, $column:expr, $comparison:expr, $value:expr) => {{
+        use $crate::domain::filter::Op;
+        use $crate::domain::sql::{like_pattern, lower, unsupported_op};
+        let value: String = $value;
+        match $comparison.op {
+            Op::Eq => $select.filter($column.eq(value)),
+            Op::Ne => $select.filter($column.ne(value)),
+            Op::Like => $select.filter($column.like(like_pattern(value)?).escape('\\')),
+            Op::ILike => $select.filter(
+                lower($column)
+                    .like(lower(like_pattern(value)?))
+                    .escape('\\'),
+            ),
+            _ => return Err(unsupported_op($comparison, "=, !=, LIKE and ILIKE")),
+        }
+    }};
+}
+pub(crate) use text_filter;
+
+/// Narrows a boxed query of objects by a comparison on one of their tags:
+/// `$id` is the object's id column, `$tagged` the query of ids whose tag has
+/// the comparison's key, `$value` the tag's value column. MLflow's `!=` also
+/// matches objects without the tag.
+macro_rules! tag_filter {
+    ($select:expr, $id:expr, $tagged:expr, $value:expr, $comparison:expr) => {{
+        use $crate::domain::filter::Op;
+        use $crate::domain::sql::{like_pattern, lower, unsupported_op};
+        let text = $comparison.text()?.to_owned();
+        let tagged = $tagged;
+        match $comparison.op {
+            Op::Eq => $select.filter($id.eq_any(tagged.filter($value.eq(text)))),
+            Op::Ne => $select.filter(diesel::dsl::not($id.eq_any(tagged.filter($value.eq(text))))),
+            Op::Like => $select
+                .filter($id.eq_any(tagged.filter($value.like(like_pattern(text)?).escape('\\')))),
+            Op::ILike => $select.filter($id.eq_any(
+                tagged.filter(lower($value).like(lower(like_pattern(text)?)).escape('\\')),
+            )),
+            _ => return Err(unsupported_op($comparison, "=, !=, LIKE and ILIKE")),
+        }
+    }};
+}
+pub(crate) use tag_filter;
+
+/// Narrows a boxed query to the rows after a keyset page boundary: `$key`
+/// past `$after` in the direction `$descending` says, or equal to it with
+/// `$tie` (the tie-break on the row id) holding. The redundant plain bound on
+/// the key lets the database start an index range scan at the boundary; with
+/// the OR alone it walks from the first row (a 500th page of a million
+/// versions took 13 ms, not 0.2).
+macro_rules! after_key {
+    ($select:expr, $key:expr, $after:expr, $tie:expr, $descending:expr) => {{
+        let after = $after;
+        if $descending {
+            $select
+                .filter($key.le(after.clone()))
+                .filter($key.lt(after.clone()).or($key.eq(after).and($tie)))
+        } else {
+            $select
+                .filter($key.ge(after.clone()))
+                .filter($key.gt(after.clone()).or($key.eq(after).and($tie)))
+        }
+    }};
+}
+pub(crate) use after_key;
 
 /// Splits an `order_by` such as `name DESC` into its lowercase key and
 /// whether it descends; `expected` names the accepted keys for the message.

@@ -1,10 +1,11 @@
 //! Answers of the hottest reads, kept while nothing is written.
 //!
 //! Every write to the registry appends to the event chain in its own
-//! transaction, so the chain head's id is a version number of the whole
-//! registry. The statement that checks a caller reads that id too
-//! ([`crate::auth::authorize`]); an answer computed after a check that saw id
-//! `h` is stored under `h` and served only to requests whose own check sees
+//! transaction (the write transaction, [`crate::db::tx`], refuses to commit
+//! one without an event), so the chain head's id is a version number of the
+//! whole registry. The statement that checks a caller reads that id too
+//! ([`crate::domain::callers::authorize`]); an answer computed after a check
+//! that saw id `h` is stored under `h` and served only to requests whose own check sees
 //! `h`. Any committed write moves the head, and the first request that sees
 //! the new id empties the cache. So a cached answer is never older than the
 //! database was when the request was checked, across any number of replicas

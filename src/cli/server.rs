@@ -1,0 +1,304 @@
+//! Server-side commands: serving, migrations, and the maintenance commands
+//! that work on the configured database directly, without the API — for
+//! bootstrapping and break-glass.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::auth::tokens::TokenKeys;
+use crate::auth::{Actor, password};
+use crate::config::Settings;
+use crate::db::PooledConn;
+use crate::db::enums::Role;
+use crate::domain::tokens::{self, DEFAULT_DAYS};
+use crate::domain::types::Username;
+use crate::domain::users::{self, UserChanges};
+use crate::startup::{self, Application};
+
+/// Exit code when the settings cannot be loaded or logging cannot start.
+const SETTINGS_ERROR: u8 = 2;
+
+/// `modelgate serve`.
+#[derive(Debug, Args)]
+pub struct Serve {}
+
+impl Serve {
+    /// Migrates, creates the first admin if needed, and serves until stopped.
+    pub fn run(self, config: Option<&Path>) -> ExitCode {
+        with_settings(config, |settings| {
+            actix_web::rt::System::new().block_on(async {
+                let app = Application::build(settings).map_err(|e| e.to_string())?;
+                app.run_until_stopped().await.map_err(|e| e.to_string())
+            })
+        })
+    }
+}
+
+/// `modelgate migrate`.
+#[derive(Debug, Args)]
+pub struct Migrate {}
+
+impl Migrate {
+    /// Applies pending migrations.
+    pub fn run(self, config: Option<&Path>) -> ExitCode {
+        with_settings(config, |settings| {
+            let (url, pool) = startup::connect(settings).map_err(|e| e.to_string())?;
+            let applied = startup::migrate(&pool, &url).map_err(|e| e.to_string())?;
+            println!("applied {applied} migration(s); the schema is current");
+            Ok(())
+        })
+    }
+}
+
+/// `modelgate openapi`.
+#[derive(Debug, Args)]
+pub struct Openapi {}
+
+impl Openapi {
+    /// Prints the spec; needs no settings.
+    pub fn run(self) -> ExitCode {
+        match crate::api::openapi().to_pretty_json() {
+            Ok(spec) => {
+                println!("{spec}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("modelgate: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// `modelgate audit …`.
+#[derive(Debug, Subcommand)]
+pub enum Audit {
+    /// Recompute the event hash chain; exit 1 at the first edited, deleted or reordered event.
+    Verify,
+}
+
+impl Audit {
+    /// Recomputes the event hash chain.
+    pub fn run(self, config: Option<&Path>) -> ExitCode {
+        let Audit::Verify = self;
+        with_settings(config, |settings| {
+            let mut conn = connection(settings)?;
+            let verified =
+                crate::domain::events::verify_chain(&mut conn).map_err(|e| e.public_message())?;
+            match verified {
+                Ok(count) => {
+                    println!("the event log is intact: {count} events, every hash matches");
+                    Ok(())
+                }
+                Err(broken) => Err(format!("the event log has been tampered with: {broken}")),
+            }
+        })
+    }
+}
+
+/// `modelgate users …`.
+#[derive(Debug, Subcommand)]
+pub enum Users {
+    /// Create a user; prints a generated password unless --password-stdin.
+    Add {
+        /// Login name.
+        username: String,
+        /// viewer, contributor, approver or admin.
+        #[arg(long)]
+        role: Role,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a user's role.
+    SetRole {
+        /// Login name.
+        username: String,
+        /// viewer, contributor, approver or admin.
+        role: Role,
+    },
+    /// Disable a user: it cannot log in and its tokens stop working.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Login name.
+        username: String,
+    },
+}
+
+impl Users {
+    /// Creates or changes the user and prints it as JSON.
+    pub fn run(self, config: Option<&Path>) -> ExitCode {
+        with_settings(config, |settings| match self {
+            Users::Add {
+                username,
+                role,
+                password_stdin,
+            } => add_user(settings, &username, role, password_stdin),
+            Users::SetRole { username, role } => {
+                let changes = UserChanges {
+                    role: Some(role),
+                    ..UserChanges::default()
+                };
+                update_user(settings, &username, changes)
+            }
+            Users::Disable { username } => {
+                let changes = UserChanges {
+                    disabled: Some(true),
+                    ..UserChanges::default()
+                };
+                update_user(settings, &username, changes)
+            }
+            Users::Enable { username } => {
+                let changes = UserChanges {
+                    disabled: Some(false),
+                    ..UserChanges::default()
+                };
+                update_user(settings, &username, changes)
+            }
+        })
+    }
+}
+
+/// `modelgate tokens …`.
+#[derive(Debug, Subcommand)]
+pub enum Tokens {
+    /// Create a pipeline token acting as a user; prints it once.
+    Create {
+        /// What the token is for.
+        name: String,
+        /// The user it acts as.
+        #[arg(long)]
+        user: String,
+        /// Lifetime in days (1-3650).
+        #[arg(long, default_value_t = DEFAULT_DAYS)]
+        expires_in_days: i64,
+    },
+    /// Revoke a pipeline token at once.
+    Revoke {
+        /// The token's id.
+        id: i64,
+    },
+}
+
+impl Tokens {
+    /// Creates or revokes the token and prints it as JSON.
+    pub fn run(self, config: Option<&Path>) -> ExitCode {
+        with_settings(config, |settings| match self {
+            Tokens::Create {
+                name,
+                user,
+                expires_in_days,
+            } => {
+                let user = username(&user)?;
+                let keys = TokenKeys::from_settings(&settings.auth, &settings.data_dir)?;
+                let mut conn = connection(settings)?;
+                let created = tokens::create(
+                    &mut conn,
+                    &Actor::system(),
+                    &keys,
+                    &name,
+                    &user,
+                    expires_in_days,
+                )
+                .map_err(|e| e.public_message())?;
+                print_json(&created)
+            }
+            Tokens::Revoke { id } => {
+                let mut conn = connection(settings)?;
+                let token = tokens::revoke(&mut conn, &Actor::system(), id)
+                    .map_err(|e| e.public_message())?;
+                print_json(&token)
+            }
+        })
+    }
+}
+
+/// Loads the settings and starts logging (exit 2 if either fails), then
+/// runs `command`: its error is logged and printed, and the exit code is 1.
+fn with_settings(
+    config: Option<&Path>,
+    command: impl FnOnce(&Settings) -> Result<(), String>,
+) -> ExitCode {
+    let settings = match Settings::load(config) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("modelgate: {error}");
+            return ExitCode::from(SETTINGS_ERROR);
+        }
+    };
+    if let Err(error) = crate::telemetry::init(&settings.log) {
+        eprintln!("modelgate: {error}");
+        return ExitCode::from(SETTINGS_ERROR);
+    }
+    match command(&settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // the target the binary's log lines have always had
+            tracing::error!(target: "modelgate", %error, "modelgate stopped");
+            eprintln!("modelgate: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Connects and brings the schema up to date (quietly).
+fn connection(settings: &Settings) -> Result<PooledConn, String> {
+    let (url, pool) = startup::connect(settings).map_err(|e| e.to_string())?;
+    startup::migrate(&pool, &url).map_err(|e| e.to_string())?;
+    pool.get().map_err(|e| format!("cannot connect: {e}"))
+}
+
+fn username(text: &str) -> Result<Username, String> {
+    Username::parse(text).map_err(|e| e.public_message())
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+/// `modelgate users add NAME --role ROLE [--password-stdin]`.
+fn add_user(
+    settings: &Settings,
+    name: &str,
+    role: Role,
+    password_stdin: bool,
+) -> Result<(), String> {
+    let name = username(name)?;
+    let (password, generated) = if password_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        (text.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        (users::random_password(), true)
+    };
+    password::check_policy(&password).map_err(|e| e.public_message())?;
+    let hash = password::hash(&password).map_err(|e| e.public_message())?;
+    let mut conn = connection(settings)?;
+    let user = users::create(&mut conn, &Actor::system(), &name, &hash, role)
+        .map_err(|e| e.public_message())?;
+    print_json(&user)?;
+    if generated {
+        println!("password: {password}\n(shown this once)");
+    }
+    Ok(())
+}
+
+/// `modelgate users set-role NAME ROLE`, `disable NAME`, `enable NAME`.
+fn update_user(settings: &Settings, name: &str, changes: UserChanges) -> Result<(), String> {
+    let name = username(name)?;
+    let mut conn = connection(settings)?;
+    let user = users::update(&mut conn, &Actor::system(), &name, changes)
+        .map_err(|e| e.public_message())?;
+    print_json(&user)
+}

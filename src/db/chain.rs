@@ -1,0 +1,129 @@
+//! The event chain: every write appends its events last, under the lock on
+//! the chain head, so event ids follow commit order and each row stores the
+//! hash of the one before.
+
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::db::DbConn;
+use crate::db::rows::EventRow;
+use crate::db::schema::{event_chain_head, events};
+use crate::error::Result;
+
+/// An event a write appends.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// `model.created`, `version.stage_changed`, …
+    pub event_type: &'static str,
+    /// The model it concerns.
+    pub model_name: Option<String>,
+    /// The version it concerns.
+    pub version: Option<i64>,
+    /// Details: the object after the change, previous values, …
+    pub payload: serde_json::Value,
+}
+
+impl NewEvent {
+    /// An event about a model (and optionally one of its versions).
+    pub fn new(
+        event_type: &'static str,
+        model_name: &str,
+        version: Option<i64>,
+        payload: serde_json::Value,
+    ) -> Self {
+        NewEvent {
+            event_type,
+            model_name: Some(model_name.to_owned()),
+            version,
+            payload,
+        }
+    }
+
+    /// An event about no model (users, tokens).
+    pub fn global(event_type: &'static str, payload: serde_json::Value) -> Self {
+        NewEvent {
+            event_type,
+            model_name: None,
+            version: None,
+            payload,
+        }
+    }
+}
+
+/// The chain hash of one event.
+pub fn chain_hash(prev_hash: &str, row: &EventRow) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        prev_hash,
+        &row.id.to_string(),
+        &row.event_type,
+        row.model_name.as_deref().unwrap_or(""),
+        &row.version.map(|v| v.to_string()).unwrap_or_default(),
+        &row.actor,
+        &row.timestamp.to_string(),
+        &row.payload,
+    ] {
+        hasher.update(part.len().to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// The hash the chain starts from.
+pub fn genesis_hash() -> String {
+    "0".repeat(64)
+}
+
+/// Appends events at the end of a write transaction (only [`super::write`]
+/// calls it): the chain head is the last lock a transaction takes, so
+/// writers never deadlock.
+pub(super) fn append(
+    conn: &mut DbConn,
+    actor: &str,
+    timestamp: i64,
+    new_events: Vec<NewEvent>,
+) -> Result<()> {
+    let head = event_chain_head::table.filter(event_chain_head::id.eq(1));
+    let (mut last_id, mut last_hash): (i64, String) = match conn {
+        DbConn::Postgresql(pg) => head
+            .select((event_chain_head::last_id, event_chain_head::last_hash))
+            .for_update()
+            .first(pg)?,
+        // BEGIN IMMEDIATE already holds SQLite's write lock.
+        DbConn::Sqlite(sqlite) => head
+            .select((event_chain_head::last_id, event_chain_head::last_hash))
+            .first(sqlite)?,
+    };
+    let mut rows = Vec::with_capacity(new_events.len());
+    for event in new_events {
+        last_id += 1;
+        let mut row = EventRow {
+            id: last_id,
+            event_type: event.event_type.to_owned(),
+            model_name: event.model_name,
+            version: event.version,
+            actor: actor.to_owned(),
+            timestamp,
+            payload: event.payload.to_string(),
+            prev_hash: last_hash.clone(),
+            hash: String::new(),
+        };
+        row.hash = chain_hash(&last_hash, &row);
+        last_hash.clone_from(&row.hash);
+        rows.push(row);
+    }
+    // One statement per event: batch inserts do not compile for the
+    // multi-backend connection, and a transaction appends only a few.
+    for row in &rows {
+        diesel::insert_into(events::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    diesel::update(event_chain_head::table.filter(event_chain_head::id.eq(1)))
+        .set((
+            event_chain_head::last_id.eq(last_id),
+            event_chain_head::last_hash.eq(&last_hash),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! The database's word on a caller: the user a verified token or password
+//! names still exists, is enabled, holds an unrevoked token, and has the role
+//! an operation needs. Checked in one statement that also reads the event
+//! head, on the connection of the operation's own work.
+
+use diesel::prelude::*;
+
+use crate::auth::Actor;
+use crate::auth::tokens::{Claims, TokenKind};
+use crate::db::DbConn;
+use crate::db::enums::Role;
+use crate::db::schema::{api_tokens, event_chain_head, users};
+use crate::error::{Error, Result};
+
+/// An authorised caller, and the registry's write position ([`Authorized::head`])
+/// read in the same statement.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    /// Who acts.
+    pub actor: Actor,
+    /// The id of the last event when the caller was checked. Every write to
+    /// the registry appends an event, so an unchanged head means unchanged data.
+    pub head: i64,
+}
+
+/// The head row of the event chain.
+type HeadRow =
+    diesel::dsl::Filter<event_chain_head::table, diesel::dsl::Eq<event_chain_head::id, i32>>;
+
+/// The id of the last event, as a subquery (0 before the first event).
+fn head_subquery()
+-> diesel::dsl::SingleValue<diesel::dsl::Select<HeadRow, event_chain_head::last_id>> {
+    event_chain_head::table
+        .filter(event_chain_head::id.eq(1))
+        .select(event_chain_head::last_id)
+        .single_value()
+}
+
+/// Checks a verified token's claims against the database: the user exists
+/// and is enabled, a pipeline token is not revoked, and the stored role
+/// reaches `need`. One statement reads the user, the token's revocation and
+/// the event head together.
+pub fn authorize(conn: &mut DbConn, claims: &Claims, need: Role) -> Result<Authorized> {
+    let token_active = diesel::dsl::exists(
+        api_tokens::table
+            .filter(api_tokens::jti.eq(&claims.jti))
+            .filter(api_tokens::user_id.eq(claims.uid))
+            .filter(api_tokens::revoked_at.is_null()),
+    );
+    let user: Option<(i64, Role, bool, Option<i64>, bool)> = users::table
+        .filter(users::username.eq(&claims.sub))
+        .select((
+            users::id,
+            users::role,
+            users::disabled,
+            head_subquery(),
+            token_active,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((user_id, role, disabled, head, token_active)) = user else {
+        return Err(Error::Unauthenticated(
+            "the token's user does not exist".to_owned(),
+        ));
+    };
+    if user_id != claims.uid {
+        return Err(Error::Unauthenticated(
+            "the token's user does not exist".to_owned(),
+        ));
+    }
+    if disabled {
+        return Err(Error::Unauthenticated(
+            "the token's user is disabled".to_owned(),
+        ));
+    }
+    if claims.kind == TokenKind::Pipeline && !token_active {
+        return Err(Error::Unauthenticated(
+            "the token has been revoked".to_owned(),
+        ));
+    }
+    Ok(Authorized {
+        actor: permitted(&claims.sub, role, need)?,
+        head: head.unwrap_or(0),
+    })
+}
+
+/// The actor `username` with stored role `role`, if that role reaches `need`.
+fn permitted(username: &str, role: Role, need: Role) -> Result<Actor> {
+    if !role.reaches(need) {
+        return Err(Error::PermissionDenied(format!(
+            "this needs role {need}; user '{username}' has role {role}"
+        )));
+    }
+    Ok(Actor {
+        username: username.to_owned(),
+        role,
+    })
+}
+
+/// The stored password hash of a user (for HTTP Basic), if the user exists.
+pub fn stored_hash(conn: &mut DbConn, username: &str) -> Result<Option<String>> {
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(users::password_hash)
+        .first(conn)
+        .optional()?)
+}
+
+/// After a Basic password verified against `verified_hash`: the user must
+/// still have that hash (no password change in between), be enabled and
+/// reach `need`. Answers the event head read in the same statement.
+pub fn resolve_verified(
+    conn: &mut DbConn,
+    username: &str,
+    verified_hash: &str,
+    need: Role,
+) -> Result<Authorized> {
+    let user: Option<(Role, String, bool, Option<i64>)> = users::table
+        .filter(users::username.eq(username))
+        .select((
+            users::role,
+            users::password_hash,
+            users::disabled,
+            head_subquery(),
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((role, _, disabled, head)) = user.filter(|(_, hash, _, _)| hash == verified_hash)
+    else {
+        return Err(Error::Unauthenticated(
+            "invalid username or password".to_owned(),
+        ));
+    };
+    if disabled {
+        return Err(Error::Unauthenticated("this user is disabled".to_owned()));
+    }
+    Ok(Authorized {
+        actor: permitted(username, role, need)?,
+        head: head.unwrap_or(0),
+    })
+}

@@ -1,0 +1,328 @@
+//! The lifecycle: how a version moves between stages. Every rule of a move
+//! is here: what the policy decides for an actor, applying a move (and
+//! archiving the versions it displaces), the activity trail that records
+//! each step, and marking requests stale when their version moves. Direct
+//! moves (`versions`), approved requests (`requests`) and alias moves
+//! (`aliases`) all go through this module.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::auth::Actor;
+use crate::db::chain::NewEvent;
+use crate::db::enums::{RequestStatus, Stage};
+use crate::db::rows::{ActivityRow, ModelRow, NewActivityRow, VersionRow};
+use crate::db::schema::{activities, model_versions, registered_models, transition_requests};
+use crate::db::{self, DbConn, WriteTx, now_ms};
+use crate::domain::lookup::{find_model, find_version};
+use crate::domain::policy::{Decision, Policy};
+use crate::domain::types::{ModelName, VersionNumber, percent_encode_segment};
+use crate::error::{Error, Result};
+
+/// A stage move.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// Target stage.
+    pub to: Stage,
+    /// Archive the versions now in the target stage (Staging/Production only).
+    pub archive_existing_versions: bool,
+    /// The actor's comment.
+    pub comment: Option<String>,
+}
+
+/// What an activity records.
+pub mod activity_type {
+    /// A move applied directly or by an approved request.
+    pub const APPLIED_TRANSITION: &str = "APPLIED_TRANSITION";
+    /// A version archived because another took its stage.
+    pub const SYSTEM_TRANSITION: &str = "SYSTEM_TRANSITION";
+    /// A transition request opened.
+    pub const REQUESTED_TRANSITION: &str = "REQUESTED_TRANSITION";
+    /// An approval of a request.
+    pub const APPROVED_REQUEST: &str = "APPROVED_REQUEST";
+    /// A request rejected.
+    pub const REJECTED_REQUEST: &str = "REJECTED_REQUEST";
+    /// A request cancelled.
+    pub const CANCELLED_REQUEST: &str = "CANCELLED_REQUEST";
+    /// An alias pointed at the version.
+    pub const ALIAS_SET: &str = "ALIAS_SET";
+    /// An alias taken off the version.
+    pub const ALIAS_REMOVED: &str = "ALIAS_REMOVED";
+}
+
+/// One entry of a version's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Activity {
+    /// `APPLIED_TRANSITION`, `SYSTEM_TRANSITION`, `REQUESTED_TRANSITION`, …
+    pub activity_type: String,
+    /// Stage before.
+    pub from_stage: Option<Stage>,
+    /// Stage after (or requested).
+    pub to_stage: Option<Stage>,
+    /// Who acted.
+    pub user: String,
+    /// When, in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The actor's comment.
+    pub comment: Option<String>,
+    /// The transition request concerned, if any.
+    pub request_id: Option<i64>,
+}
+
+/// Records one step in a version's trail.
+pub fn record_activity(
+    tx: &mut WriteTx<'_>,
+    model_id: i64,
+    version: i64,
+    activity: &Activity,
+) -> Result<()> {
+    diesel::insert_into(activities::table)
+        .values(NewActivityRow {
+            model_id,
+            version,
+            activity_type: &activity.activity_type,
+            from_stage: activity.from_stage,
+            to_stage: activity.to_stage,
+            user_name: &activity.user,
+            timestamp: activity.timestamp,
+            comment: activity.comment.as_deref(),
+            request_id: activity.request_id,
+        })
+        .execute(tx.conn())?;
+    Ok(())
+}
+
+/// A version's audit trail, oldest first.
+pub fn trail(conn: &mut DbConn, name: &ModelName, version: VersionNumber) -> Result<Vec<Activity>> {
+    db::read(conn, |conn| {
+        let model = find_model(conn, name)?;
+        find_version(conn, &model, version)?;
+        let rows: Vec<ActivityRow> = activities::table
+            .filter(activities::model_id.eq(model.id))
+            .filter(activities::version.eq(version.get()))
+            .order((activities::timestamp.asc(), activities::id.asc()))
+            .select(ActivityRow::as_select())
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Activity {
+                from_stage: row.from_stage,
+                to_stage: row.to_stage,
+                activity_type: row.activity_type,
+                user: row.user_name,
+                timestamp: row.timestamp,
+                comment: row.comment,
+                request_id: row.request_id,
+            })
+            .collect())
+    })
+}
+
+/// Refuses `archive_existing_versions` on a move where it means nothing.
+pub fn check_archive_flag(transition: &Transition) -> Result<()> {
+    if transition.archive_existing_versions
+        && !matches!(transition.to, Stage::Staging | Stage::Production)
+    {
+        return Err(Error::invalid(format!(
+            "archive_existing_versions can only be used when moving to Staging or Production, not {}",
+            transition.to
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a move against the policy for this actor; `Ok(())` means the
+/// actor may make it directly, otherwise it needs an approved request.
+pub fn check_direct_move(
+    policy: &Policy,
+    actor: &Actor,
+    name: &ModelName,
+    version: VersionNumber,
+    from: Stage,
+    transition: &Transition,
+) -> Result<()> {
+    check_archive_flag(transition)?;
+    match policy
+        .decide(actor.role, from, transition.to)
+        .map_err(Error::InvalidParameter)?
+    {
+        Decision::Direct(_) => Ok(()),
+        Decision::NeedsApproval(rule) => Err(Error::ApprovalRequired(format!(
+            "moving {from} -> {} needs role {} or an approved request: \
+             POST /api/v1/models/{}/versions/{version}/transition-requests",
+            transition.to,
+            rule.direct,
+            percent_encode_segment(name.as_str()),
+        ))),
+    }
+}
+
+/// Applies a move the caller has already decided on, inside its write (the
+/// model row locked): archives the versions in the target stage when asked,
+/// moves the version, records the trail, marks requests made from the stages
+/// left stale, and emits the events. `request_id` names the approved request
+/// that caused it. Answers the moved version's row.
+pub fn apply(
+    tx: &mut WriteTx<'_>,
+    actor: &Actor,
+    model: &ModelRow,
+    row: &VersionRow,
+    transition: &Transition,
+    request_id: Option<i64>,
+) -> Result<VersionRow> {
+    let from = row.current_stage;
+    let to = transition.to;
+    let now = now_ms();
+    if transition.archive_existing_versions {
+        let others: Vec<VersionRow> = model_versions::table
+            .filter(model_versions::model_id.eq(model.id))
+            .filter(model_versions::current_stage.eq(to))
+            .filter(model_versions::id.ne(row.id))
+            .order(model_versions::version.asc())
+            .select(VersionRow::as_select())
+            .load(tx.conn())?;
+        for other in others {
+            diesel::update(model_versions::table.find(other.id))
+                .set((
+                    model_versions::current_stage.eq(Stage::Archived),
+                    model_versions::last_updated_timestamp.eq(now),
+                ))
+                .execute(tx.conn())?;
+            record_activity(
+                tx,
+                model.id,
+                other.version,
+                &Activity {
+                    activity_type: activity_type::SYSTEM_TRANSITION.to_owned(),
+                    from_stage: Some(to),
+                    to_stage: Some(Stage::Archived),
+                    user: actor.username.clone(),
+                    timestamp: now,
+                    comment: Some(format!(
+                        "archived because version {} moved to {to}",
+                        row.version
+                    )),
+                    request_id,
+                },
+            )?;
+            moved(
+                tx,
+                Stage::Archived,
+                NewEvent::new(
+                    "version.stage_changed",
+                    &model.name,
+                    Some(other.version),
+                    json!({
+                        "from_stage": to,
+                        "to_stage": Stage::Archived,
+                        "system": true,
+                        "caused_by_version": row.version,
+                    }),
+                ),
+            );
+            mark_stale(tx, model, other.version, Some(Stage::Archived), None)?;
+        }
+    }
+    let updated: VersionRow = diesel::update(model_versions::table.find(row.id))
+        .set((
+            model_versions::current_stage.eq(to),
+            model_versions::last_updated_timestamp.eq(now),
+        ))
+        .returning(model_versions::all_columns)
+        .get_result(tx.conn())?;
+    diesel::update(registered_models::table.find(model.id))
+        .set(registered_models::last_updated_timestamp.eq(now))
+        .execute(tx.conn())?;
+    record_activity(
+        tx,
+        model.id,
+        row.version,
+        &Activity {
+            activity_type: activity_type::APPLIED_TRANSITION.to_owned(),
+            from_stage: Some(from),
+            to_stage: Some(to),
+            user: actor.username.clone(),
+            timestamp: now,
+            comment: transition.comment.clone(),
+            request_id,
+        },
+    )?;
+    moved(
+        tx,
+        to,
+        NewEvent::new(
+            "version.stage_changed",
+            &model.name,
+            Some(row.version),
+            json!({
+                "from_stage": from,
+                "to_stage": to,
+                "archive_existing_versions": transition.archive_existing_versions,
+                "comment": transition.comment,
+                "request_id": request_id,
+            }),
+        ),
+    );
+    mark_stale(tx, model, row.version, Some(to), request_id)?;
+    Ok(updated)
+}
+
+/// Emits a stage change and counts it in
+/// `modelgate_transitions_total{to_stage}` once committed.
+fn moved(tx: &mut WriteTx<'_>, to: Stage, event: NewEvent) {
+    tx.emit(event);
+    tx.after_commit(move || {
+        metrics::counter!("modelgate_transitions_total", "to_stage" => to.as_str()).increment(1);
+    });
+}
+
+/// Sets a request's status, with who decided and their comment.
+pub fn set_request_status(
+    tx: &mut WriteTx<'_>,
+    id: i64,
+    status: RequestStatus,
+    decided_by: Option<&str>,
+    comment: Option<&str>,
+) -> Result<()> {
+    diesel::update(transition_requests::table.find(id))
+        .set((
+            transition_requests::status.eq(status),
+            transition_requests::decided_by.eq(decided_by),
+            transition_requests::decision_comment.eq(comment),
+            transition_requests::last_updated_timestamp.eq(now_ms()),
+        ))
+        .execute(tx.conn())?;
+    Ok(())
+}
+
+/// Marks the pending requests of a version stale when it has left their
+/// from-stage (`current` is where it is now; `None` when it was deleted),
+/// except the request `except` that is being applied.
+pub fn mark_stale(
+    tx: &mut WriteTx<'_>,
+    model: &ModelRow,
+    version: i64,
+    current: Option<Stage>,
+    except: Option<i64>,
+) -> Result<()> {
+    let pending: Vec<(i64, Stage)> = transition_requests::table
+        .filter(transition_requests::model_id.eq(model.id))
+        .filter(transition_requests::version.eq(version))
+        .filter(transition_requests::status.eq(RequestStatus::Pending))
+        .select((transition_requests::id, transition_requests::from_stage))
+        .load(tx.conn())?;
+    for (id, from) in pending {
+        if Some(id) == except || current == Some(from) {
+            continue;
+        }
+        set_request_status(tx, id, RequestStatus::Stale, None, None)?;
+        tx.emit(NewEvent::new(
+            "request.stale",
+            &model.name,
+            Some(version),
+            json!({ "id": id, "from_stage": from, "current_stage": current }),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! Searching versions across models with MLflow's filter attributes, in
+//! keyset pages under every order MLflow accepts.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use crate::db::rows::VersionRow;
+use crate::db::schema::{model_version_tags, model_versions, registered_models};
+use crate::db::{self, DbConn};
+use crate::domain::filter::{Comparison, Field, Op, Value};
+use crate::domain::sql::{Page, PageToken, after_key, tag_filter, text_filter, unsupported_op};
+use crate::domain::versions::{ModelVersion, hydrate};
+use crate::error::{Error, Result};
+
+/// The sort key of a cross-model version search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSortKey {
+    /// The model's name.
+    Name,
+    /// The version number.
+    VersionNumber,
+    /// Registration time.
+    CreationTimestamp,
+    /// Last change.
+    LastUpdatedTimestamp,
+}
+
+/// A version search's order; ties break on the version's row id (newest
+/// first), which keeps keyset pages exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionOrder {
+    /// Sort key.
+    pub key: VersionSortKey,
+    /// Descending?
+    pub descending: bool,
+}
+
+impl VersionOrder {
+    /// Parses `name`, `version_number`, `creation_timestamp`,
+    /// `last_updated_timestamp` (alias `timestamp`), optionally `ASC`/`DESC`.
+    pub fn parse(text: &str) -> Result<Self> {
+        const EXPECTED: &str = "name, version_number, creation_timestamp or last_updated_timestamp";
+        let (key, descending) = crate::domain::sql::order_words(text, EXPECTED)?;
+        let key = match key.as_str() {
+            "name" => VersionSortKey::Name,
+            "version_number" => VersionSortKey::VersionNumber,
+            "creation_timestamp" => VersionSortKey::CreationTimestamp,
+            "last_updated_timestamp" | "timestamp" => VersionSortKey::LastUpdatedTimestamp,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid order_by '{}': expected {EXPECTED}, optionally followed by ASC or DESC",
+                    text.escape_debug()
+                )));
+            }
+        };
+        Ok(VersionOrder { key, descending })
+    }
+}
+
+/// A search over the versions of every model.
+#[derive(Debug, Clone)]
+pub struct VersionSearch {
+    /// Comparisons on `name`, `version_number`, `run_id`, `source_path`, `tags.<key>`.
+    pub filter: Vec<Comparison>,
+    /// Order (default: name ascending).
+    pub order: VersionOrder,
+    /// Page size.
+    pub max_results: i64,
+    /// Continuation.
+    pub page_token: Option<String>,
+}
+
+/// Searches versions across models with MLflow's filter attributes.
+pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersion>> {
+    use model_version_tags::dsl as t;
+    use model_versions::dsl as v;
+    use registered_models::dsl as m;
+
+    let scope = format!(
+        "mlversions:{:?}:{}",
+        query.order.key,
+        if query.order.descending {
+            "desc"
+        } else {
+            "asc"
+        }
+    );
+    let mut select = v::model_versions
+        .inner_join(m::registered_models)
+        .select((VersionRow::as_select(), m::name))
+        .limit(query.max_results + 1)
+        .into_boxed();
+    for comparison in &query.filter {
+        select = match &comparison.field {
+            Field::Attribute(attr) => match attr.to_ascii_lowercase().as_str() {
+                "name" => text_filter!(select, m::name, comparison, comparison.text()?.to_owned()),
+                "version_number" | "version" => {
+                    let number = version_number(comparison)?;
+                    match comparison.op {
+                        Op::Eq => select.filter(v::version.eq(number)),
+                        Op::Ne => select.filter(v::version.ne(number)),
+                        Op::Lt => select.filter(v::version.lt(number)),
+                        Op::Le => select.filter(v::version.le(number)),
+                        Op::Gt => select.filter(v::version.gt(number)),
+                        Op::Ge => select.filter(v::version.ge(number)),
+                        _ => return Err(unsupported_op(comparison, "=, !=, <, <=, > and >=")),
+                    }
+                }
+                "run_id" => match (comparison.op, &comparison.value) {
+                    (Op::In, Value::List(items)) => select.filter(v::run_id.eq_any(items.clone())),
+                    (Op::NotIn, Value::List(items)) => {
+                        select.filter(v::run_id.ne_all(items.clone()))
+                    }
+                    _ => text_filter!(
+                        select,
+                        v::run_id.assume_not_null(),
+                        comparison,
+                        comparison.text()?.to_owned()
+                    ),
+                },
+                "source_path" | "source" => {
+                    text_filter!(select, v::source, comparison, comparison.text()?.to_owned())
+                }
+                other => {
+                    return Err(Error::invalid(format!(
+                        "invalid filter: model versions can be filtered by name, version_number, \
+                         run_id, source_path and tags.<key>, not '{other}'"
+                    )));
+                }
+            },
+            Field::Tag(key) => tag_filter!(
+                select,
+                v::id,
+                t::model_version_tags
+                    .filter(t::key.eq(key.clone()))
+                    .select(t::version_id),
+                t::value,
+                comparison
+            ),
+        };
+    }
+
+    let token = match &query.page_token {
+        Some(text) => Some(PageToken::decode(text, &scope)?),
+        None => None,
+    };
+    let descending = query.order.descending;
+    // Keyset: (key, id) with the key in the asked direction and id descending.
+    if let Some(token) = &token {
+        let id = token.id;
+        select = match query.order.key {
+            VersionSortKey::Name => {
+                after_key!(select, m::name, token.text_key()?, v::id.lt(id), descending)
+            }
+            VersionSortKey::VersionNumber => {
+                after_key!(
+                    select,
+                    v::version,
+                    token.int_key()?,
+                    v::id.lt(id),
+                    descending
+                )
+            }
+            VersionSortKey::CreationTimestamp => after_key!(
+                select,
+                v::creation_timestamp,
+                token.int_key()?,
+                v::id.lt(id),
+                descending
+            ),
+            VersionSortKey::LastUpdatedTimestamp => after_key!(
+                select,
+                v::last_updated_timestamp,
+                token.int_key()?,
+                v::id.lt(id),
+                descending
+            ),
+        };
+    }
+    select = match (query.order.key, descending) {
+        (VersionSortKey::Name, false) => select.order((m::name.asc(), v::id.desc())),
+        (VersionSortKey::Name, true) => select.order((m::name.desc(), v::id.desc())),
+        (VersionSortKey::VersionNumber, false) => select.order((v::version.asc(), v::id.desc())),
+        (VersionSortKey::VersionNumber, true) => select.order((v::version.desc(), v::id.desc())),
+        (VersionSortKey::CreationTimestamp, false) => {
+            select.order((v::creation_timestamp.asc(), v::id.desc()))
+        }
+        (VersionSortKey::CreationTimestamp, true) => {
+            select.order((v::creation_timestamp.desc(), v::id.desc()))
+        }
+        (VersionSortKey::LastUpdatedTimestamp, false) => {
+            select.order((v::last_updated_timestamp.asc(), v::id.desc()))
+        }
+        (VersionSortKey::LastUpdatedTimestamp, true) => {
+            select.order((v::last_updated_timestamp.desc(), v::id.desc()))
+        }
+    };
+
+    db::read(conn, |conn| {
+        let rows: Vec<(VersionRow, String)> = select.load(conn)?;
+        let names: HashMap<i64, String> =
+            rows.iter().map(|(r, n)| (r.model_id, n.clone())).collect();
+        let keys: HashMap<i64, PageToken> = rows
+            .iter()
+            .map(|(row, name)| {
+                let key: serde_json::Value = match query.order.key {
+                    VersionSortKey::Name => name.clone().into(),
+                    VersionSortKey::VersionNumber => row.version.into(),
+                    VersionSortKey::CreationTimestamp => row.creation_timestamp.into(),
+                    VersionSortKey::LastUpdatedTimestamp => row.last_updated_timestamp.into(),
+                };
+                (row.id, PageToken::new(&scope, key, row.id))
+            })
+            .collect();
+        let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
+        let items = hydrate(conn, rows.into_iter().map(|(row, _)| row).collect(), &names)?;
+        let items: Vec<(i64, ModelVersion)> = ids.into_iter().zip(items).collect();
+        let page = Page::from_overfetch(items, query.max_results, |(id, _)| {
+            keys.get(id)
+                .cloned()
+                .unwrap_or_else(|| PageToken::int(&scope, 0))
+        });
+        Ok(page.map(|(_, version)| version))
+    })
+}
+
+/// The number a `version_number` comparison names.
+fn version_number(comparison: &Comparison) -> Result<i64> {
+    match &comparison.value {
+        Value::Number(n) => Ok(*n),
+        Value::Text(text) => text.trim().parse::<i64>().map_err(|_| {
+            Error::invalid(format!(
+                "invalid filter: version_number must be an integer, got '{text}'"
+            ))
+        }),
+        Value::List(_) => Err(unsupported_op(comparison, "=, !=, <, <=, > and >=")),
+    }
+}

@@ -1,0 +1,247 @@
+//! Errors at the HTTP edge: the status and headers of each [`Error`], the
+//! extractor errors rewritten as JSON, the middleware that gives every other
+//! error answer the same JSON body, and the 404/405 fallback.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+
+use crate::error::{Error, Result};
+use crate::web::routes::RouteTable;
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Error::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) | Error::EndpointNotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::AlreadyExists(_) | Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::PermissionDenied(_) | Error::ApprovalRequired(_) => StatusCode::FORBIDDEN,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            Error::MethodNotAllowed(allowed) => {
+                if let Ok(value) = HeaderValue::from_str(allowed) {
+                    response.insert_header((header::ALLOW, value));
+                }
+            }
+            Error::RateLimited {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Error::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        response.json(self.body())
+    }
+}
+
+/// The JSON and path and query extractors' configurations, answering their
+/// errors in the JSON error body.
+pub fn extractor_config(
+    cfg: &mut utoipa_actix_web::service_config::ServiceConfig,
+    max_body_bytes: usize,
+) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_body_bytes)
+            .error_handler(json_error),
+    )
+    .app_data(web::PayloadConfig::new(max_body_bytes))
+    .app_data(web::PathConfig::default().error_handler(path_error))
+    .app_data(web::QueryConfig::default().error_handler(query_error));
+}
+
+/// Middleware: an error answer that is not JSON yet (from actix's own
+/// extractors or a static asset route) is rewritten into the JSON error body
+/// with the same status, so every error a client sees has one shape.
+pub async fn json_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> std::result::Result<
+    actix_web::dev::ServiceResponse<
+        actix_web::body::EitherBody<impl actix_web::body::MessageBody, actix_web::body::BoxBody>,
+    >,
+    actix_web::Error,
+> {
+    use actix_web::http::header::CONTENT_TYPE;
+    let response = next.call(req).await?;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return Ok(response.map_into_left_body());
+    }
+    let (request, body) = response.into_parts();
+    let text = actix_web::body::to_bytes(body.into_body())
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let error = match status.as_u16() {
+        401 => Error::Unauthenticated(message),
+        403 => Error::PermissionDenied(message),
+        404 => Error::EndpointNotFound(message),
+        413 => Error::PayloadTooLarge(message),
+        415 => Error::UnsupportedMediaType(message),
+        503 => Error::Unavailable(message),
+        500.. => Error::internal(message),
+        _ => Error::InvalidParameter(message),
+    };
+    let replaced = HttpResponse::build(status).json(error.body());
+    Ok(actix_web::dev::ServiceResponse::new(request, replaced).map_into_right_body())
+}
+
+/// The fallback: 405 with `Allow` for a known path, 404 otherwise.
+pub async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> Result<HttpResponse> {
+    match table.allowed(req.path()) {
+        Some(allowed) => Err(Error::MethodNotAllowed(allowed)),
+        None => Err(Error::EndpointNotFound(format!(
+            "no endpoint {} {}",
+            req.method(),
+            req.path()
+        ))),
+    }
+}
+
+fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let mapped = match &error {
+        JsonPayloadError::OverflowKnownLength { length, limit } => Error::PayloadTooLarge(format!(
+            "request body is {length} bytes; the limit is {limit}"
+        )),
+        JsonPayloadError::Overflow { limit } => {
+            Error::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
+        }
+        JsonPayloadError::ContentType => Error::UnsupportedMediaType(
+            "request body must be JSON (Content-Type: application/json)".to_owned(),
+        ),
+        JsonPayloadError::Deserialize(inner) if inner.is_data() => {
+            Error::invalid(format!("invalid request body: {inner}"))
+        }
+        JsonPayloadError::Deserialize(inner) => {
+            Error::invalid(format!("malformed JSON in request body: {inner}"))
+        }
+        other => Error::invalid(format!("could not read the request body: {other}")),
+    };
+    mapped.into()
+}
+
+fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
+    let PathError::Deserialize(inner) = &error else {
+        return Error::invalid(format!("invalid path: {error}")).into();
+    };
+    Error::invalid(format!("invalid path parameter: {inner}")).into()
+}
+
+fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let QueryPayloadError::Deserialize(inner) = &error else {
+        return Error::invalid(format!("invalid query string: {error}")).into();
+    };
+    Error::invalid(format!("invalid query parameter: {inner}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn rendered(error: Error) -> (u16, serde_json::Value) {
+        let response = error.error_response();
+        let status = response.status().as_u16();
+        let bytes = to_bytes(response.into_body()).await.unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[actix_web::test]
+    async fn each_variant_renders_its_status_and_exact_body() {
+        let cases = [
+            (Error::invalid("bad"), 400, "INVALID_PARAMETER_VALUE", "bad"),
+            (
+                Error::NotFound("gone".into()),
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+                "gone",
+            ),
+            (
+                Error::AlreadyExists("dup".into()),
+                409,
+                "RESOURCE_ALREADY_EXISTS",
+                "dup",
+            ),
+            (Error::Conflict("moved".into()), 409, "CONFLICT", "moved"),
+            (
+                Error::Unauthenticated("who".into()),
+                401,
+                "UNAUTHENTICATED",
+                "who",
+            ),
+            (
+                Error::PermissionDenied("no".into()),
+                403,
+                "PERMISSION_DENIED",
+                "no",
+            ),
+            (
+                Error::ApprovalRequired("ask".into()),
+                403,
+                "APPROVAL_REQUIRED",
+                "ask",
+            ),
+            (
+                Error::PayloadTooLarge("big".into()),
+                413,
+                "REQUEST_TOO_LARGE",
+                "big",
+            ),
+            (
+                Error::Unavailable("connection to 10.0.0.5 failed for user \"modelgate\"".into()),
+                503,
+                "TEMPORARILY_UNAVAILABLE",
+                "the database is temporarily unavailable; retry later",
+            ),
+            (
+                Error::internal("secret detail"),
+                500,
+                "INTERNAL_ERROR",
+                "internal server error",
+            ),
+        ];
+        for (error, status, code, message) in cases {
+            let (got_status, body) = rendered(error).await;
+            assert_eq!(got_status, status);
+            assert_eq!(
+                body,
+                serde_json::json!({"error_code": code, "message": message})
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn method_not_allowed_lists_the_allowed_methods() {
+        let response = Error::MethodNotAllowed("GET, PATCH".into()).error_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            response.headers().get(header::ALLOW).map(|v| v.as_bytes()),
+            Some(&b"GET, PATCH"[..])
+        );
+    }
+}

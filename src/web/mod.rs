@@ -1,0 +1,122 @@
+//! The shared HTTP edge: the application state, running database work for
+//! an authenticated caller, the read cache, JSON errors, the route table
+//! behind 405s and the pieces of the OpenAPI document that every surface
+//! shares. The native API (`api`), the MLflow layer (`mlflow`) and the web
+//! UI translate between HTTP and domain calls on top of this module.
+
+pub mod auth;
+pub mod error;
+pub mod read_cache;
+pub mod routes;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::auth::Actor;
+use crate::db::enums::Role;
+use crate::db::{DbConn, Pool};
+use crate::domain::callers::Authorized;
+use crate::domain::policy::Policy;
+use crate::error::{Error, Result};
+
+pub use auth::{AuthContext, Caller, Credentials};
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database connections.
+    pub pool: Pool,
+    /// The lifecycle rules in force.
+    pub policy: Arc<Policy>,
+    /// Token keys, login throttling and token lifetime.
+    pub auth: Arc<AuthContext>,
+    /// Answers of hot reads, valid while nothing is written.
+    pub cache: Arc<read_cache::ReadCache>,
+}
+
+/// Registers the state, the token keys and the extractors' JSON error
+/// handlers for every surface.
+pub fn configure(
+    cfg: &mut utoipa_actix_web::service_config::ServiceConfig,
+    state: AppState,
+    max_body_bytes: usize,
+) {
+    cfg.app_data(web::Data::from(state.auth.keys.clone()))
+        .app_data(web::Data::new(state));
+    error::extractor_config(cfg, max_body_bytes);
+}
+
+impl AppState {
+    /// Runs blocking database work on the blocking pool, inside the request's span.
+    pub async fn db<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        web::block(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|_| Error::Unavailable("the server is shutting down".to_owned()))?
+    }
+
+    /// Runs database work for an authenticated caller: checks the caller
+    /// against the database and the role `need` first, on the same
+    /// connection, then runs `work` as that actor.
+    pub async fn db_as<T, F>(&self, who: impl Into<Credentials>, need: Role, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn, Actor) -> Result<T> + Send + 'static,
+    {
+        let authorize = self.authorizer(who.into(), need).await?;
+        self.db(move |conn| {
+            let authorized = authorize(conn)?;
+            work(conn, authorized.actor)
+        })
+        .await
+    }
+
+    /// A read any viewer may make whose answer depends only on the request's
+    /// path and query: checks the caller, then answers from the read cache at
+    /// the event head the check saw, or from `work` encoded as JSON (and kept
+    /// under that head). See [`read_cache`].
+    pub async fn read_json<T, F>(
+        &self,
+        who: impl Into<Credentials>,
+        req: &HttpRequest,
+        work: F,
+    ) -> Result<HttpResponse>
+    where
+        T: serde::Serialize,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        let authorize = self.authorizer(who.into(), Role::Viewer).await?;
+        let key = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.path(), |pq| pq.as_str())
+            .to_owned();
+        let cache = self.cache.clone();
+        let answer = self
+            .db(move |conn| {
+                let Authorized { head, .. } = authorize(conn)?;
+                if let Some(answer) = cache.get(head, &key) {
+                    return Ok(answer);
+                }
+                let answer = serde_json::to_vec(&work(conn)?)
+                    .map(web::Bytes::from)
+                    .map_err(|e| Error::internal_from("cannot encode the answer", e))?;
+                cache.put(head, key, answer.clone());
+                Ok(answer)
+            })
+            .await?;
+        Ok(HttpResponse::Ok()
+            .content_type(actix_web::http::header::ContentType::json())
+            .body(answer))
+    }
+}
