@@ -16,12 +16,38 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
-/// Implements the text conversions shared by every stored enumeration:
-/// `as_str` and `ALL` come from the table of variants and their names;
-/// `FromStr` matches names exactly unless told to ignore case.
+/// Declares a stored enumeration: the enum with its derives (serde, Diesel
+/// as text, the OpenAPI schema), `ALL` and `as_str` from the table of
+/// variants and their names, `Display`, `FromStr` (exact names unless told
+/// to ignore case; `refusal` words the error) and the `ToSql`/`FromSql` pair.
 macro_rules! stored_enum {
-    ($name:ident, $what:literal, case_insensitive = $ci:literal, refusal = $refusal:expr,
-     [$($variant:ident => $text:literal),+ $(,)?]) => {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal, case_insensitive = $ci:literal, refusal = $refusal:expr) {
+            $( $(#[$vmeta:meta])* $variant:ident => $text:literal ),+ $(,)?
+        }
+    ) => {
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            Serialize,
+            Deserialize,
+            AsExpression,
+            FromSqlRow,
+            utoipa::ToSchema,
+        )]
+        #[diesel(sql_type = Text)]
+        $(#[$meta])*
+        pub enum $name {
+            $( $(#[$vmeta])* $variant ),+
+        }
+
         impl $name {
             /// Every value, in order.
             pub const ALL: [$name; [$($name::$variant),+].len()] = [$($name::$variant),+];
@@ -81,79 +107,37 @@ macro_rules! stored_enum {
     };
 }
 
-/// A version's lifecycle stage (these exact strings on the wire).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    AsExpression,
-    FromSqlRow,
-    utoipa::ToSchema,
-)]
-#[diesel(sql_type = Text)]
-pub enum Stage {
-    /// Just registered; in no stage.
-    None,
-    /// Being validated.
-    Staging,
-    /// Serving.
-    Production,
-    /// Retired.
-    Archived,
+stored_enum! {
+    /// A version's lifecycle stage (these exact strings on the wire).
+    pub enum Stage ("stage", case_insensitive = true,
+        // MLflow accepts stage names in any letter case.
+        refusal = |s| format!("invalid stage '{s}': expected one of None, Staging, Production, Archived")) {
+        /// Just registered; in no stage.
+        None => "None",
+        /// Being validated.
+        Staging => "Staging",
+        /// Serving.
+        Production => "Production",
+        /// Retired.
+        Archived => "Archived",
+    }
 }
 
-// MLflow accepts stage names in any letter case.
-stored_enum!(Stage, "stage", case_insensitive = true,
-    refusal = |s| format!("invalid stage '{s}': expected one of None, Staging, Production, Archived"), [
-    None => "None",
-    Staging => "Staging",
-    Production => "Production",
-    Archived => "Archived",
-]);
-
-/// Roles, each including the one before it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    AsExpression,
-    FromSqlRow,
-    utoipa::ToSchema,
-)]
-#[diesel(sql_type = Text)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads everything.
-    Viewer,
-    /// Registers models and versions, edits them, opens requests.
-    Contributor,
-    /// Approves and rejects requests; approver-level moves.
-    Approver,
-    /// Users, tokens, webhooks, deletes; every allowed move directly.
-    Admin,
+stored_enum! {
+    /// Roles, each including the one before it.
+    #[serde(rename_all = "lowercase")]
+    pub enum Role ("role", case_insensitive = false,
+        refusal = |s| format!("unknown role '{s}' (expected viewer, contributor, approver or admin)")) {
+        /// Reads everything.
+        Viewer => "viewer",
+        /// Registers models and versions, edits them, opens requests.
+        Contributor => "contributor",
+        /// Approves and rejects requests; approver-level moves.
+        Approver => "approver",
+        /// Users, tokens, webhooks, deletes; every allowed move directly.
+        Admin => "admin",
+    }
 }
-
-stored_enum!(Role, "role", case_insensitive = false,
-    refusal = |s| format!("unknown role '{s}' (expected viewer, contributor, approver or admin)"), [
-    Viewer => "viewer",
-    Contributor => "contributor",
-    Approver => "approver",
-    Admin => "admin",
-]);
 
 impl Role {
     /// Whether this role includes `needed`.
@@ -162,43 +146,23 @@ impl Role {
     }
 }
 
-/// Where a request stands.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    AsExpression,
-    FromSqlRow,
-    utoipa::ToSchema,
-)]
-#[diesel(sql_type = Text)]
-#[serde(rename_all = "lowercase")]
-pub enum RequestStatus {
-    /// Waiting for approvals.
-    Pending,
-    /// Approved and applied.
-    Applied,
-    /// Rejected by an approver.
-    Rejected,
-    /// Withdrawn by the requester or an admin.
-    Cancelled,
-    /// The version moved (or went away) before the request was decided.
-    Stale,
+stored_enum! {
+    /// Where a request stands.
+    #[serde(rename_all = "lowercase")]
+    pub enum RequestStatus ("status", case_insensitive = false,
+        refusal = |s| format!("invalid status '{s}': expected pending, applied, rejected, cancelled or stale")) {
+        /// Waiting for approvals.
+        Pending => "pending",
+        /// Approved and applied.
+        Applied => "applied",
+        /// Rejected by an approver.
+        Rejected => "rejected",
+        /// Withdrawn by the requester or an admin.
+        Cancelled => "cancelled",
+        /// The version moved (or went away) before the request was decided.
+        Stale => "stale",
+    }
 }
-
-stored_enum!(RequestStatus, "status", case_insensitive = false,
-    refusal = |s| format!("invalid status '{s}': expected pending, applied, rejected, cancelled or stale"), [
-    Pending => "pending",
-    Applied => "applied",
-    Rejected => "rejected",
-    Cancelled => "cancelled",
-    Stale => "stale",
-]);
 
 #[cfg(test)]
 mod tests {

@@ -63,6 +63,7 @@ impl ResponseError for MlflowError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        crate::web::error::log_fault(&self.0);
         let (status, code) = self.status_and_code();
         let mut response = HttpResponse::build(status);
         match &self.0 {

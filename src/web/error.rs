@@ -28,6 +28,7 @@ impl ResponseError for Error {
     }
 
     fn error_response(&self) -> HttpResponse {
+        log_fault(self);
         let mut response = HttpResponse::build(self.status_code());
         match self {
             Error::MethodNotAllowed(allowed) => {
@@ -46,6 +47,14 @@ impl ResponseError for Error {
             _ => {}
         }
         response.json(self.body())
+    }
+}
+
+/// Logs a server-side fault with its whole cause chain, which the client
+/// never sees (every surface's error rendering calls this).
+pub fn log_fault(error: &Error) {
+    if matches!(error, Error::Internal { .. }) {
+        tracing::error!(cause = %crate::error::chain(error), "internal error");
     }
 }
 
