@@ -126,6 +126,29 @@ pub struct LogSettings {
 pub struct LifecycleSettings {
     /// The transition rules; absent means the built-in default table.
     pub rules: Option<Vec<RuleSettings>>,
+    /// The guarded stages and their gates; absent means Production, gated
+    /// by its Staging -> Production rule (when the rules have one).
+    pub guards: Option<Vec<GuardSettings>>,
+}
+
+/// One `[[lifecycle.guards]]` entry: a stage versions enter only through
+/// its gate (or, once cleared, by a rollback).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardSettings {
+    /// The guarded stage.
+    pub stage: String,
+    /// The rules into the stage whose crossing is the decision, named by
+    /// the stage they come from.
+    pub gate: Vec<GateSettings>,
+}
+
+/// One rule of a gate: `{ from = "Staging" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateSettings {
+    /// The stage the gate's rule moves from.
+    pub from: String,
 }
 
 /// One `[[lifecycle.rules]]` entry, validated into a policy rule at start.

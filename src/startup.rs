@@ -106,8 +106,7 @@ async fn serve_spec(spec: web::Data<web::Bytes>) -> actix_web::HttpResponse {
 impl Application {
     /// Connects, migrates, validates the policy and binds the listener.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
-        let policy = Policy::from_settings(settings.lifecycle.rules.as_deref())
-            .map_err(StartupError::Config)?;
+        let policy = Policy::from_settings(&settings.lifecycle).map_err(StartupError::Config)?;
         let keys = TokenKeys::from_settings(&settings.auth, &settings.data_dir)
             .map_err(StartupError::Config)?;
         let token_ttl_seconds = i64::try_from(settings.auth.token_ttl_seconds)

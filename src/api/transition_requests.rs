@@ -9,7 +9,7 @@ use crate::db::enums::RequestStatus;
 use crate::db::enums::Role;
 use crate::db::enums::Stage;
 use crate::domain::lifecycle::Transition;
-use crate::domain::policy::Rule;
+use crate::domain::policy::{Guard, Rule};
 use crate::domain::requests::{self, ApproveOutcome, RequestQuery, TransitionRequest};
 use crate::domain::types::{self, ModelName, VersionNumber, page_size};
 use crate::error::{Error, Result};
@@ -79,6 +79,9 @@ pub struct ListRequestsResponse {
 pub struct PolicyResponse {
     /// Every allowed move; a move without a rule is never allowed.
     pub rules: Vec<Rule>,
+    /// The guarded stages: each is entered only through its gate, or as the
+    /// rollback of a version that was in it before.
+    pub guards: Vec<Guard>,
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
@@ -317,5 +320,6 @@ pub async fn get_policy(state: web::Data<AppState>, caller: Caller) -> Result<Ht
     state.db_as(caller, Role::Viewer, |_, _| Ok(())).await?;
     Ok(HttpResponse::Ok().json(PolicyResponse {
         rules: state.policy.rules().copied().collect(),
+        guards: state.policy.guards().cloned().collect(),
     }))
 }

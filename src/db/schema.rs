@@ -172,3 +172,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     request_approvals,
     registered_models,
 );
+
+diesel::table! {
+    stage_clearances (model_id, version, stage) {
+        model_id -> BigInt,
+        version -> BigInt,
+        stage -> Text,
+    }
+}
+
+diesel::joinable!(stage_clearances -> registered_models (model_id));
+diesel::allow_tables_to_appear_in_same_query!(stage_clearances, registered_models);

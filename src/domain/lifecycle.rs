@@ -13,10 +13,12 @@ use crate::auth::Actor;
 use crate::db::chain::NewEvent;
 use crate::db::enums::{RequestStatus, Stage};
 use crate::db::rows::{ActivityRow, ModelRow, NewActivityRow, VersionRow};
-use crate::db::schema::{activities, model_versions, registered_models, transition_requests};
+use crate::db::schema::{
+    activities, model_versions, registered_models, stage_clearances, transition_requests,
+};
 use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::lookup::{find_model, find_version};
-use crate::domain::policy::{Decision, Policy};
+use crate::domain::policy::{Decision, Policy, Requirement};
 use crate::domain::types::{ModelName, VersionNumber, percent_encode_segment};
 use crate::error::{Error, Result};
 
@@ -132,29 +134,143 @@ pub fn check_archive_flag(transition: &Transition) -> Result<()> {
     Ok(())
 }
 
-/// Checks a move against the policy for this actor; `Ok(())` means the
-/// actor may make it directly, otherwise it needs an approved request.
+/// Whether a version is cleared for a stage: it entered that stage before
+/// (meeting the stage's gate, or by the rollback of a cleared version), so a
+/// weaker rule back into it is a rollback.
+pub fn cleared(conn: &mut DbConn, model_id: i64, version: i64, stage: Stage) -> Result<bool> {
+    Ok(stage_clearances::table
+        .filter(stage_clearances::model_id.eq(model_id))
+        .filter(stage_clearances::version.eq(version))
+        .filter(stage_clearances::stage.eq(stage))
+        .select(stage_clearances::version)
+        .first::<i64>(conn)
+        .optional()?
+        .is_some())
+}
+
+/// Records that a version entered a stage (every entry is allowed only
+/// through the stage's gate or as a rollback, so every entry clears).
+fn clear(tx: &mut WriteTx<'_>, model_id: i64, version: i64, stage: Stage) -> Result<()> {
+    if !cleared(tx.conn(), model_id, version, stage)? {
+        diesel::insert_into(stage_clearances::table)
+            .values((
+                stage_clearances::model_id.eq(model_id),
+                stage_clearances::version.eq(version),
+                stage_clearances::stage.eq(stage),
+            ))
+            .execute(tx.conn())?;
+    }
+    Ok(())
+}
+
+/// What moving this version to `to` needs under the policy, its clearance
+/// for `to` considered. A move no rule allows is a 400.
+pub fn requirement(
+    conn: &mut DbConn,
+    policy: &Policy,
+    model: &ModelRow,
+    row: &VersionRow,
+    to: Stage,
+) -> Result<Requirement> {
+    let cleared = policy.guard(to).is_some() && cleared(conn, model.id, row.version, to)?;
+    policy
+        .requirement(row.current_stage, to, cleared)
+        .map_err(Error::InvalidParameter)
+}
+
+/// Checks the moves `archive_existing_versions` implies (each version now in
+/// the target stage, other than this one, to Archived): each needs a rule,
+/// and, for a direct move by `actor`, one the actor may make directly; a
+/// request needs as many approvals as the most demanding of them. Answers
+/// that count (0 when nothing would be archived). A refusal is a 400 naming
+/// the implied move.
+pub fn check_implied_moves(
+    conn: &mut DbConn,
+    policy: &Policy,
+    model: &ModelRow,
+    row: &VersionRow,
+    transition: &Transition,
+    actor: Option<&Actor>,
+) -> Result<u32> {
+    if !transition.archive_existing_versions {
+        return Ok(0);
+    }
+    let to = transition.to;
+    let others: Vec<VersionRow> = model_versions::table
+        .filter(model_versions::model_id.eq(model.id))
+        .filter(model_versions::current_stage.eq(to))
+        .filter(model_versions::id.ne(row.id))
+        .order(model_versions::version.asc())
+        .select(VersionRow::as_select())
+        .load(conn)?;
+    let mut approvals = 0;
+    for other in others {
+        let implied = |why: String| {
+            Error::invalid(format!(
+                "archive_existing_versions would move version {} from {to} to Archived: {why}",
+                other.version
+            ))
+        };
+        let needed = requirement(conn, policy, model, &other, Stage::Archived)
+            .map_err(|e| implied(e.public_message()))?;
+        if let Some(actor) = actor
+            && !(actor.role == crate::db::enums::Role::Admin || actor.role.reaches(needed.direct))
+        {
+            return Err(implied(format!(
+                "that move needs role {}; user '{}' has role {}",
+                needed.direct, actor.username, actor.role
+            )));
+        }
+        approvals = approvals.max(needed.approvals);
+    }
+    Ok(approvals)
+}
+
+/// Checks a direct move against the policy for this actor: `Ok(())` means
+/// the actor may make it, and every move it implies, directly; otherwise it
+/// needs an approved request (`APPROVAL_REQUIRED`, naming the gate when a
+/// guarded stage's gate is what it lacks).
 pub fn check_direct_move(
+    conn: &mut DbConn,
     policy: &Policy,
     actor: &Actor,
-    name: &ModelName,
-    version: VersionNumber,
-    from: Stage,
+    model: &ModelRow,
+    row: &VersionRow,
     transition: &Transition,
 ) -> Result<()> {
     check_archive_flag(transition)?;
+    let from = row.current_stage;
+    let cleared = policy.guard(transition.to).is_some()
+        && cleared(conn, model.id, row.version, transition.to)?;
     match policy
-        .decide(actor.role, from, transition.to)
+        .decide(actor.role, from, transition.to, cleared)
         .map_err(Error::InvalidParameter)?
     {
-        Decision::Direct(_) => Ok(()),
-        Decision::NeedsApproval(rule) => Err(Error::ApprovalRequired(format!(
-            "moving {from} -> {} needs role {} or an approved request: \
-             POST /api/v1/models/{}/versions/{version}/transition-requests",
-            transition.to,
-            rule.direct,
-            percent_encode_segment(name.as_str()),
-        ))),
+        Decision::Direct(_) => {
+            check_implied_moves(conn, policy, model, row, transition, Some(actor))?;
+            Ok(())
+        }
+        Decision::NeedsApproval(needed) => {
+            let why = match &needed.raised_by {
+                Some(guard) => format!(
+                    " ({} is guarded: version {} has not entered it before, so {from} -> {} \
+                     is not a rollback and needs what its gate {} needs)",
+                    guard.stage,
+                    row.version,
+                    transition.to,
+                    guard.describe()
+                ),
+                None => String::new(),
+            };
+            Err(Error::ApprovalRequired(format!(
+                "moving {from} -> {} needs role {} or an approved request{why}: \
+                 POST /api/v1/models/{}/versions/{}/transition-requests",
+                transition.to,
+                needed.direct,
+                percent_encode_segment(&model.name),
+                row.version,
+            )))
+        }
     }
 }
 
@@ -222,6 +338,7 @@ pub fn apply(
                 ),
             );
             mark_stale(tx, model, other.version, Some(Stage::Archived), None)?;
+            clear(tx, model.id, other.version, Stage::Archived)?;
         }
     }
     let updated: VersionRow = diesel::update(model_versions::table.find(row.id))
@@ -265,6 +382,7 @@ pub fn apply(
         ),
     );
     mark_stale(tx, model, row.version, Some(to), request_id)?;
+    clear(tx, model.id, row.version, to)?;
     Ok(updated)
 }
 

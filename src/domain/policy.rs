@@ -1,12 +1,19 @@
-//! The lifecycle policy: a table of transition rules.
+//! The lifecycle policy: a table of transition rules, and the guarded
+//! stages whose gates hold along every path.
+//!
+//! A guarded stage is entered only by a move that meets its gate's
+//! requirement (the gate is the rule or rules into the stage whose crossing
+//! is the decision), whichever rule the move takes; or, as a rollback, by a
+//! weaker rule if the version entered that stage before (it is *cleared*
+//! for it). So None -> Archived -> Production cannot skip the
+//! Staging -> Production decision.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::config::RuleSettings;
-use crate::db::enums::Role;
-use crate::db::enums::Stage;
+use crate::config::{GuardSettings, LifecycleSettings, RuleSettings};
+use crate::db::enums::{Role, Stage};
 
 /// One allowed transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -21,19 +28,74 @@ pub struct Rule {
     pub approvals: u32,
 }
 
+/// A guarded stage and its gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Guard {
+    /// The guarded stage.
+    pub stage: Stage,
+    /// The rules into it whose crossing is the decision.
+    pub gate: Vec<Rule>,
+}
+
+impl Guard {
+    /// The lowest role that meets the gate directly (the loosest gate rule's).
+    pub fn direct(&self) -> Role {
+        self.gate
+            .iter()
+            .map(|r| r.direct)
+            .min()
+            .unwrap_or(Role::Admin)
+    }
+
+    /// The approvals that meet the gate by request (the loosest gate rule's).
+    pub fn approvals(&self) -> u32 {
+        self.gate.iter().map(|r| r.approvals).min().unwrap_or(1)
+    }
+
+    /// Whether `from -> stage` is one of the gate's rules.
+    pub fn is_gate(&self, from: Stage) -> bool {
+        self.gate.iter().any(|r| r.from == from)
+    }
+
+    /// The gate's rules as `Staging -> Production or …`.
+    pub fn describe(&self) -> String {
+        let rules: Vec<String> = self
+            .gate
+            .iter()
+            .map(|r| format!("{} -> {}", r.from, r.to))
+            .collect();
+        rules.join(" or ")
+    }
+}
+
+/// What one move needs: its rule, raised to the gate's requirement when it
+/// enters a guarded stage by a weaker rule for a version not cleared for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// The rule the move takes.
+    pub rule: Rule,
+    /// The lowest role that may make it directly (admin reaches every move).
+    pub direct: Role,
+    /// The distinct approvals a request for it needs.
+    pub approvals: u32,
+    /// The guard whose gate raised the requirement, if one did.
+    pub raised_by: Option<Guard>,
+}
+
+/// What the policy says about one actor's move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The actor may move the version directly.
+    Direct(Requirement),
+    /// The move exists but this actor needs an approved request.
+    NeedsApproval(Requirement),
+}
+
 /// The rules in force; a transition without a rule is never allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     rules: BTreeMap<(Stage, Stage), Rule>,
-}
-
-/// What the policy says about one actor's move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// The actor may move the version directly.
-    Direct(Rule),
-    /// The move exists but this actor needs an approved request.
-    NeedsApproval(Rule),
+    guards: BTreeMap<Stage, Guard>,
 }
 
 impl Policy {
@@ -52,29 +114,42 @@ impl Policy {
             (None, Archived, Contributor),
             (Archived, Staging, Contributor),
         ];
-        Policy {
-            rules: table
-                .into_iter()
-                .map(|(from, to, direct)| {
-                    (
-                        (from, to),
-                        Rule {
-                            from,
-                            to,
-                            direct,
-                            approvals: 1,
-                        },
-                    )
-                })
-                .collect(),
-        }
+        let rules: BTreeMap<(Stage, Stage), Rule> = table
+            .into_iter()
+            .map(|(from, to, direct)| {
+                (
+                    (from, to),
+                    Rule {
+                        from,
+                        to,
+                        direct,
+                        approvals: 1,
+                    },
+                )
+            })
+            .collect();
+        let guards = default_guards(&rules);
+        Policy { rules, guards }
+    }
+
+    /// Validates the configured rules and guards and checks the policy as
+    /// a graph; the error names the offending rule or guard.
+    pub fn from_settings(settings: &LifecycleSettings) -> Result<Self, String> {
+        let rules = match settings.rules.as_deref() {
+            Some(rules) => Self::rules_from(rules)?,
+            None => Self::default_rules().rules,
+        };
+        let guards = match settings.guards.as_deref() {
+            Some(guards) => guards_from(&rules, guards)?,
+            None => default_guards(&rules),
+        };
+        let policy = Policy { rules, guards };
+        policy.check_graph()?;
+        Ok(policy)
     }
 
     /// Validates configured rules; the error names the offending rule.
-    pub fn from_settings(rules: Option<&[RuleSettings]>) -> Result<Self, String> {
-        let Some(rules) = rules else {
-            return Ok(Self::default_rules());
-        };
+    fn rules_from(rules: &[RuleSettings]) -> Result<BTreeMap<(Stage, Stage), Rule>, String> {
         let mut table = BTreeMap::new();
         for (index, raw) in rules.iter().enumerate() {
             let name = format!("lifecycle rule #{} ({} -> {})", index + 1, raw.from, raw.to);
@@ -106,7 +181,72 @@ impl Policy {
                 return Err(format!("{name}: duplicate rule for {from} -> {to}"));
             }
         }
-        Ok(Policy { rules: table })
+        Ok(table)
+    }
+
+    /// Refuses a guarded stage whose gate no version can reach from None.
+    fn check_graph(&self) -> Result<(), String> {
+        let reachable = self.reachable_from(Stage::None, |_| true);
+        for guard in self.guards.values() {
+            if !guard.gate.iter().any(|rule| reachable.contains(&rule.from)) {
+                return Err(format!(
+                    "lifecycle guard of {}: no version can reach its gate ({}) from None",
+                    guard.stage,
+                    guard.describe()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The stages reachable from `start` by rules that `usable` admits.
+    pub fn reachable_from(&self, start: Stage, usable: impl Fn(&Rule) -> bool) -> BTreeSet<Stage> {
+        let mut seen = BTreeSet::from([start]);
+        let mut frontier = vec![start];
+        while let Some(stage) = frontier.pop() {
+            for rule in self.rules.values().filter(|r| r.from == stage && usable(r)) {
+                if seen.insert(rule.to) {
+                    frontier.push(rule.to);
+                }
+            }
+        }
+        seen
+    }
+
+    /// The guard of a stage, if it is guarded.
+    pub fn guard(&self, stage: Stage) -> Option<&Guard> {
+        self.guards.get(&stage)
+    }
+
+    /// Every guard, by stage.
+    pub fn guards(&self) -> impl Iterator<Item = &Guard> {
+        self.guards.values()
+    }
+
+    /// What a move needs. `cleared` says whether the version entered `to`
+    /// before (so a weaker rule into a guarded `to` is a rollback).
+    pub fn requirement(
+        &self,
+        from: Stage,
+        to: Stage,
+        cleared: bool,
+    ) -> Result<Requirement, String> {
+        let rule = self.allowed(from, to)?;
+        let plain = Requirement {
+            rule,
+            direct: rule.direct,
+            approvals: rule.approvals,
+            raised_by: None,
+        };
+        match self.guard(to) {
+            Some(guard) if !guard.is_gate(from) && !cleared => Ok(Requirement {
+                rule,
+                direct: rule.direct.max(guard.direct()),
+                approvals: rule.approvals.max(guard.approvals()),
+                raised_by: Some(guard.clone()),
+            }),
+            _ => Ok(plain),
+        }
     }
 
     /// The rule for a move, if one exists.
@@ -131,16 +271,75 @@ impl Policy {
         })
     }
 
-    /// Whether `role` may move a version from `from` to `to` directly.
-    /// `Err` carries the message for a move no rule allows.
-    pub fn decide(&self, role: Role, from: Stage, to: Stage) -> Result<Decision, String> {
-        let rule = self.allowed(from, to)?;
-        if role == Role::Admin || role.reaches(rule.direct) {
-            Ok(Decision::Direct(rule))
+    /// Whether `role` may move a version from `from` to `to` directly
+    /// (`cleared` as for [`Policy::requirement`]). `Err` carries the message
+    /// for a move no rule allows.
+    pub fn decide(
+        &self,
+        role: Role,
+        from: Stage,
+        to: Stage,
+        cleared: bool,
+    ) -> Result<Decision, String> {
+        let requirement = self.requirement(from, to, cleared)?;
+        if role == Role::Admin || role.reaches(requirement.direct) {
+            Ok(Decision::Direct(requirement))
         } else {
-            Ok(Decision::NeedsApproval(rule))
+            Ok(Decision::NeedsApproval(requirement))
         }
     }
+}
+
+/// Production, gated by the Staging -> Production rule, when there is one.
+fn default_guards(rules: &BTreeMap<(Stage, Stage), Rule>) -> BTreeMap<Stage, Guard> {
+    rules
+        .get(&(Stage::Staging, Stage::Production))
+        .map(|gate| {
+            (
+                Stage::Production,
+                Guard {
+                    stage: Stage::Production,
+                    gate: vec![*gate],
+                },
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+/// Validates configured guards; the error names the offending guard.
+fn guards_from(
+    rules: &BTreeMap<(Stage, Stage), Rule>,
+    guards: &[GuardSettings],
+) -> Result<BTreeMap<Stage, Guard>, String> {
+    let mut table = BTreeMap::new();
+    for (index, raw) in guards.iter().enumerate() {
+        let name = format!("lifecycle guard #{} ({})", index + 1, raw.stage);
+        let stage = raw
+            .stage
+            .parse::<Stage>()
+            .map_err(|e| format!("{name}: `stage`: {}", e.public_message()))?;
+        if raw.gate.is_empty() {
+            return Err(format!("{name}: a guarded stage needs a gate"));
+        }
+        let mut gate = Vec::new();
+        for entry in &raw.gate {
+            let from = entry
+                .from
+                .parse::<Stage>()
+                .map_err(|e| format!("{name}: `gate`: {}", e.public_message()))?;
+            let rule = rules.get(&(from, stage)).ok_or_else(|| {
+                format!("{name}: the gate names {from} -> {stage}, which no rule allows")
+            })?;
+            if !gate.contains(rule) {
+                gate.push(*rule);
+            }
+        }
+        if table.insert(stage, Guard { stage, gate }).is_some() {
+            return Err(format!("{name}: {stage} is guarded twice"));
+        }
+    }
+    Ok(table)
 }
 
 #[cfg(test)]
@@ -162,32 +361,133 @@ mod tests {
         assert_eq!(policy.rules().count(), 9);
         assert!(policy.rule(Stage::None, Stage::Production).is_none());
         assert_eq!(
-            policy.decide(Role::Contributor, Stage::None, Stage::Staging),
-            Ok(Decision::Direct(Rule {
-                from: Stage::None,
-                to: Stage::Staging,
+            policy.decide(Role::Contributor, Stage::None, Stage::Staging, false),
+            Ok(Decision::Direct(Requirement {
+                rule: Rule {
+                    from: Stage::None,
+                    to: Stage::Staging,
+                    direct: Role::Contributor,
+                    approvals: 1
+                },
                 direct: Role::Contributor,
-                approvals: 1
+                approvals: 1,
+                raised_by: None,
             }))
         );
         assert!(matches!(
-            policy.decide(Role::Approver, Stage::Staging, Stage::Production),
+            policy.decide(Role::Approver, Stage::Staging, Stage::Production, false),
             Ok(Decision::NeedsApproval(_))
         ));
         assert!(matches!(
-            policy.decide(Role::Admin, Stage::Staging, Stage::Production),
+            policy.decide(Role::Admin, Stage::Staging, Stage::Production, false),
             Ok(Decision::Direct(_))
         ));
         assert!(
             policy
-                .decide(Role::Admin, Stage::None, Stage::Production)
+                .decide(Role::Admin, Stage::None, Stage::Production, false)
                 .is_err()
         );
         assert!(
             policy
-                .decide(Role::Admin, Stage::Staging, Stage::Staging)
+                .decide(Role::Admin, Stage::Staging, Stage::Staging, false)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_weaker_rule_into_a_guarded_stage_needs_the_gate_unless_it_is_a_rollback() {
+        let policy = Policy::default_rules();
+        let guard = policy.guard(Stage::Production).cloned();
+        assert_eq!(
+            guard.as_ref().map(Guard::describe).as_deref(),
+            Some("Staging -> Production")
+        );
+        // Archived -> Production is an approver's rule, but only a rollback
+        // of a version that was in Production before.
+        assert!(matches!(
+            policy.decide(Role::Approver, Stage::Archived, Stage::Production, false),
+            Ok(Decision::NeedsApproval(Requirement {
+                direct: Role::Admin,
+                approvals: 1,
+                raised_by: Some(_),
+                ..
+            }))
+        ));
+        assert!(matches!(
+            policy.decide(Role::Approver, Stage::Archived, Stage::Production, true),
+            Ok(Decision::Direct(Requirement {
+                direct: Role::Approver,
+                raised_by: None,
+                ..
+            }))
+        ));
+        // unguarded stages keep their rules
+        assert!(matches!(
+            policy.decide(Role::Contributor, Stage::None, Stage::Archived, false),
+            Ok(Decision::Direct(Requirement {
+                raised_by: None,
+                ..
+            }))
+        ));
+    }
+
+    fn settings(rules: Vec<RuleSettings>, guards: Option<Vec<GuardSettings>>) -> LifecycleSettings {
+        LifecycleSettings {
+            rules: Some(rules),
+            guards,
+        }
+    }
+
+    fn guard(stage: &str, gate: &[&str]) -> GuardSettings {
+        GuardSettings {
+            stage: stage.into(),
+            gate: gate
+                .iter()
+                .map(|from| crate::config::GateSettings {
+                    from: (*from).into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_guard_without_a_gate_or_with_an_unreachable_gate_is_refused() {
+        let rules = || {
+            vec![
+                rule("None", "Staging", "contributor"),
+                rule("Staging", "Production", "admin"),
+                rule("Archived", "Production", "approver"),
+            ]
+        };
+        let cases = [
+            (Some(vec![guard("Production", &[])]), "needs a gate"),
+            (Some(vec![guard("Production", &["None"])]), "no rule allows"),
+            (
+                Some(vec![guard("Production", &["Archived"])]),
+                "no version can reach its gate",
+            ),
+            (Some(vec![guard("Prod", &["Staging"])]), "`stage`"),
+            (
+                Some(vec![
+                    guard("Production", &["Staging"]),
+                    guard("Production", &["Staging"]),
+                ]),
+                "guarded twice",
+            ),
+        ];
+        for (guards, expected) in cases {
+            let error = Policy::from_settings(&settings(rules(), guards))
+                .err()
+                .unwrap_or_default();
+            assert!(error.contains("lifecycle guard"), "{error}");
+            assert!(error.contains(expected), "{expected}: {error}");
+        }
+        let default =
+            Policy::from_settings(&settings(rules(), None)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(default.guard(Stage::Production).is_some());
+        let none = Policy::from_settings(&settings(rules(), Some(Vec::new())))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(none.guards().count(), 0);
     }
 
     #[test]
@@ -205,7 +505,7 @@ mod tests {
             ),
         ];
         for (rules, expected) in cases {
-            let error = Policy::from_settings(Some(&rules))
+            let error = Policy::from_settings(&settings(rules, None))
                 .err()
                 .unwrap_or_default();
             assert!(error.contains("lifecycle rule #"), "{error}");

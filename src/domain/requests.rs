@@ -165,7 +165,10 @@ pub fn create(
         let row = find_version(tx.conn(), &model, version)?;
         let from = row.current_stage;
         lifecycle::check_archive_flag(&wanted)?;
-        let rule = policy.allowed(from, to).map_err(Error::InvalidParameter)?;
+        let needed = lifecycle::requirement(tx.conn(), policy, &model, &row, to)?;
+        let implied =
+            lifecycle::check_implied_moves(tx.conn(), policy, &model, &row, &wanted, None)?;
+        let required = needed.approvals.max(implied);
         let duplicate: Option<i64> = transition_requests::table
             .filter(transition_requests::model_id.eq(model.id))
             .filter(transition_requests::version.eq(version.get()))
@@ -189,7 +192,7 @@ pub fn create(
                 transition_requests::archive_existing_versions.eq(wanted.archive_existing_versions),
                 transition_requests::status.eq(RequestStatus::Pending),
                 transition_requests::requested_by.eq(&actor.username),
-                transition_requests::required_approvals.eq(i64::from(rule.approvals)),
+                transition_requests::required_approvals.eq(i64::from(required)),
                 transition_requests::comment.eq(wanted.comment.as_deref()),
                 transition_requests::creation_timestamp.eq(now),
                 transition_requests::last_updated_timestamp.eq(now),
@@ -375,12 +378,11 @@ pub fn approve(
             )));
         }
         let (from, to) = (row.from_stage, row.to_stage);
-        let rule = policy.allowed(from, to).map_err(|why| {
+        policy.allowed(from, to).map_err(|why| {
             Error::Conflict(format!(
                 "the lifecycle policy no longer allows request {id}: {why}"
             ))
         })?;
-        let required = row.required_approvals.max(i64::from(rule.approvals));
         let version: Option<VersionRow> = model_versions::table
             .filter(model_versions::model_id.eq(model.id))
             .filter(model_versions::version.eq(row.version))
@@ -397,6 +399,19 @@ pub fn approve(
             ));
             return Ok(ApproveOutcome::Stale(load_one(tx.conn(), id)?));
         };
+        // The policy in force now, the version's clearance now and the moves
+        // archiving implies now decide how many approvals it takes.
+        let transition = Transition {
+            to,
+            archive_existing_versions: row.archive_existing_versions,
+            comment: comment.clone(),
+        };
+        let needed = lifecycle::requirement(tx.conn(), policy, &model, &version, to)?;
+        let implied =
+            lifecycle::check_implied_moves(tx.conn(), policy, &model, &version, &transition, None)?;
+        let required = row
+            .required_approvals
+            .max(i64::from(needed.approvals.max(implied)));
         let now = now_ms();
         diesel::insert_into(request_approvals::table)
             .values((
@@ -441,11 +456,6 @@ pub fn approve(
                 .execute(tx.conn())?;
             return Ok(ApproveOutcome::Approved(load_one(tx.conn(), id)?));
         }
-        let transition = Transition {
-            to,
-            archive_existing_versions: row.archive_existing_versions,
-            comment: comment.clone(),
-        };
         lifecycle::apply(tx, actor, &model, &version, &transition, Some(id))?;
         let decided_by = Some(actor.username.as_str());
         set_request_status(

@@ -14,6 +14,7 @@ use crate::db::enums::Stage;
 use crate::db::rows::{ModelRow, NewVersionRow, VersionRow};
 use crate::db::schema::{
     model_version_tags, model_versions, registered_model_aliases, registered_models,
+    stage_clearances,
 };
 use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::lifecycle::{self, Transition};
@@ -357,6 +358,12 @@ pub fn delete(
             .load(tx.conn())?;
         diesel::delete(aliases_of_it).execute(tx.conn())?;
         diesel::delete(model_versions::table.find(row.id)).execute(tx.conn())?;
+        diesel::delete(
+            stage_clearances::table
+                .filter(stage_clearances::model_id.eq(model.id))
+                .filter(stage_clearances::version.eq(version.get())),
+        )
+        .execute(tx.conn())?;
         diesel::update(registered_models::table.find(model.id))
             .set(registered_models::last_updated_timestamp.eq(now_ms()))
             .execute(tx.conn())?;
@@ -446,7 +453,7 @@ pub fn transition(
 ) -> Result<ModelVersion> {
     db::write(conn, &actor.username, |tx| {
         let (model, row) = lock_version(tx, name, version)?;
-        lifecycle::check_direct_move(policy, actor, name, version, row.current_stage, &transition)?;
+        lifecycle::check_direct_move(tx.conn(), policy, actor, &model, &row, &transition)?;
         let updated = lifecycle::apply(tx, actor, &model, &row, &transition, None)?;
         hydrate_one(tx.conn(), &model, updated)
     })

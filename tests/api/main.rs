@@ -6,6 +6,8 @@ mod bad_input;
 mod binary;
 mod events;
 mod gate;
+mod guard_paths;
+mod guards;
 mod helpers;
 mod keys;
 mod mlflow;

@@ -514,9 +514,8 @@ fn the_kubernetes_config_map_holds_a_valid_configuration_and_policy() {
     let settings =
         modelgate::config::Settings::load_with_env(Some(&file), Some(Default::default()))
             .unwrap_or_else(|e| panic!("the ConfigMap's modelgate.toml: {e}"));
-    let policy =
-        modelgate::domain::policy::Policy::from_settings(settings.lifecycle.rules.as_deref())
-            .unwrap_or_else(|e| panic!("the ConfigMap's rules: {e}"));
+    let policy = modelgate::domain::policy::Policy::from_settings(&settings.lifecycle)
+        .unwrap_or_else(|e| panic!("the ConfigMap's rules: {e}"));
     assert_eq!(policy, modelgate::domain::policy::Policy::default_rules());
     assert_eq!(settings.log.format, modelgate::config::LogFormat::Json);
 }

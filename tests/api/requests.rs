@@ -380,6 +380,10 @@ fn a_two_approval_rule_from_the_config_file_needs_two_distinct_approvers() {
         json!({"rules": [
             {"from": "None", "to": "Staging", "direct": "contributor", "approvals": 1},
             {"from": "Staging", "to": "Production", "direct": "admin", "approvals": 2},
+        ], "guards": [
+            {"stage": "Production", "gate": [
+                {"from": "Staging", "to": "Production", "direct": "admin", "approvals": 2},
+            ]},
         ]})
     );
     staged_model(&app, "m", 1);
@@ -513,12 +517,21 @@ fn approving_follows_the_policy_in_force_not_the_one_at_request_time() {
     staged_model(&app, "m", 1);
     let id = request(&app, &p.carol, "m", 1, json!({"stage": "Production"}))["id"].clone();
     let mut settings = app.settings.clone();
-    settings.lifecycle.rules = Some(vec![modelgate::config::RuleSettings {
-        from: "Staging".into(),
-        to: "Production".into(),
-        direct: "admin".into(),
-        approvals: 2,
-    }]);
+    let rule = |from: &str, to: &str, approvals| modelgate::config::RuleSettings {
+        from: from.into(),
+        to: to.into(),
+        direct: if to == "Production" {
+            "admin"
+        } else {
+            "contributor"
+        }
+        .into(),
+        approvals,
+    };
+    settings.lifecycle.rules = Some(vec![
+        rule("None", "Staging", 1),
+        rule("Staging", "Production", 2),
+    ]);
     let stricter = crate::helpers::start(settings, None, None);
     let first = decide(&stricter, &p.april, &id, "approve")
         .expect(200)

@@ -40,7 +40,7 @@ fn migrations_go_up_down_and_up_again() {
     assert_eq!(app.count("registered_models"), 1);
 }
 
-fn start_error(config: &str) -> String {
+pub fn start_error(config: &str) -> String {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (database, url) = create_database(dir.path());
     let settings = test_settings(dir.path(), &url, config);
