@@ -107,6 +107,15 @@ impl Application {
     /// Connects, migrates, validates the policy and binds the listener.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let policy = Policy::from_settings(&settings.lifecycle).map_err(StartupError::Config)?;
+        for rule in policy.report().rollback_only {
+            tracing::info!(
+                "lifecycle rule {} -> {} ({}) is rollback-only: the gate of {} guards it",
+                rule.from,
+                rule.to,
+                rule.direct,
+                rule.to
+            );
+        }
         let keys = TokenKeys::from_settings(&settings.auth, &settings.data_dir)
             .map_err(StartupError::Config)?;
         let token_ttl_seconds = i64::try_from(settings.auth.token_ttl_seconds)

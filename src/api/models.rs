@@ -233,9 +233,10 @@ pub async fn update_model(
         new_name: body.name.map(ModelName::parse).transpose()?,
         description: body.description.map(types::description).transpose()?,
     };
+    let policy = state.policy.clone();
     let model = state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            models::update(conn, &actor, &name, changes)
+            models::update(conn, &actor, &policy, &name, changes)
         })
         .await?;
     Ok(HttpResponse::Ok().json(model))

@@ -37,6 +37,9 @@ enum Command {
     /// Check the tamper-evident event log.
     #[command(subcommand)]
     Audit(server::Audit),
+    /// Check the configured lifecycle policy.
+    #[command(subcommand)]
+    Policy(server::Policy),
     /// Manage users directly in the configured database.
     #[command(subcommand)]
     Users(server::Users),
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate(command) => command.run(config),
         Command::Openapi(command) => command.run(),
         Command::Audit(command) => command.run(config),
+        Command::Policy(command) => command.run(config),
         Command::Users(command) => command.run(config),
         Command::Tokens(command) => command.run(config),
         Command::Promote(command) => command.run(),

@@ -99,6 +99,42 @@ impl Audit {
     }
 }
 
+/// `modelgate policy …`.
+#[derive(Debug, Subcommand)]
+pub enum Policy {
+    /// Check the configured lifecycle policy as a graph and print what each
+    /// role can do on its own and which rules are rollback-only; exit 1 if
+    /// the server would refuse it.
+    ///
+    /// Example: `modelgate policy check --config modelgate.toml`
+    Check,
+}
+
+impl Policy {
+    /// Builds the policy from the settings and prints its report.
+    pub fn run(self, config: Option<&Path>) -> ExitCode {
+        let Policy::Check = self;
+        with_settings(config, |settings| {
+            let policy = crate::domain::policy::Policy::from_settings(&settings.lifecycle)?;
+            let guards: Vec<String> = policy
+                .guards()
+                .map(|g| format!("{} (gate: {})", g.stage, g.describe()))
+                .collect();
+            println!(
+                "the lifecycle policy is valid: {} rules; guarded: {}",
+                policy.rules().count(),
+                if guards.is_empty() {
+                    "none".to_owned()
+                } else {
+                    guards.join(", ")
+                }
+            );
+            print!("{}", policy.report());
+            Ok(())
+        })
+    }
+}
+
 /// `modelgate users …`.
 #[derive(Debug, Subcommand)]
 pub enum Users {

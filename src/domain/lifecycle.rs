@@ -274,6 +274,46 @@ pub fn check_direct_move(
     }
 }
 
+/// Renaming a model changes what `models:/NAME/<stage>` resolves to, under
+/// the old name and the new one, for every stage it holds a version in: for
+/// a guarded stage that needs the role its gate needs (there is no request
+/// for a rename).
+pub fn check_rename(
+    conn: &mut DbConn,
+    policy: &Policy,
+    actor: &Actor,
+    model: &ModelRow,
+    new_name: &str,
+) -> Result<()> {
+    for guard in policy.guards() {
+        if actor.role == crate::db::enums::Role::Admin || actor.role.reaches(guard.direct()) {
+            continue;
+        }
+        let holds = model_versions::table
+            .filter(model_versions::model_id.eq(model.id))
+            .filter(model_versions::current_stage.eq(guard.stage))
+            .select(model_versions::id)
+            .first::<i64>(conn)
+            .optional()?
+            .is_some();
+        if holds {
+            let stage = guard.stage;
+            return Err(Error::PermissionDenied(format!(
+                "renaming '{}' to '{new_name}' changes what models:/{}/{stage} and \
+                 models:/{new_name}/{stage} resolve to; {stage} is guarded, so this needs \
+                 role {} (what its gate {} needs); user '{}' has role {}",
+                model.name,
+                model.name,
+                guard.direct(),
+                guard.describe(),
+                actor.username,
+                actor.role
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Applies a move the caller has already decided on, inside its write (the
 /// model row locked): archives the versions in the target stage when asked,
 /// moves the version, records the trail, marks requests made from the stages

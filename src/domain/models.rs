@@ -17,7 +17,9 @@ use crate::db::schema::{
 };
 use crate::db::{self, DbConn, now_ms};
 use crate::domain::filter::{Comparison, Field};
+use crate::domain::lifecycle;
 use crate::domain::lookup::{find_model, lock_model};
+use crate::domain::policy::Policy;
 use crate::domain::sql::{Page, PageToken, after_key, tag_filter, text_filter};
 use crate::domain::types::{ModelName, TagKey};
 use crate::domain::versions::{self, ModelVersion};
@@ -412,11 +414,14 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
     })
 }
 
-/// Renames a model and/or changes its description.
+/// Renames a model and/or changes its description. A rename that moves a
+/// guarded stage's version to another name needs that stage's gate role
+/// ([`lifecycle::check_rename`]).
 #[tracing::instrument(skip_all, fields(model = %name))]
 pub fn update(
     conn: &mut DbConn,
     actor: &Actor,
+    policy: &Policy,
     name: &ModelName,
     changes: ModelChanges,
 ) -> Result<RegisteredModel> {
@@ -431,6 +436,7 @@ pub fn update(
             if name_taken(tx.conn(), new_name)? {
                 return Err(already_exists(new_name.as_str()));
             }
+            lifecycle::check_rename(tx.conn(), policy, actor, &row, new_name.as_str())?;
             diesel::update(registered_models::table.find(row.id))
                 .set(registered_models::name.eq(new_name.as_str()))
                 .execute(tx.conn())

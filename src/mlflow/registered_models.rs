@@ -74,9 +74,10 @@ async fn rename(
         new_name: Some(ModelName::parse(params.required("new_name")?)?),
         description: None,
     };
+    let policy = state.policy.clone();
     let model = state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            models::update(conn, &actor, &name, changes)
+            models::update(conn, &actor, &policy, &name, changes)
         })
         .await?;
     Ok(answer("registered_model", shapes::registered_model(&model)))
@@ -96,9 +97,10 @@ async fn update(
             .map(|d| types::description(Some(d)))
             .transpose()?,
     };
+    let policy = state.policy.clone();
     let model = state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            models::update(conn, &actor, &name, changes)
+            models::update(conn, &actor, &policy, &name, changes)
         })
         .await?;
     Ok(answer("registered_model", shapes::registered_model(&model)))

@@ -379,6 +379,45 @@ fn a_bad_rule_file_stops_the_server_with_the_rule_named() {
 }
 
 #[test]
+fn policy_check_reports_the_policy_and_refuses_one_the_server_would_refuse() {
+    let deployment = Deployment::new();
+    let (ok, output, errors) = deployment.run(&["policy", "check"], "");
+    assert!(ok, "{output} {errors}");
+    assert!(
+        output.contains("guarded: Production (gate: Staging -> Production)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("approver     None, Staging, Archived\n"),
+        "{output}"
+    );
+    assert!(
+        output.contains(
+            "Archived -> Production (approver): only for a version that was in Production before"
+        ),
+        "{output}"
+    );
+
+    let file = deployment.dir.path().join("guards.toml");
+    std::fs::write(
+        &file,
+        "[[lifecycle.rules]]\nfrom = \"None\"\nto = \"Staging\"\ndirect = \"contributor\"\n\n\
+         [[lifecycle.guards]]\nstage = \"Production\"\ngate = [{ from = \"Staging\" }]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let output = deployment
+        .command(&["--config", &file.display().to_string(), "policy", "check"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert!(
+        errors.contains("lifecycle guard #1 (Production): the gate names Staging -> Production, which no rule allows"),
+        "{errors}"
+    );
+}
+
+#[test]
 fn audit_verify_passes_on_an_intact_log_and_fails_on_an_edited_one() {
     use diesel::prelude::*;
     let deployment = Deployment::new();

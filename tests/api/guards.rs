@@ -227,3 +227,53 @@ fn a_policy_whose_guarded_stage_cannot_be_reached_stops_the_server() {
     assert!(error.contains("lifecycle guard of Production"), "{error}");
     assert!(error.contains("no version can reach its gate"), "{error}");
 }
+
+#[test]
+fn renaming_a_model_that_holds_production_needs_the_gates_role() {
+    let app = spawn_app();
+    let carl = app.user_token("carl", "contributor");
+    for name in ["fraud", "exp"] {
+        app.create_model(name);
+        app.create_version(name);
+        app.transition(name, 1, "Staging", false).expect(200);
+        app.transition(name, 1, "Production", false).expect(200);
+    }
+    let before = app.snapshot();
+    // the swap the issue describes: fraud away, exp onto fraud
+    let message = app
+        .call_as(
+            Some(&carl),
+            "PATCH",
+            "/api/v1/models/fraud",
+            Some(json!({"name": "fraud-old"})),
+        )
+        .expect_error(403, "PERMISSION_DENIED");
+    assert!(message.contains("models:/fraud/Production"), "{message}");
+    assert!(message.contains("needs role admin"), "{message}");
+    let mlflow = app
+        .call_as(
+            Some(&carl),
+            "POST",
+            "/api/2.0/mlflow/registered-models/rename",
+            Some(json!({"name": "exp", "new_name": "fraud-new"})),
+        )
+        .expect_error(403, "PERMISSION_DENIED");
+    assert!(mlflow.contains("Production is guarded"), "{mlflow}");
+    assert_eq!(app.snapshot(), before, "refused renames change nothing");
+    app.get("/api/v1/models/fraud").expect(200);
+    app.get("/api/v1/models/exp").expect(200);
+
+    // a model in no guarded stage is a contributor's to rename
+    app.create_model("draft");
+    app.create_version("draft");
+    app.call_as(
+        Some(&carl),
+        "PATCH",
+        "/api/v1/models/draft",
+        Some(json!({"name": "draft-2"})),
+    )
+    .expect(200);
+    // and the admin meets the gate
+    app.patch("/api/v1/models/fraud", json!({"name": "fraud-old"}))
+        .expect(200);
+}
