@@ -129,6 +129,25 @@ pub struct LifecycleSettings {
     /// The guarded stages and their gates; absent means Production, gated
     /// by its Staging -> Production rule (when the rules have one).
     pub guards: Option<Vec<GuardSettings>>,
+    /// The guarded aliases; absent means `champion`, guarded like entering
+    /// Production.
+    pub alias_rules: Option<Vec<AliasRuleSettings>>,
+}
+
+/// One `[[lifecycle.alias_rules]]` entry: who may set, move or delete the
+/// aliases it names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasRuleSettings {
+    /// An alias, or a glob of aliases (`prod-*`, `?` for one character).
+    pub alias: String,
+    /// Lowest role that may set, move or delete it directly.
+    pub direct: String,
+    /// Distinct approvals a request for it needs.
+    #[serde(default = "default_approvals")]
+    pub approvals: u32,
+    /// The stage the version it names must be in, if any.
+    pub stage: Option<String>,
 }
 
 /// One `[[lifecycle.guards]]` entry: a stage versions enter only through

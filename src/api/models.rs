@@ -347,9 +347,10 @@ pub async fn set_model_alias(
         alias: alias.as_str().to_owned(),
         version: version.get(),
     };
+    let policy = state.policy.clone();
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            aliases::set_alias(conn, &actor, &name, &alias, version)
+            aliases::set_alias(conn, &actor, &policy, &name, &alias, version)
         })
         .await?;
     Ok(HttpResponse::Ok().json(response))
@@ -397,9 +398,10 @@ pub async fn delete_model_alias(
     alias: web::Path<AliasPath>,
 ) -> Result<HttpResponse> {
     let (name, alias) = (model.into_inner().parse()?, alias.into_inner().parse()?);
+    let policy = state.policy.clone();
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            aliases::delete_alias(conn, &actor, &name, &alias)
+            aliases::delete_alias(conn, &actor, &policy, &name, &alias)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -9,9 +9,9 @@ use crate::db::enums::RequestStatus;
 use crate::db::enums::Role;
 use crate::db::enums::Stage;
 use crate::domain::lifecycle::Transition;
-use crate::domain::policy::{Guard, Rule};
-use crate::domain::requests::{self, ApproveOutcome, RequestQuery, TransitionRequest};
-use crate::domain::types::{self, ModelName, VersionNumber, page_size};
+use crate::domain::policy::{AliasRule, Guard, Rule};
+use crate::domain::requests::{self, ApproveOutcome, RequestQuery, TransitionRequest, Wanted};
+use crate::domain::types::{self, Alias, ModelName, VersionNumber, page_size};
 use crate::error::{Error, Result};
 use crate::web::AppState;
 use crate::web::Caller;
@@ -21,9 +21,11 @@ use crate::web::routes::{ReadErrors, WriteErrors};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTransitionRequestRequest {
-    /// Target stage: None, Staging, Production or Archived.
-    #[schema(value_type = Stage, example = "Production")]
-    pub stage: String,
+    /// Target stage: None, Staging, Production or Archived. Give this or `alias`.
+    #[schema(value_type = Option<Stage>, example = "Production")]
+    pub stage: Option<String>,
+    /// A guarded alias that should name the version (e.g. `champion`), instead of a stage.
+    pub alias: Option<String>,
     /// Archive the versions in the target stage when applied (Staging/Production only).
     #[serde(default)]
     pub archive_existing_versions: bool,
@@ -82,6 +84,8 @@ pub struct PolicyResponse {
     /// The guarded stages: each is entered only through its gate, or as the
     /// rollback of a version that was in it before.
     pub guards: Vec<Guard>,
+    /// The guarded aliases, in the order they are matched (exact names win over globs).
+    pub alias_rules: Vec<AliasRule>,
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
@@ -115,7 +119,7 @@ fn decision(req: &HttpRequest, body: &web::Bytes) -> Result<Option<String>> {
     types::comment(parsed.and_then(|p| p.comment))
 }
 
-/// Opens a request to move a version.
+/// Opens a request to move a version, or to point a guarded alias at it.
 #[utoipa::path(
     post,
     path = "/models/{name}/versions/{version}/transition-requests",
@@ -135,10 +139,27 @@ pub async fn create_transition_request(
 ) -> Result<HttpResponse> {
     let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
     let body = body.into_inner();
-    let wanted = Transition {
-        to: body.stage.parse()?,
-        archive_existing_versions: body.archive_existing_versions,
-        comment: types::comment(body.comment)?,
+    let comment = types::comment(body.comment)?;
+    let wanted = match (body.stage, body.alias) {
+        (Some(stage), None) => Wanted::Move(Transition {
+            to: stage.parse()?,
+            archive_existing_versions: body.archive_existing_versions,
+            comment,
+        }),
+        (None, Some(alias)) if !body.archive_existing_versions => Wanted::Alias {
+            alias: Alias::parse(alias)?,
+            comment,
+        },
+        (None, Some(_)) => {
+            return Err(Error::invalid(
+                "archive_existing_versions applies to a stage move, not to an alias",
+            ));
+        }
+        _ => {
+            return Err(Error::invalid(
+                "a transition request needs either `stage` or `alias`, not both",
+            ));
+        }
     };
     let policy = state.policy.clone();
     let request = state
@@ -321,5 +342,6 @@ pub async fn get_policy(state: web::Data<AppState>, caller: Caller) -> Result<Ht
     Ok(HttpResponse::Ok().json(PolicyResponse {
         rules: state.policy.rules().copied().collect(),
         guards: state.policy.guards().cloned().collect(),
+        alias_rules: state.policy.alias_rules().cloned().collect(),
     }))
 }

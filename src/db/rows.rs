@@ -154,4 +154,5 @@ pub struct RequestRow {
     pub decision_comment: Option<String>,
     pub creation_timestamp: i64,
     pub last_updated_timestamp: i64,
+    pub alias: Option<String>,
 }

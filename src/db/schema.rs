@@ -153,6 +153,7 @@ diesel::table! {
         decision_comment -> Nullable<Text>,
         creation_timestamp -> BigInt,
         last_updated_timestamp -> BigInt,
+        alias -> Nullable<Text>,
     }
 }
 

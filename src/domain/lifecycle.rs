@@ -14,7 +14,8 @@ use crate::db::chain::NewEvent;
 use crate::db::enums::{RequestStatus, Stage};
 use crate::db::rows::{ActivityRow, ModelRow, NewActivityRow, VersionRow};
 use crate::db::schema::{
-    activities, model_versions, registered_models, stage_clearances, transition_requests,
+    activities, model_versions, registered_model_aliases, registered_models, stage_clearances,
+    transition_requests,
 };
 use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::lookup::{find_model, find_version};
@@ -274,10 +275,11 @@ pub fn check_direct_move(
     }
 }
 
-/// Renaming a model changes what `models:/NAME/<stage>` resolves to, under
-/// the old name and the new one, for every stage it holds a version in: for
-/// a guarded stage that needs the role its gate needs (there is no request
-/// for a rename).
+/// Renaming a model changes what `models:/NAME/<stage>` and
+/// `models:/NAME@<alias>` resolve to, under the old name and the new one:
+/// for a guarded stage it holds a version in, that needs the role its gate
+/// needs; for a guarded alias it has, the alias rule's role (there is no
+/// request for a rename).
 pub fn check_rename(
     conn: &mut DbConn,
     policy: &Policy,
@@ -308,6 +310,22 @@ pub fn check_rename(
                 guard.describe(),
                 actor.username,
                 actor.role
+            )));
+        }
+    }
+    let aliases: Vec<String> = registered_model_aliases::table
+        .filter(registered_model_aliases::model_id.eq(model.id))
+        .select(registered_model_aliases::alias)
+        .load(conn)?;
+    for alias in aliases {
+        if let Some(rule) = policy.alias_rule(&alias)
+            && !(actor.role == crate::db::enums::Role::Admin || actor.role.reaches(rule.direct))
+        {
+            return Err(Error::PermissionDenied(format!(
+                "renaming '{}' to '{new_name}' changes what models:/{}@{alias} and \
+                 models:/{new_name}@{alias} resolve to; alias '{alias}' is guarded, so this \
+                 needs role {}; user '{}' has role {}",
+                model.name, model.name, rule.direct, actor.username, actor.role
             )));
         }
     }
@@ -455,8 +473,9 @@ pub fn set_request_status(
 }
 
 /// Marks the pending requests of a version stale when it has left their
-/// from-stage (`current` is where it is now; `None` when it was deleted),
-/// except the request `except` that is being applied.
+/// from-stage (`current` is where it is now; `None` when it was deleted:
+/// then its alias requests too), except the request `except` that is being
+/// applied.
 pub fn mark_stale(
     tx: &mut WriteTx<'_>,
     model: &ModelRow,
@@ -464,14 +483,21 @@ pub fn mark_stale(
     current: Option<Stage>,
     except: Option<i64>,
 ) -> Result<()> {
-    let pending: Vec<(i64, Stage)> = transition_requests::table
+    let pending: Vec<(i64, Stage, Option<String>)> = transition_requests::table
         .filter(transition_requests::model_id.eq(model.id))
         .filter(transition_requests::version.eq(version))
         .filter(transition_requests::status.eq(RequestStatus::Pending))
-        .select((transition_requests::id, transition_requests::from_stage))
+        .select((
+            transition_requests::id,
+            transition_requests::from_stage,
+            transition_requests::alias,
+        ))
         .load(tx.conn())?;
-    for (id, from) in pending {
-        if Some(id) == except || current == Some(from) {
+    for (id, from, alias) in pending {
+        // an alias request names the version, not a stage: it goes stale
+        // only with the version
+        let still_holds = current == Some(from) || (alias.is_some() && current.is_some());
+        if Some(id) == except || still_holds {
             continue;
         }
         set_request_status(tx, id, RequestStatus::Stale, None, None)?;

@@ -48,17 +48,6 @@ pub fn find_version(
         .ok_or_else(|| version_not_found(&model.name, version.get()))
 }
 
-/// Whether a model has a version with this number.
-pub fn version_exists(conn: &mut DbConn, model: &ModelRow, version: i64) -> Result<bool> {
-    Ok(model_versions::table
-        .filter(model_versions::model_id.eq(model.id))
-        .filter(model_versions::version.eq(version))
-        .select(model_versions::id)
-        .first::<i64>(conn)
-        .optional()?
-        .is_some())
-}
-
 /// Locks a model for the rest of a write (see [`crate::db::tx`]).
 pub fn lock_model(tx: &mut WriteTx<'_>, name: &ModelName) -> Result<ModelRow> {
     tx.lock_model(name.as_str())?

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::config::{GuardSettings, LifecycleSettings, RuleSettings};
+use crate::config::{AliasRuleSettings, GuardSettings, LifecycleSettings, RuleSettings};
 use crate::db::enums::{Role, Stage};
 
 /// One allowed transition.
@@ -91,11 +91,45 @@ pub enum Decision {
     NeedsApproval(Requirement),
 }
 
+/// Who may set, move or delete the aliases a pattern names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AliasRule {
+    /// An alias, or a glob (`*` any run of characters, `?` one).
+    pub alias: String,
+    /// Lowest role that may set, move or delete it directly.
+    pub direct: Role,
+    /// Distinct approvals a request for it needs.
+    pub approvals: u32,
+    /// The stage the version it names must be in, if any.
+    pub stage: Option<Stage>,
+}
+
+impl AliasRule {
+    /// Whether the rule names this alias.
+    pub fn matches(&self, alias: &str) -> bool {
+        glob_matches(self.alias.as_bytes(), alias.as_bytes())
+    }
+}
+
+/// `*` matches any run of characters, `?` one; anything else itself.
+fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
+    match (pattern.split_first(), text.split_first()) {
+        (None, _) => text.is_empty(),
+        (Some((b'*', rest)), _) => {
+            glob_matches(rest, text) || (!text.is_empty() && glob_matches(pattern, &text[1..]))
+        }
+        (Some((b'?', rest)), Some((_, tail))) => glob_matches(rest, tail),
+        (Some((p, rest)), Some((t, tail))) if p == t => glob_matches(rest, tail),
+        _ => false,
+    }
+}
+
 /// The rules in force; a transition without a rule is never allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     rules: BTreeMap<(Stage, Stage), Rule>,
     guards: BTreeMap<Stage, Guard>,
+    alias_rules: Vec<AliasRule>,
 }
 
 impl Policy {
@@ -129,7 +163,12 @@ impl Policy {
             })
             .collect();
         let guards = default_guards(&rules);
-        Policy { rules, guards }
+        let alias_rules = default_alias_rules(&guards);
+        Policy {
+            rules,
+            guards,
+            alias_rules,
+        }
     }
 
     /// Validates the configured rules and guards and checks the policy as
@@ -143,7 +182,15 @@ impl Policy {
             Some(guards) => guards_from(&rules, guards)?,
             None => default_guards(&rules),
         };
-        let policy = Policy { rules, guards };
+        let alias_rules = match settings.alias_rules.as_deref() {
+            Some(aliases) => alias_rules_from(aliases)?,
+            None => default_alias_rules(&guards),
+        };
+        let policy = Policy {
+            rules,
+            guards,
+            alias_rules,
+        };
         policy.check_graph()?;
         Ok(policy)
     }
@@ -221,6 +268,21 @@ impl Policy {
     /// Every guard, by stage.
     pub fn guards(&self) -> impl Iterator<Item = &Guard> {
         self.guards.values()
+    }
+
+    /// The rule that guards an alias: the first that names it exactly,
+    /// otherwise the first glob that matches it. `None`: the alias is a
+    /// contributor's to set.
+    pub fn alias_rule(&self, alias: &str) -> Option<&AliasRule> {
+        self.alias_rules
+            .iter()
+            .find(|rule| rule.alias == alias)
+            .or_else(|| self.alias_rules.iter().find(|rule| rule.matches(alias)))
+    }
+
+    /// Every alias rule, in configuration order.
+    pub fn alias_rules(&self) -> impl Iterator<Item = &AliasRule> {
+        self.alias_rules.iter()
     }
 
     /// What a move needs. `cleared` says whether the version entered `to`
@@ -394,6 +456,59 @@ fn default_guards(rules: &BTreeMap<(Stage, Stage), Rule>) -> BTreeMap<Stage, Gua
         .collect()
 }
 
+/// `champion`, guarded like entering Production (its gate's role and
+/// approvals; an admin's with one approval when Production is unguarded).
+fn default_alias_rules(guards: &BTreeMap<Stage, Guard>) -> Vec<AliasRule> {
+    let production = guards.get(&Stage::Production);
+    vec![AliasRule {
+        alias: "champion".to_owned(),
+        direct: production.map_or(Role::Admin, Guard::direct),
+        approvals: production.map_or(1, Guard::approvals),
+        stage: None,
+    }]
+}
+
+/// Validates configured alias rules; the error names the offending rule.
+fn alias_rules_from(rules: &[AliasRuleSettings]) -> Result<Vec<AliasRule>, String> {
+    rules
+        .iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let name = format!("lifecycle alias rule #{} ({})", index + 1, raw.alias);
+            let pattern_ok = !raw.alias.is_empty()
+                && raw.alias.len() <= 255
+                && raw
+                    .alias
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '*' | '?'));
+            if !pattern_ok {
+                return Err(format!(
+                    "{name}: `alias` must be an alias or a glob of letters, digits, '_', '-', '.', '*' and '?'"
+                ));
+            }
+            let direct = raw
+                .direct
+                .parse::<Role>()
+                .map_err(|e| format!("{name}: `direct`: {e}"))?;
+            if raw.approvals == 0 {
+                return Err(format!("{name}: `approvals` must be at least 1"));
+            }
+            let stage = raw
+                .stage
+                .as_deref()
+                .map(str::parse::<Stage>)
+                .transpose()
+                .map_err(|e| format!("{name}: `stage`: {}", e.public_message()))?;
+            Ok(AliasRule {
+                alias: raw.alias.clone(),
+                direct,
+                approvals: raw.approvals,
+                stage,
+            })
+        })
+        .collect()
+}
+
 /// Validates configured guards; the error names the offending guard.
 fn guards_from(
     rules: &BTreeMap<(Stage, Stage), Rule>,
@@ -519,6 +634,48 @@ mod tests {
     }
 
     #[test]
+    fn alias_rules_match_exactly_first_then_by_glob() {
+        let policy = Policy::default_rules();
+        let champion = policy.alias_rule("champion").cloned();
+        assert_eq!(champion.as_ref().map(|r| r.direct), Some(Role::Admin));
+        assert!(policy.alias_rule("challenger").is_none());
+        let configured = Policy::from_settings(&LifecycleSettings {
+            rules: None,
+            guards: None,
+            alias_rules: Some(vec![
+                AliasRuleSettings {
+                    alias: "prod-*".into(),
+                    direct: "approver".into(),
+                    approvals: 2,
+                    stage: Some("Production".into()),
+                },
+                AliasRuleSettings {
+                    alias: "prod-eu".into(),
+                    direct: "admin".into(),
+                    approvals: 1,
+                    stage: None,
+                },
+            ]),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            configured.alias_rule("prod-eu").map(|r| r.direct),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            configured.alias_rule("prod-us").map(|r| r.approvals),
+            Some(2)
+        );
+        assert!(configured.alias_rule("prod").is_none());
+        assert!(
+            configured.alias_rule("champion").is_none(),
+            "configured rules replace the default"
+        );
+        assert!(glob_matches(b"a?c*", b"abcdef"));
+        assert!(!glob_matches(b"a?c", b"ac"));
+    }
+
+    #[test]
     fn the_report_names_what_each_role_reaches_and_the_rollback_only_rules() {
         let report = Policy::default_rules().report();
         let reach = |role: Role| {
@@ -552,6 +709,7 @@ mod tests {
         LifecycleSettings {
             rules: Some(rules),
             guards,
+            alias_rules: None,
         }
     }
 

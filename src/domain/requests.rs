@@ -21,13 +21,14 @@ use crate::db::schema::{
     model_versions, registered_models, request_approvals, transition_requests,
 };
 use crate::db::{self, DbConn, WriteTx, now_ms};
+use crate::domain::aliases;
 use crate::domain::lifecycle::{
     self, Activity, Transition, activity_type, record_activity, set_request_status,
 };
 use crate::domain::lookup::{find_version, lock_model};
 use crate::domain::policy::Policy;
 use crate::domain::sql::{Page, PageToken};
-use crate::domain::types::{ModelName, VersionNumber};
+use crate::domain::types::{Alias, ModelName, VersionNumber, percent_encode_segment};
 use crate::error::{Error, Result};
 
 /// One approval of a request.
@@ -52,8 +53,10 @@ pub struct TransitionRequest {
     pub version: i64,
     /// The stage the version was in when the request was made.
     pub from_stage: Stage,
-    /// The stage it should move to.
+    /// The stage it should move to (for an alias request: the stage it was in).
     pub to_stage: Stage,
+    /// For an alias request: the guarded alias that should name the version.
+    pub alias: Option<String>,
     /// Archive the versions in the target stage when applied.
     pub archive_existing_versions: bool,
     /// pending, applied, rejected, cancelled or stale.
@@ -124,6 +127,7 @@ fn hydrate(conn: &mut DbConn, rows: Vec<(RequestRow, String)>) -> Result<Vec<Tra
             version: row.version,
             from_stage: row.from_stage,
             to_stage: row.to_stage,
+            alias: row.alias,
             archive_existing_versions: row.archive_existing_versions,
             status: row.status,
             requested_by: row.requested_by,
@@ -149,39 +153,112 @@ fn load_one(conn: &mut DbConn, id: i64) -> Result<TransitionRequest> {
     hydrate(conn, vec![row])?.pop().ok_or_else(|| not_found(id))
 }
 
-/// Opens a request to move a version; any allowed move may be requested.
-#[tracing::instrument(skip_all, fields(model = %name, version = %version, to = %wanted.to))]
+/// What a request asks for.
+#[derive(Debug, Clone)]
+pub enum Wanted {
+    /// A stage move.
+    Move(Transition),
+    /// That a guarded alias names the version.
+    Alias {
+        /// The alias.
+        alias: Alias,
+        /// The requester's comment.
+        comment: Option<String>,
+    },
+}
+
+impl Wanted {
+    fn comment(&self) -> Option<String> {
+        match self {
+            Wanted::Move(transition) => transition.comment.clone(),
+            Wanted::Alias { comment, .. } => comment.clone(),
+        }
+    }
+}
+
+/// Opens a request: any allowed move may be requested, and any guarded
+/// alias.
+#[tracing::instrument(skip_all, fields(model = %name, version = %version))]
 pub fn create(
     conn: &mut DbConn,
     actor: &Actor,
     policy: &Policy,
     name: &ModelName,
     version: VersionNumber,
-    wanted: Transition,
+    wanted: Wanted,
 ) -> Result<TransitionRequest> {
-    let to = wanted.to;
     db::write(conn, &actor.username, |tx| {
         let model = lock_model(tx, name)?;
         let row = find_version(tx.conn(), &model, version)?;
         let from = row.current_stage;
-        lifecycle::check_archive_flag(&wanted)?;
-        let needed = lifecycle::requirement(tx.conn(), policy, &model, &row, to)?;
-        let implied =
-            lifecycle::check_implied_moves(tx.conn(), policy, &model, &row, &wanted, None)?;
-        let required = needed.approvals.max(implied);
-        let duplicate: Option<i64> = transition_requests::table
+        let pending = transition_requests::table
             .filter(transition_requests::model_id.eq(model.id))
             .filter(transition_requests::version.eq(version.get()))
-            .filter(transition_requests::to_stage.eq(to))
             .filter(transition_requests::status.eq(RequestStatus::Pending))
             .select(transition_requests::id)
-            .first(tx.conn())
-            .optional()?;
-        if let Some(existing) = duplicate {
+            .into_boxed();
+        let (to, alias, archive, required, duplicate) = match &wanted {
+            Wanted::Move(transition) => {
+                let to = transition.to;
+                lifecycle::check_archive_flag(transition)?;
+                let needed = lifecycle::requirement(tx.conn(), policy, &model, &row, to)?;
+                let implied = lifecycle::check_implied_moves(
+                    tx.conn(),
+                    policy,
+                    &model,
+                    &row,
+                    transition,
+                    None,
+                )?;
+                let duplicate: Option<i64> = pending
+                    .filter(transition_requests::to_stage.eq(to))
+                    .filter(transition_requests::alias.is_null())
+                    .first(tx.conn())
+                    .optional()?;
+                let what = format!("move version {version} of '{name}' to {to}");
+                let required = needed.approvals.max(implied);
+                (
+                    to,
+                    None,
+                    transition.archive_existing_versions,
+                    required,
+                    duplicate.map(|id| (id, what)),
+                )
+            }
+            Wanted::Alias { alias, .. } => {
+                let rule = policy.alias_rule(alias.as_str()).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "alias '{}' is not guarded: set it directly with \
+                         PUT /api/v1/models/{}/aliases/{}",
+                        alias.as_str(),
+                        percent_encode_segment(name.as_str()),
+                        alias.as_str()
+                    ))
+                })?;
+                aliases::check_stage(policy, alias, &row)?;
+                let duplicate: Option<i64> = pending
+                    .filter(transition_requests::alias.eq(alias.as_str()))
+                    .first(tx.conn())
+                    .optional()?;
+                let what = format!(
+                    "point alias '{}' at version {version} of '{name}'",
+                    alias.as_str()
+                );
+                (
+                    from,
+                    Some(alias.as_str().to_owned()),
+                    false,
+                    rule.approvals,
+                    duplicate.map(|id| (id, what)),
+                )
+            }
+        };
+        if let Some((existing, what)) = duplicate {
             return Err(Error::Conflict(format!(
-                "request {existing} to move version {version} of '{name}' to {to} is already pending"
+                "request {existing} to {what} is already pending"
             )));
         }
+        let comment = wanted.comment();
         let now = now_ms();
         let id: i64 = diesel::insert_into(transition_requests::table)
             .values((
@@ -189,24 +266,26 @@ pub fn create(
                 transition_requests::version.eq(version.get()),
                 transition_requests::from_stage.eq(from),
                 transition_requests::to_stage.eq(to),
-                transition_requests::archive_existing_versions.eq(wanted.archive_existing_versions),
+                transition_requests::alias.eq(alias.as_deref()),
+                transition_requests::archive_existing_versions.eq(archive),
                 transition_requests::status.eq(RequestStatus::Pending),
                 transition_requests::requested_by.eq(&actor.username),
                 transition_requests::required_approvals.eq(i64::from(required)),
-                transition_requests::comment.eq(wanted.comment.as_deref()),
+                transition_requests::comment.eq(comment.as_deref()),
                 transition_requests::creation_timestamp.eq(now),
                 transition_requests::last_updated_timestamp.eq(now),
             ))
             .returning(transition_requests::id)
             .get_result(tx.conn())?;
+        let requested = activity_type::REQUESTED_TRANSITION;
         step(
             tx,
             actor,
             &model,
             version.get(),
-            activity_type::REQUESTED_TRANSITION,
+            requested,
             (from, to),
-            wanted.comment.clone(),
+            comment,
             id,
             now,
         )?;
@@ -378,18 +457,23 @@ pub fn approve(
             )));
         }
         let (from, to) = (row.from_stage, row.to_stage);
-        policy.allowed(from, to).map_err(|why| {
-            Error::Conflict(format!(
-                "the lifecycle policy no longer allows request {id}: {why}"
-            ))
-        })?;
+        let alias = row.alias.clone().map(Alias::parse).transpose()?;
+        if alias.is_none() {
+            policy.allowed(from, to).map_err(|why| {
+                Error::Conflict(format!(
+                    "the lifecycle policy no longer allows request {id}: {why}"
+                ))
+            })?;
+        }
         let version: Option<VersionRow> = model_versions::table
             .filter(model_versions::model_id.eq(model.id))
             .filter(model_versions::version.eq(row.version))
             .select(VersionRow::as_select())
             .first(tx.conn())
             .optional()?;
-        let Some(version) = version.filter(|v| v.current_stage == from) else {
+        // A move request goes stale when its version leaves the stage it was
+        // made from; an alias request only when its version goes away.
+        let Some(version) = version.filter(|v| alias.is_some() || v.current_stage == from) else {
             set_request_status(tx, id, RequestStatus::Stale, None, None)?;
             tx.emit(NewEvent::new(
                 "request.stale",
@@ -406,12 +490,24 @@ pub fn approve(
             archive_existing_versions: row.archive_existing_versions,
             comment: comment.clone(),
         };
-        let needed = lifecycle::requirement(tx.conn(), policy, &model, &version, to)?;
-        let implied =
-            lifecycle::check_implied_moves(tx.conn(), policy, &model, &version, &transition, None)?;
-        let required = row
-            .required_approvals
-            .max(i64::from(needed.approvals.max(implied)));
+        let needed = match &alias {
+            Some(alias) => policy
+                .alias_rule(alias.as_str())
+                .map_or(0, |rule| rule.approvals),
+            None => {
+                let needed = lifecycle::requirement(tx.conn(), policy, &model, &version, to)?;
+                let implied = lifecycle::check_implied_moves(
+                    tx.conn(),
+                    policy,
+                    &model,
+                    &version,
+                    &transition,
+                    None,
+                )?;
+                needed.approvals.max(implied)
+            }
+        };
+        let required = row.required_approvals.max(i64::from(needed));
         let now = now_ms();
         diesel::insert_into(request_approvals::table)
             .values((
@@ -456,7 +552,14 @@ pub fn approve(
                 .execute(tx.conn())?;
             return Ok(ApproveOutcome::Approved(load_one(tx.conn(), id)?));
         }
-        lifecycle::apply(tx, actor, &model, &version, &transition, Some(id))?;
+        match &alias {
+            Some(alias) => {
+                aliases::apply_set(tx, actor, policy, &model, &version, alias, Some(id))?;
+            }
+            None => {
+                lifecycle::apply(tx, actor, &model, &version, &transition, Some(id))?;
+            }
+        }
         let decided_by = Some(actor.username.as_str());
         set_request_status(
             tx,

@@ -294,9 +294,10 @@ async fn set_alias(
     let name = ModelName::parse(params.required("name")?)?;
     let alias = Alias::parse(params.required("alias")?)?;
     let version = VersionNumber::parse(&params.required("version")?)?;
+    let policy = state.policy.clone();
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            aliases::set_alias(conn, &actor, &name, &alias, version)
+            aliases::set_alias(conn, &actor, &policy, &name, &alias, version)
         })
         .await?;
     Ok(empty())
@@ -310,10 +311,11 @@ async fn delete_alias(
     let params = Params::from_body(body.into_inner())?;
     let name = ModelName::parse(params.required("name")?)?;
     let alias = Alias::parse(params.required("alias")?)?;
+    let policy = state.policy.clone();
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
             models::get(conn, &name)?;
-            missing_is_fine(aliases::delete_alias(conn, &actor, &name, &alias))
+            missing_is_fine(aliases::delete_alias(conn, &actor, &policy, &name, &alias))
         })
         .await?;
     Ok(empty())

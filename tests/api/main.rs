@@ -1,6 +1,7 @@
 //! Integration tests: a real server on a random port, SQLite by default,
 //! PostgreSQL when `MODELGATE_TEST_DATABASE_URL` is set.
 
+mod alias_guards;
 mod auth;
 mod bad_input;
 mod binary;

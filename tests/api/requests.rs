@@ -384,6 +384,8 @@ fn a_two_approval_rule_from_the_config_file_needs_two_distinct_approvers() {
             {"stage": "Production", "gate": [
                 {"from": "Staging", "to": "Production", "direct": "admin", "approvals": 2},
             ]},
+        ], "alias_rules": [
+            {"alias": "champion", "direct": "admin", "approvals": 2, "stage": null},
         ]})
     );
     staged_model(&app, "m", 1);

@@ -84,7 +84,7 @@ fn routes() -> Vec<Route> {
             need: "contributor",
             setup: |_, _| {
                 (
-                    "/api/v1/models/m/aliases/champion".into(),
+                    "/api/v1/models/m/aliases/challenger".into(),
                     Some(json!({"version": 1})),
                 )
             },

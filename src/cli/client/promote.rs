@@ -104,6 +104,7 @@ mod tests {
             version: 3,
             from_stage: Stage::Staging,
             to_stage: Stage::Production,
+            alias: None,
             archive_existing_versions: true,
             status: RequestStatus::Pending,
             requested_by: "ci-bot".to_owned(),

@@ -1,0 +1,1 @@
+ALTER TABLE transition_requests DROP COLUMN alias;
