@@ -10,6 +10,7 @@ mod gate;
 mod guard_paths;
 mod guards;
 mod helpers;
+mod identity;
 mod keys;
 mod mlflow;
 mod models;
