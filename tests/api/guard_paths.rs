@@ -15,21 +15,21 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_app_with_config};
 
-const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
-const ROLES: [&str; 4] = ["viewer", "contributor", "approver", "admin"];
+pub(crate) const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
+pub(crate) const ROLES: [&str; 4] = ["viewer", "contributor", "approver", "admin"];
 
-fn rank(role: &str) -> usize {
+pub(crate) fn rank(role: &str) -> usize {
     ROLES.iter().position(|r| *r == role).unwrap_or(0)
 }
 
 /// A rule as the test's own oracle reads it: (from, to, lowest direct role).
-type Rule = (&'static str, &'static str, &'static str);
+pub(crate) type Rule = (&'static str, &'static str, &'static str);
 
-struct Policy {
-    name: &'static str,
-    rules: Vec<Rule>,
+pub(crate) struct Policy {
+    pub(crate) name: &'static str,
+    pub(crate) rules: Vec<Rule>,
     /// (guarded stage, its gate's from-stages)
-    guards: Vec<(&'static str, Vec<&'static str>)>,
+    pub(crate) guards: Vec<(&'static str, Vec<&'static str>)>,
 }
 
 impl Policy {
@@ -53,14 +53,14 @@ impl Policy {
         text
     }
 
-    fn rule(&self, from: &str, to: &str) -> Option<Rule> {
+    pub(crate) fn rule(&self, from: &str, to: &str) -> Option<Rule> {
         self.rules
             .iter()
             .copied()
             .find(|(f, t, _)| *f == from && *t == to)
     }
 
-    fn gate(&self, stage: &str) -> Option<&Vec<&'static str>> {
+    pub(crate) fn gate(&self, stage: &str) -> Option<&Vec<&'static str>> {
         self.guards
             .iter()
             .find(|(s, _)| *s == stage)
@@ -68,7 +68,7 @@ impl Policy {
     }
 
     /// Whether `role` meets `stage`'s gate directly (the loosest gate rule).
-    fn meets_gate(&self, role: &str, stage: &str) -> bool {
+    pub(crate) fn meets_gate(&self, role: &str, stage: &str) -> bool {
         self.gate(stage).is_some_and(|gate| {
             gate.iter().any(|from| {
                 self.rule(from, stage)
@@ -78,7 +78,7 @@ impl Policy {
     }
 }
 
-fn default_rules() -> Vec<Rule> {
+pub(crate) fn default_rules() -> Vec<Rule> {
     vec![
         ("None", "Staging", "contributor"),
         ("Staging", "Production", "admin"),

@@ -12,6 +12,7 @@ mod guards;
 mod helpers;
 mod identity;
 mod keys;
+mod matrix;
 mod mlflow;
 mod models;
 mod openapi;
