@@ -28,6 +28,21 @@ pub struct Settings {
     /// Lifecycle policy.
     #[serde(default)]
     pub lifecycle: LifecycleSettings,
+    /// Signed checkpoints of the event chain.
+    pub audit: AuditSettings,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// The Ed25519 key (PKCS#8 PEM) that signs checkpoints, kept outside the
+    /// database; absent: generated into `data_dir` (mode 0600) and kept.
+    pub signing_key_file: Option<PathBuf>,
+    /// Checkpoint once this many events have been appended since the last.
+    pub checkpoint_every_events: u64,
+    /// Checkpoint at least this often (seconds) while events are appended.
+    pub checkpoint_every_seconds: u64,
 }
 
 /// `[server]`
@@ -227,6 +242,8 @@ impl Settings {
             .set_default("auth.login_max_failures_per_user", 5)?
             .set_default("auth.login_max_failures_per_address", 20)?
             .set_default("auth.login_failure_window_seconds", 300)?
+            .set_default("audit.checkpoint_every_events", 1000)?
+            .set_default("audit.checkpoint_every_seconds", 300)?
             .set_default("log.format", "pretty")?
             .set_default("log.level", "info")?;
         match explicit {

@@ -11,10 +11,12 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::api;
+use crate::auth::audit_key::AuditKey;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::db::{self, DbUrl, Pool, PoolOptions};
+use crate::domain::audit;
 use crate::domain::policy::Policy;
 use crate::web::read_cache::ReadCache;
 use crate::web::routes::RouteTable;
@@ -25,6 +27,53 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    checkpointer: Checkpointer,
+}
+
+/// Signs checkpoints of the event chain while the server runs: once
+/// `every_events` events have been appended since the last, or
+/// `every_seconds` after it when any have, and once more at shutdown.
+#[derive(Clone)]
+struct Checkpointer {
+    pool: Pool,
+    key: Arc<AuditKey>,
+    every_events: i64,
+    every_seconds: u64,
+}
+
+impl Checkpointer {
+    /// Checkpoints when due; `force` at shutdown.
+    async fn tick(&self, since: &mut std::time::Instant, force: bool) {
+        let (pool, key) = (self.pool.clone(), self.key.clone());
+        let (every_events, due_by_time) = (
+            self.every_events,
+            force || since.elapsed() >= Duration::from_secs(self.every_seconds.max(1)),
+        );
+        let outcome = web::block(move || -> crate::error::Result<bool> {
+            let mut conn = pool.get()?;
+            let head: i64 = {
+                use diesel::prelude::*;
+                crate::db::schema::event_chain_head::table
+                    .filter(crate::db::schema::event_chain_head::id.eq(1))
+                    .select(crate::db::schema::event_chain_head::last_id)
+                    .first(&mut conn)?
+            };
+            let pending = head - audit::last_checkpointed(&mut conn)?;
+            if pending <= 0 || !(due_by_time || pending >= every_events) {
+                return Ok(false);
+            }
+            Ok(audit::checkpoint(&mut conn, &key)?.is_some())
+        })
+        .await;
+        match outcome {
+            Ok(Ok(true)) => *since = std::time::Instant::now(),
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(error = %crate::error::chain(&error), "cannot checkpoint the event chain")
+            }
+            Err(_) => tracing::warn!("cannot checkpoint the event chain: the server is stopping"),
+        }
+    }
 }
 
 /// Why the server could not start; each message says what to fix.
@@ -118,6 +167,10 @@ impl Application {
         }
         let keys = TokenKeys::from_settings(&settings.auth, &settings.data_dir)
             .map_err(StartupError::Config)?;
+        let audit_key = Arc::new(
+            AuditKey::from_settings(&settings.audit, &settings.data_dir)
+                .map_err(StartupError::Config)?,
+        );
         let token_ttl_seconds = i64::try_from(settings.auth.token_ttl_seconds)
             .ok()
             .filter(|ttl| (60..=31_536_000).contains(ttl))
@@ -211,7 +264,19 @@ impl Application {
             })?
             .run();
         tracing::info!(%address, port, backend = url.backend(), "modelgate is listening");
-        Ok(Application { port, server, pool })
+        let checkpointer = Checkpointer {
+            pool: pool.clone(),
+            key: audit_key,
+            every_events: i64::try_from(settings.audit.checkpoint_every_events.max(1))
+                .unwrap_or(i64::MAX),
+            every_seconds: settings.audit.checkpoint_every_seconds,
+        };
+        Ok(Application {
+            port,
+            server,
+            pool,
+            checkpointer,
+        })
     }
 
     /// The bound port (useful when configured as 0).
@@ -229,8 +294,22 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGTERM/SIGINT stop it gracefully).
+    /// Serves until stopped (SIGTERM/SIGINT stop it gracefully), checkpointing
+    /// the event chain as it goes and once more at the end.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let checkpointer = self.checkpointer.clone();
+        let ticker = actix_web::rt::spawn(async move {
+            let mut since = std::time::Instant::now();
+            loop {
+                actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+                checkpointer.tick(&mut since, false).await;
+            }
+        });
+        let result = self.server.await;
+        ticker.abort();
+        self.checkpointer
+            .tick(&mut std::time::Instant::now(), true)
+            .await;
+        result
     }
 }

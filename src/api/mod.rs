@@ -2,6 +2,7 @@
 //! call `domain` off the async workers (through `web::AppState`), and map
 //! the result. Path parameters are in `params`.
 
+pub mod audit;
 pub mod auth;
 pub mod events;
 pub mod health;
@@ -32,7 +33,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(models::configure)
             .configure(versions::configure)
             .configure(transition_requests::configure)
-            .configure(events::configure),
+            .configure(events::configure)
+            .configure(audit::configure),
     );
 }
 
@@ -57,6 +59,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         (name = "transition-requests", description = "Approval gates: requested moves and their approvals"),
         (name = "policy", description = "The lifecycle rules in force"),
         (name = "events", description = "The hash-chained event feed"),
+        (name = "audit", description = "Signed checkpoints of the event chain"),
         (name = "health", description = "Probes"),
     )
 )]

@@ -1,6 +1,5 @@
 //! JWTs: issuing and verifying with a pinned algorithm and key.
 
-use std::io::Write;
 use std::path::Path;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -72,33 +71,13 @@ fn read_file(what: &str, path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Reads the generated secret from `data_dir`, creating it (mode 0600) on first start.
-/// Replicas sharing the directory race safely: the file appears whole or not at all.
 fn generated_secret(data_dir: &Path) -> Result<Vec<u8>, String> {
-    use std::os::unix::fs::OpenOptionsExt;
     let path = data_dir.join(SECRET_FILE);
-    if !path.exists() {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-        let temporary = data_dir.join(format!(".{SECRET_FILE}.{}", uuid::Uuid::new_v4().simple()));
+    super::create_secret_file(&path, "a token signing secret", || {
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temporary)
-            .map_err(|e| format!("cannot create {}: {e}", temporary.display()))?;
-        file.write_all(hex::encode(secret).as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
-        let linked = std::fs::hard_link(&temporary, &path);
-        let _ = std::fs::remove_file(&temporary);
-        match linked {
-            Ok(()) => tracing::info!(path = %path.display(), "generated a token signing secret"),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
-        }
-    }
+        Ok(hex::encode(secret).into_bytes())
+    })?;
     let secret = read_file("the token secret", &path)?;
     let trimmed = String::from_utf8_lossy(&secret).trim().as_bytes().to_vec();
     if trimmed.len() < 32 {

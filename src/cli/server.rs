@@ -3,16 +3,18 @@
 //! bootstrapping and break-glass.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use crate::auth::audit_key::AuditKey;
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{Actor, password};
 use crate::config::Settings;
 use crate::db::PooledConn;
 use crate::db::enums::Role;
+use crate::domain::audit::{self, Checkpoint, Verdict};
 use crate::domain::tokens::{self, DEFAULT_DAYS};
 use crate::domain::types::Username;
 use crate::domain::users::{self, UserChanges};
@@ -76,27 +78,113 @@ impl Openapi {
 /// `modelgate audit …`.
 #[derive(Debug, Subcommand)]
 pub enum Audit {
-    /// Recompute the event hash chain; exit 1 at the first edited, deleted or reordered event.
-    Verify,
+    /// Check the whole record: every link of the event chain, every signed
+    /// checkpoint (stored, and those given), and that the models, versions,
+    /// stages and aliases equal a replay of the events. Exit 0 intact, 1
+    /// tampered (the first bad row named), 3 error.
+    ///
+    /// Example: `modelgate audit verify --checkpoint kept/checkpoint-1042.json`
+    Verify {
+        /// A checkpoint exported earlier (`audit checkpoint` or
+        /// `GET /api/v1/audit/checkpoints`): one JSON object, or a list of them.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Vec<PathBuf>,
+    },
+    /// Sign a checkpoint of the chain's head now (unless it has one) and
+    /// print the newest checkpoint as JSON, to keep outside the database.
+    ///
+    /// Example: `modelgate audit checkpoint > kept/checkpoint.json`
+    Checkpoint,
 }
 
+/// `audit verify`'s exit codes: tampered, and any other error.
+const TAMPERED: u8 = 1;
+const AUDIT_ERROR: u8 = 3;
+
 impl Audit {
-    /// Recomputes the event hash chain.
+    /// Verifies the record or takes a checkpoint.
     pub fn run(self, config: Option<&Path>) -> ExitCode {
-        let Audit::Verify = self;
-        with_settings(config, |settings| {
-            let mut conn = connection(settings)?;
-            let verified =
-                crate::domain::events::verify_chain(&mut conn).map_err(|e| e.public_message())?;
-            match verified {
-                Ok(count) => {
-                    println!("the event log is intact: {count} events, every hash matches");
-                    Ok(())
-                }
-                Err(broken) => Err(format!("the event log has been tampered with: {broken}")),
+        let settings = match Settings::load(config) {
+            Ok(settings) => settings,
+            Err(error) => {
+                eprintln!("modelgate: {error}");
+                return ExitCode::from(AUDIT_ERROR);
             }
-        })
+        };
+        match self.audit(&settings) {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("modelgate: {error}");
+                ExitCode::from(AUDIT_ERROR)
+            }
+        }
     }
+
+    fn audit(self, settings: &Settings) -> Result<ExitCode, String> {
+        let key = AuditKey::from_settings(&settings.audit, &settings.data_dir)?;
+        let mut conn = connection(settings)?;
+        match self {
+            Audit::Verify { checkpoint } => {
+                let mut kept = Vec::new();
+                for path in &checkpoint {
+                    kept.extend(read_checkpoints(path)?);
+                }
+                match audit::verify(&mut conn, &key, &kept).map_err(|e| e.public_message())? {
+                    Verdict::Intact {
+                        events,
+                        checkpoints,
+                    } => {
+                        println!(
+                            "the audit record is intact: {events} events, every hash matches; \
+                             {checkpoints} signed checkpoints hold; the tables equal a replay of the events"
+                        );
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Verdict::Tampered(what) => {
+                        eprintln!("modelgate: the audit record has been tampered with: {what}");
+                        Ok(ExitCode::from(TAMPERED))
+                    }
+                }
+            }
+            Audit::Checkpoint => {
+                audit::checkpoint(&mut conn, &key).map_err(|e| e.public_message())?;
+                let newest = audit::latest(&mut conn).map_err(|e| e.public_message())?;
+                match newest {
+                    Some(checkpoint) => print_json(&checkpoint).map(|()| ExitCode::SUCCESS),
+                    None => Err("the event chain is empty: nothing to checkpoint".to_owned()),
+                }
+            }
+        }
+    }
+}
+
+/// Reads exported checkpoints: one JSON object or a list of them.
+fn read_checkpoints(path: &Path) -> Result<Vec<Checkpoint>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let value = match value {
+        serde_json::Value::Object(mut map) if map.contains_key("checkpoints") => {
+            map.remove("checkpoints").unwrap_or_default()
+        }
+        other => other,
+    };
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        single => vec![single],
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            serde_json::from_value(item).map_err(|e| {
+                format!(
+                    "{} holds something that is not a checkpoint: {e}",
+                    path.display()
+                )
+            })
+        })
+        .collect()
 }
 
 /// `modelgate policy …`.

@@ -8,7 +8,7 @@ use clap::{CommandFactory, Parser};
 use super::{Cli, usage_exit_code};
 
 /// Splits a shell command line into words: quotes group, and the command
-/// ends at an unquoted `|`, `&`, `;`, `)` or `#`.
+/// ends at an unquoted `|`, `&`, `;`, `)`, `#` or redirection.
 fn words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
@@ -22,7 +22,7 @@ fn words(line: &str) -> Vec<String> {
                 quote = Some(c);
                 started = true;
             }
-            (None, '|' | '&' | ';' | ')' | '#') => break,
+            (None, '|' | '&' | ';' | ')' | '#' | '>' | '<') => break,
             (None, c) if c.is_whitespace() => {
                 if started {
                     words.push(std::mem::take(&mut current));

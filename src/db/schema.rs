@@ -184,3 +184,14 @@ diesel::table! {
 
 diesel::joinable!(stage_clearances -> registered_models (model_id));
 diesel::allow_tables_to_appear_in_same_query!(stage_clearances, registered_models);
+
+diesel::table! {
+    audit_checkpoints (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        event_hash -> Text,
+        created_at -> BigInt,
+        public_key -> Text,
+        signature -> Text,
+    }
+}

@@ -8,6 +8,7 @@
 //! `tokens` and `callers` stand beside them.
 
 pub mod aliases;
+pub mod audit;
 pub mod callers;
 pub mod events;
 pub mod filter;

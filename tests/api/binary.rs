@@ -428,6 +428,18 @@ fn audit_verify_passes_on_an_intact_log_and_fails_on_an_edited_one() {
     let (ok, output, errors) = deployment.run(&["audit", "verify"], "");
     assert!(ok, "{errors}");
     assert!(output.contains("intact: 2 events"), "{output}");
+    // a checkpoint to keep elsewhere, printed as JSON
+    let (ok, kept, errors) = deployment.run(&["audit", "checkpoint"], "");
+    assert!(ok, "{errors}");
+    let checkpoint: serde_json::Value =
+        serde_json::from_str(&kept).unwrap_or_else(|e| panic!("{e}: {kept}"));
+    assert_eq!(checkpoint["event_id"], 2, "{kept}");
+    let file = deployment.dir.path().join("kept.json");
+    std::fs::write(&file, &kept).unwrap_or_else(|e| panic!("{e}"));
+    let kept_arg = file.display().to_string();
+    let (ok, output, errors) = deployment.run(&["audit", "verify", "--checkpoint", &kept_arg], "");
+    assert!(ok, "{errors}");
+    assert!(output.contains("2 signed checkpoints hold"), "{output}");
 
     let manager = modelgate::db::ConnectionManager::new(
         modelgate::db::DbUrl::parse(&deployment.url).unwrap_or_else(|e| panic!("{e}")),
@@ -437,7 +449,27 @@ fn audit_verify_passes_on_an_intact_log_and_fails_on_an_edited_one() {
     diesel::sql_query("UPDATE events SET payload = '{}' WHERE id = 1")
         .execute(&mut conn)
         .unwrap_or_else(|e| panic!("{e}"));
-    let (ok, _, errors) = deployment.run(&["audit", "verify"], "");
-    assert!(!ok);
+    let output = deployment
+        .command(&["audit", "verify"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "tampered is exit 1: {errors}"
+    );
     assert!(errors.contains("tampered with: event 1"), "{errors}");
+    // a checkpoint file that is not one is an error, exit 3
+    std::fs::write(&file, "{\"event_id\": 1}").unwrap_or_else(|e| panic!("{e}"));
+    let output = deployment
+        .command(&["audit", "verify", "--checkpoint", &kept_arg])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -2,6 +2,7 @@
 //! PostgreSQL when `MODELGATE_TEST_DATABASE_URL` is set.
 
 mod alias_guards;
+mod audit;
 mod auth;
 mod bad_input;
 mod binary;

@@ -1,0 +1,377 @@
+//! The anchored audit: signed checkpoints of the event chain, and the check
+//! of the whole record. A checkpoint signs (event id, hash, time) of the
+//! chain's head with a key kept outside the database, so re-chaining the
+//! log after an edit, or cutting its tail and rewriting the head, no longer
+//! matches a checkpoint taken before; and the current models, versions,
+//! stages and aliases must equal what replaying the events produces.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::audit_key::{self, AuditKey};
+use crate::db::enums::Stage;
+use crate::db::rows::EventRow;
+use crate::db::schema::{
+    audit_checkpoints, event_chain_head, events, model_versions, registered_model_aliases,
+    registered_models,
+};
+use crate::db::{self, DbConn, now_ms};
+use crate::domain::events::verify_chain;
+use crate::domain::sql::{Page, PageToken};
+use crate::error::{Error, Result};
+
+/// A signed checkpoint of the event chain.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Queryable, Selectable, utoipa::ToSchema,
+)]
+#[diesel(table_name = audit_checkpoints)]
+pub struct Checkpoint {
+    /// Id.
+    pub id: i64,
+    /// The last event of the chain when it was taken.
+    pub event_id: i64,
+    /// That event's hash.
+    pub event_hash: String,
+    /// When, in milliseconds since the epoch.
+    pub created_at: i64,
+    /// The Ed25519 public key that signed it, base64.
+    pub public_key: String,
+    /// The signature of `modelgate audit checkpoint\n<event_id>\n<event_hash>\n<created_at>`, base64.
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The signed message.
+    fn message(event_id: i64, event_hash: &str, created_at: i64) -> Vec<u8> {
+        format!("modelgate audit checkpoint\n{event_id}\n{event_hash}\n{created_at}").into_bytes()
+    }
+}
+
+/// The id of the newest event a checkpoint covers (0 when there is none).
+pub fn last_checkpointed(conn: &mut DbConn) -> Result<i64> {
+    Ok(audit_checkpoints::table
+        .select(diesel::dsl::max(audit_checkpoints::event_id))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
+}
+
+/// Signs and stores a checkpoint of the chain's head. `None` when the chain
+/// is empty or its head is already checkpointed (then nothing is written).
+pub fn checkpoint(conn: &mut DbConn, key: &AuditKey) -> Result<Option<Checkpoint>> {
+    let (event_id, event_hash): (i64, String) = event_chain_head::table
+        .filter(event_chain_head::id.eq(1))
+        .select((event_chain_head::last_id, event_chain_head::last_hash))
+        .first(conn)?;
+    if event_id == 0 || last_checkpointed(conn)? >= event_id {
+        return Ok(None);
+    }
+    let created_at = now_ms();
+    let signature = key.sign(&Checkpoint::message(event_id, &event_hash, created_at));
+    // Not a registry write: it appends no event and moves no head.
+    let checkpoint: Checkpoint = diesel::insert_into(audit_checkpoints::table)
+        .values((
+            audit_checkpoints::event_id.eq(event_id),
+            audit_checkpoints::event_hash.eq(&event_hash),
+            audit_checkpoints::created_at.eq(created_at),
+            audit_checkpoints::public_key.eq(key.public_key()),
+            audit_checkpoints::signature.eq(&signature),
+        ))
+        .returning(audit_checkpoints::all_columns)
+        .get_result(conn)?;
+    Ok(Some(checkpoint))
+}
+
+/// The newest checkpoint, if any.
+pub fn latest(conn: &mut DbConn) -> Result<Option<Checkpoint>> {
+    Ok(audit_checkpoints::table
+        .select(Checkpoint::as_select())
+        .order(audit_checkpoints::id.desc())
+        .first(conn)
+        .optional()?)
+}
+
+/// Lists checkpoints, oldest first.
+pub fn list(
+    conn: &mut DbConn,
+    max_results: i64,
+    page_token: Option<&str>,
+) -> Result<Page<Checkpoint>> {
+    let mut select = audit_checkpoints::table
+        .select(Checkpoint::as_select())
+        .order(audit_checkpoints::id.asc())
+        .limit(max_results + 1)
+        .into_boxed();
+    if let Some(token) = page_token {
+        let after = PageToken::decode(token, "checkpoints")?.int_key()?;
+        select = select.filter(audit_checkpoints::id.gt(after));
+    }
+    let items = select.load(conn)?;
+    Ok(Page::from_overfetch(items, max_results, |c| {
+        PageToken::int("checkpoints", c.id)
+    }))
+}
+
+/// What `audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every link, checkpoint and table holds.
+    Intact {
+        /// Events verified.
+        events: i64,
+        /// Checkpoints verified.
+        checkpoints: usize,
+    },
+    /// The first thing that does not hold.
+    Tampered(String),
+}
+
+/// Checks the whole record: every link of the chain; every checkpoint (the
+/// stored ones and `kept`, exported earlier) is signed by `key` and its
+/// event is still in the chain with its hash; and the models, versions,
+/// stages and aliases equal what replaying the events produces.
+pub fn verify(conn: &mut DbConn, key: &AuditKey, kept: &[Checkpoint]) -> Result<Verdict> {
+    let events = match verify_chain(conn)? {
+        Ok(count) => count,
+        Err(broken) => return Ok(Verdict::Tampered(broken)),
+    };
+    db::read(conn, |conn| {
+        let stored: Vec<Checkpoint> = audit_checkpoints::table
+            .select(Checkpoint::as_select())
+            .order(audit_checkpoints::id.asc())
+            .load(conn)?;
+        let all: Vec<(&str, &Checkpoint)> = stored
+            .iter()
+            .map(|c| ("stored", c))
+            .chain(kept.iter().map(|c| ("kept", c)))
+            .collect();
+        for (origin, checkpoint) in &all {
+            let name = format!(
+                "{origin} checkpoint {} (event {})",
+                checkpoint.id, checkpoint.event_id
+            );
+            if checkpoint.public_key != key.public_key() {
+                return Ok(Verdict::Tampered(format!(
+                    "{name} is signed by another key than audit.signing_key_file's"
+                )));
+            }
+            let message = Checkpoint::message(
+                checkpoint.event_id,
+                &checkpoint.event_hash,
+                checkpoint.created_at,
+            );
+            if !audit_key::verify(&checkpoint.public_key, &message, &checkpoint.signature) {
+                return Ok(Verdict::Tampered(format!(
+                    "{name}: the signature does not match"
+                )));
+            }
+            let hash: Option<String> = events::table
+                .find(checkpoint.event_id)
+                .select(events::hash)
+                .first(conn)
+                .optional()?;
+            match hash {
+                None => {
+                    return Ok(Verdict::Tampered(format!(
+                        "{name}: event {} is gone; the chain ends at event {events}",
+                        checkpoint.event_id
+                    )));
+                }
+                Some(hash) if hash != checkpoint.event_hash => {
+                    return Ok(Verdict::Tampered(format!(
+                        "{name}: event {} has hash {hash}, the checkpoint signed {}; \
+                         the chain was rewritten",
+                        checkpoint.event_id, checkpoint.event_hash
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(difference) = replay_differs(conn)? {
+            return Ok(Verdict::Tampered(difference));
+        }
+        Ok(Verdict::Intact {
+            events,
+            checkpoints: all.len(),
+        })
+    })
+}
+
+/// One model as the events leave it: its versions' stages and its aliases.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Replayed {
+    versions: BTreeMap<i64, Stage>,
+    aliases: BTreeMap<String, i64>,
+}
+
+/// Replays the events and compares the result with the tables; answers the
+/// first difference.
+fn replay_differs(conn: &mut DbConn) -> Result<Option<String>> {
+    let mut models: BTreeMap<String, Replayed> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let batch: Vec<EventRow> = events::table
+            .filter(events::id.gt(after))
+            .order(events::id.asc())
+            .limit(1000)
+            .load(conn)?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        for event in &batch {
+            apply_event(&mut models, event)?;
+        }
+    }
+    let mut tables: BTreeMap<String, Replayed> = registered_models::table
+        .select(registered_models::name)
+        .load::<String>(conn)?
+        .into_iter()
+        .map(|name| (name, Replayed::default()))
+        .collect();
+    let versions: Vec<(String, i64, Stage)> = model_versions::table
+        .inner_join(registered_models::table)
+        .select((
+            registered_models::name,
+            model_versions::version,
+            model_versions::current_stage,
+        ))
+        .load(conn)?;
+    for (name, version, stage) in versions {
+        tables
+            .entry(name)
+            .or_default()
+            .versions
+            .insert(version, stage);
+    }
+    let aliases: Vec<(String, String, i64)> = registered_model_aliases::table
+        .inner_join(registered_models::table)
+        .select((
+            registered_models::name,
+            registered_model_aliases::alias,
+            registered_model_aliases::version,
+        ))
+        .load(conn)?;
+    for (name, alias, version) in aliases {
+        tables
+            .entry(name)
+            .or_default()
+            .aliases
+            .insert(alias, version);
+    }
+    for name in models.keys().chain(tables.keys()) {
+        let (replayed, stored) = (models.get(name), tables.get(name));
+        let difference = match (replayed, stored) {
+            (Some(_), None) => Some(format!("model '{name}' is missing from the tables")),
+            (None, Some(_)) => Some(format!(
+                "model '{name}' is in the tables but no event made it"
+            )),
+            (Some(replayed), Some(stored)) => model_difference(name, replayed, stored),
+            (None, None) => None,
+        };
+        if difference.is_some() {
+            return Ok(difference);
+        }
+    }
+    Ok(None)
+}
+
+fn model_difference(name: &str, replayed: &Replayed, stored: &Replayed) -> Option<String> {
+    let numbers = replayed.versions.keys().chain(stored.versions.keys());
+    for version in numbers {
+        match (replayed.versions.get(version), stored.versions.get(version)) {
+            (Some(want), Some(have)) if want != have => {
+                return Some(format!(
+                    "model '{name}' version {version} is in {have}, but the events put it in {want}"
+                ));
+            }
+            (Some(_), None) => {
+                return Some(format!(
+                    "model '{name}' version {version} is missing from the tables"
+                ));
+            }
+            (None, Some(_)) => {
+                return Some(format!(
+                    "model '{name}' version {version} is in the tables but no event made it"
+                ));
+            }
+            _ => {}
+        }
+    }
+    let aliases = replayed.aliases.keys().chain(stored.aliases.keys());
+    for alias in aliases {
+        let (want, have) = (replayed.aliases.get(alias), stored.aliases.get(alias));
+        if want != have {
+            return Some(format!(
+                "model '{name}' alias '{alias}' names {}, but the events say {}",
+                have.map_or("nothing".to_owned(), |v| format!("version {v}")),
+                want.map_or("nothing".to_owned(), |v| format!("version {v}"))
+            ));
+        }
+    }
+    None
+}
+
+/// Applies one event to the replayed models.
+fn apply_event(models: &mut BTreeMap<String, Replayed>, event: &EventRow) -> Result<()> {
+    let payload: serde_json::Value = serde_json::from_str(&event.payload)
+        .map_err(|e| Error::internal_from(format!("event {} payload", event.id), e))?;
+    let name = event.model_name.clone().unwrap_or_default();
+    let text = |key: &str| payload[key].as_str().map(str::to_owned);
+    match event.event_type.as_str() {
+        "model.created" => {
+            models.insert(name, Replayed::default());
+        }
+        "model.renamed" => {
+            if let (Some(from), Some(to)) = (text("from"), text("to"))
+                && let Some(model) = models.remove(&from)
+            {
+                models.insert(to, model);
+            }
+        }
+        "model.deleted" => {
+            models.remove(&name);
+        }
+        "version.created" => {
+            if let Some(version) = event.version {
+                models
+                    .entry(name)
+                    .or_default()
+                    .versions
+                    .insert(version, Stage::None);
+            }
+        }
+        "version.stage_changed" => {
+            if let (Some(version), Some(to)) = (event.version, text("to_stage")) {
+                let stage = to.parse::<Stage>()?;
+                models
+                    .entry(name)
+                    .or_default()
+                    .versions
+                    .insert(version, stage);
+            }
+        }
+        "version.deleted" => {
+            if let Some(version) = event.version {
+                let model = models.entry(name).or_default();
+                model.versions.remove(&version);
+                model.aliases.retain(|_, v| *v != version);
+            }
+        }
+        "alias.set" => {
+            if let (Some(alias), Some(version)) = (text("alias"), payload["version"].as_i64()) {
+                models
+                    .entry(name)
+                    .or_default()
+                    .aliases
+                    .insert(alias, version);
+            }
+        }
+        "alias.deleted" => {
+            if let Some(alias) = text("alias") {
+                models.entry(name).or_default().aliases.remove(&alias);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

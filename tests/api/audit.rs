@@ -1,0 +1,190 @@
+//! The anchored audit on both databases: the tampering an attacker with
+//! write access to the database tried is caught by `audit verify`, through
+//! the signed checkpoints and the replay of the events.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+use modelgate::auth::audit_key::AuditKey;
+use modelgate::db::DbConn;
+use modelgate::db::chain::chain_hash;
+use modelgate::db::rows::EventRow;
+use modelgate::db::schema::{event_chain_head, events};
+use modelgate::domain::audit::{self, Checkpoint, Verdict};
+
+fn key(app: &TestApp) -> AuditKey {
+    AuditKey::from_settings(&app.settings.audit, &app.settings.data_dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn verify(app: &TestApp, kept: &[Checkpoint]) -> Verdict {
+    let mut conn = app.conn();
+    audit::verify(&mut conn, &key(app), kept).unwrap_or_else(|e| panic!("verify: {e}"))
+}
+
+fn tampered(app: &TestApp, kept: &[Checkpoint]) -> String {
+    match verify(app, kept) {
+        Verdict::Tampered(what) => what,
+        intact => panic!("the tampering went unnoticed: {intact:?}"),
+    }
+}
+
+fn sql(app: &TestApp, statement: &str) {
+    let mut pooled = app.conn();
+    let conn: &mut DbConn = &mut pooled;
+    diesel::sql_query(statement)
+        .execute(conn)
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+/// A registry with some history, checkpointed.
+fn audited_app() -> (TestApp, Checkpoint) {
+    let app = spawn_app();
+    app.create_model("fraud");
+    for version in 1..=3 {
+        app.create_version("fraud");
+        app.transition("fraud", version, "Staging", false)
+            .expect(200);
+    }
+    app.transition("fraud", 1, "Production", false).expect(200);
+    app.put(
+        "/api/v1/models/fraud/aliases/champion",
+        json!({"version": 1}),
+    )
+    .expect(200);
+    let mut conn = app.conn();
+    let checkpoint = audit::checkpoint(&mut conn, &key(&app))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("a checkpoint of a non-empty chain"));
+    drop(conn);
+    assert!(matches!(
+        verify(&app, &[]),
+        Verdict::Intact { checkpoints: 1, .. }
+    ));
+    (app, checkpoint)
+}
+
+/// Recomputes every hash after `from` and the head, as a careful forger would.
+fn rechain(app: &TestApp) {
+    let mut pooled = app.conn();
+    let conn: &mut DbConn = &mut pooled;
+    let rows: Vec<EventRow> = events::table
+        .order(events::id.asc())
+        .load(conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut prev = "0".repeat(64);
+    let mut last_id = 0;
+    for mut row in rows {
+        row.prev_hash.clone_from(&prev);
+        row.hash = chain_hash(&prev, &row);
+        diesel::update(events::table.find(row.id))
+            .set((
+                events::prev_hash.eq(&row.prev_hash),
+                events::hash.eq(&row.hash),
+            ))
+            .execute(conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        prev = row.hash;
+        last_id = row.id;
+    }
+    diesel::update(event_chain_head::table)
+        .set((
+            event_chain_head::last_id.eq(last_id),
+            event_chain_head::last_hash.eq(&prev),
+        ))
+        .execute(conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn an_edited_event_rechained_to_the_head_breaks_the_signed_checkpoint() {
+    let (app, checkpoint) = audited_app();
+    sql(&app, "UPDATE events SET actor = 'mallory' WHERE id = 2");
+    rechain(&app);
+    let what = tampered(&app, &[]);
+    assert!(
+        what.contains(&format!("event {}", checkpoint.event_id)),
+        "{what}"
+    );
+    assert!(what.contains("the chain was rewritten"), "{what}");
+}
+
+#[test]
+fn a_cut_tail_with_a_rewritten_head_is_caught_by_a_kept_checkpoint() {
+    let (app, checkpoint) = audited_app();
+    // the forger also removes the stored checkpoints
+    sql(&app, "DELETE FROM audit_checkpoints");
+    sql(
+        &app,
+        &format!("DELETE FROM events WHERE id > {}", checkpoint.event_id - 3),
+    );
+    rechain(&app);
+    // without the kept checkpoint, the replay still tells: the cut events
+    // made the tables what they are
+    let what = tampered(&app, &[]);
+    assert!(what.contains("model 'fraud'"), "{what}");
+    let what = tampered(&app, std::slice::from_ref(&checkpoint));
+    assert!(what.contains("kept checkpoint"), "{what}");
+    assert!(what.contains("is gone"), "{what}");
+}
+
+#[test]
+fn a_stage_edited_in_the_tables_differs_from_the_replay() {
+    let (app, _) = audited_app();
+    sql(
+        &app,
+        "UPDATE model_versions SET current_stage = 'Production' WHERE version = 2",
+    );
+    let what = tampered(&app, &[]);
+    assert!(
+        what.contains("model 'fraud' version 2 is in Production, but the events put it in Staging"),
+        "{what}"
+    );
+}
+
+#[test]
+fn an_alias_edited_in_the_tables_differs_from_the_replay() {
+    let (app, _) = audited_app();
+    sql(
+        &app,
+        "UPDATE registered_model_aliases SET version = 3 WHERE alias = 'champion'",
+    );
+    let what = tampered(&app, &[]);
+    assert!(
+        what.contains("alias 'champion' names version 3, but the events say version 1"),
+        "{what}"
+    );
+}
+
+#[test]
+fn a_checkpoint_signed_by_another_key_is_refused() {
+    let (app, checkpoint) = audited_app();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let other =
+        AuditKey::from_settings(&app.settings.audit, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let mut forged = checkpoint.clone();
+    forged.public_key = other.public_key();
+    let what = tampered(&app, &[forged]);
+    assert!(what.contains("signed by another key"), "{what}");
+    let mut altered = checkpoint;
+    altered.event_hash = "0".repeat(64);
+    let what = tampered(&app, &[altered]);
+    assert!(what.contains("the signature does not match"), "{what}");
+}
+
+#[test]
+fn the_api_lists_the_checkpoints_for_keeping_elsewhere() {
+    let (app, checkpoint) = audited_app();
+    let page = app.get("/api/v1/audit/checkpoints").expect(200).clone();
+    assert_eq!(
+        page["checkpoints"].as_array().map(Vec::len),
+        Some(1),
+        "{page}"
+    );
+    assert_eq!(page["checkpoints"][0]["event_id"], checkpoint.event_id);
+    assert_eq!(
+        page["checkpoints"][0]["signature"],
+        checkpoint.signature.as_str()
+    );
+}
