@@ -3,7 +3,8 @@
 //! chain's head with a key kept outside the database, so re-chaining the
 //! log after an edit, or cutting its tail and rewriting the head, no longer
 //! matches a checkpoint taken before; and the current models, versions,
-//! stages and aliases must equal what replaying the events produces.
+//! stages, aliases and activity trails must equal what replaying the events
+//! produces.
 
 use std::collections::BTreeMap;
 
@@ -14,11 +15,12 @@ use crate::auth::audit_key::{self, AuditKey};
 use crate::db::enums::Stage;
 use crate::db::rows::EventRow;
 use crate::db::schema::{
-    audit_checkpoints, event_chain_head, events, model_versions, registered_model_aliases,
-    registered_models,
+    activities, audit_checkpoints, event_chain_head, events, model_versions,
+    registered_model_aliases, registered_models,
 };
 use crate::db::{self, DbConn, now_ms};
 use crate::domain::events::verify_chain;
+use crate::domain::lifecycle::activity_type;
 use crate::domain::sql::{Page, PageToken};
 use crate::error::{Error, Result};
 
@@ -198,17 +200,39 @@ pub fn verify(conn: &mut DbConn, key: &AuditKey, kept: &[Checkpoint]) -> Result<
     })
 }
 
-/// One model as the events leave it: its versions' stages and its aliases.
+/// One step of a version's activity trail, as far as the events record it:
+/// (activity type, from stage, to stage, user, request id).
+type Step = (String, Option<Stage>, Option<Stage>, String, Option<i64>);
+
+/// One model as the events leave it: its versions' stages, its aliases and
+/// its versions' activity trails (which outlive deleted versions).
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Replayed {
     versions: BTreeMap<i64, Stage>,
     aliases: BTreeMap<String, i64>,
+    trail: BTreeMap<i64, Vec<Step>>,
 }
+
+/// An activity row as the check reads it: (model name, version, type, from
+/// stage, to stage, user, request id).
+type ActivityStep = (
+    String,
+    i64,
+    String,
+    Option<Stage>,
+    Option<Stage>,
+    String,
+    Option<i64>,
+);
+
+/// What the replay remembers across models: each request's stages.
+type Requests = BTreeMap<i64, (Option<Stage>, Option<Stage>)>;
 
 /// Replays the events and compares the result with the tables; answers the
 /// first difference.
 fn replay_differs(conn: &mut DbConn) -> Result<Option<String>> {
     let mut models: BTreeMap<String, Replayed> = BTreeMap::new();
+    let mut requests = Requests::new();
     let mut after = 0;
     loop {
         let batch: Vec<EventRow> = events::table
@@ -219,7 +243,7 @@ fn replay_differs(conn: &mut DbConn) -> Result<Option<String>> {
         let Some(last) = batch.last() else { break };
         after = last.id;
         for event in &batch {
-            apply_event(&mut models, event)?;
+            apply_event(&mut models, &mut requests, event)?;
         }
     }
     let mut tables: BTreeMap<String, Replayed> = registered_models::table
@@ -257,6 +281,34 @@ fn replay_differs(conn: &mut DbConn) -> Result<Option<String>> {
             .or_default()
             .aliases
             .insert(alias, version);
+    }
+    let steps: Vec<ActivityStep> = activities::table
+        .inner_join(registered_models::table.on(registered_models::id.eq(activities::model_id)))
+        .order((activities::timestamp.asc(), activities::id.asc()))
+        .select((
+            registered_models::name,
+            activities::version,
+            activities::activity_type,
+            activities::from_stage,
+            activities::to_stage,
+            activities::user_name,
+            activities::request_id,
+        ))
+        .load(conn)?;
+    for (name, version, kind, from, to, user, request_id) in steps {
+        // a system transition's event does not name the request that caused it
+        let request_id = if kind == activity_type::SYSTEM_TRANSITION {
+            None
+        } else {
+            request_id
+        };
+        tables
+            .entry(name)
+            .or_default()
+            .trail
+            .entry(version)
+            .or_default()
+            .push((kind, from, to, user, request_id));
     }
     for name in models.keys().chain(tables.keys()) {
         let (replayed, stored) = (models.get(name), tables.get(name));
@@ -297,6 +349,23 @@ fn model_difference(name: &str, replayed: &Replayed, stored: &Replayed) -> Optio
             _ => {}
         }
     }
+    let trails = replayed.trail.keys().chain(stored.trail.keys());
+    for version in trails {
+        let (want, have) = (replayed.trail.get(version), stored.trail.get(version));
+        if want != have {
+            let (want, have) = (
+                want.map_or(&[][..], Vec::as_slice),
+                have.map_or(&[][..], Vec::as_slice),
+            );
+            let at = want.iter().zip(have).take_while(|(w, h)| w == h).count();
+            return Some(format!(
+                "model '{name}' version {version}: activity {} of its trail is {}, but the events say {}",
+                at + 1,
+                have.get(at).map_or("missing".to_owned(), describe_step),
+                want.get(at).map_or("nothing".to_owned(), describe_step),
+            ));
+        }
+    }
     let aliases = replayed.aliases.keys().chain(stored.aliases.keys());
     for alias in aliases {
         let (want, have) = (replayed.aliases.get(alias), stored.aliases.get(alias));
@@ -311,13 +380,82 @@ fn model_difference(name: &str, replayed: &Replayed, stored: &Replayed) -> Optio
     None
 }
 
+fn describe_step((kind, from, to, user, request): &Step) -> String {
+    let stages = match (from, to) {
+        (Some(from), Some(to)) => format!(" {from} -> {to}"),
+        _ => String::new(),
+    };
+    let request = request.map_or(String::new(), |id| format!(" (request {id})"));
+    format!("{kind}{stages} by {user}{request}")
+}
+
+/// Appends a step to a version's replayed trail.
+fn step(
+    models: &mut BTreeMap<String, Replayed>,
+    event: &EventRow,
+    version: Option<i64>,
+    kind: &str,
+    (from, to): (Option<Stage>, Option<Stage>),
+    request: Option<i64>,
+) {
+    if let Some(version) = version {
+        let name = event.model_name.clone().unwrap_or_default();
+        let trail = models
+            .entry(name)
+            .or_default()
+            .trail
+            .entry(version)
+            .or_default();
+        trail.push((kind.to_owned(), from, to, event.actor.clone(), request));
+    }
+}
+
+fn stage_at(value: &serde_json::Value) -> Option<Stage> {
+    value.as_str().and_then(|s| s.parse::<Stage>().ok())
+}
+
 /// Applies one event to the replayed models.
-fn apply_event(models: &mut BTreeMap<String, Replayed>, event: &EventRow) -> Result<()> {
+fn apply_event(
+    models: &mut BTreeMap<String, Replayed>,
+    requests: &mut Requests,
+    event: &EventRow,
+) -> Result<()> {
     let payload: serde_json::Value = serde_json::from_str(&event.payload)
         .map_err(|e| Error::internal_from(format!("event {} payload", event.id), e))?;
     let name = event.model_name.clone().unwrap_or_default();
     let text = |key: &str| payload[key].as_str().map(str::to_owned);
     match event.event_type.as_str() {
+        "request.created" => {
+            let request = &payload["request"];
+            let stages = (
+                stage_at(&request["from_stage"]),
+                stage_at(&request["to_stage"]),
+            );
+            let id = request["id"].as_i64();
+            if let Some(id) = id {
+                requests.insert(id, stages);
+            }
+            step(
+                models,
+                event,
+                event.version,
+                activity_type::REQUESTED_TRANSITION,
+                stages,
+                id,
+            );
+        }
+        kind @ ("request.approved" | "request.rejected" | "request.cancelled") => {
+            let id = payload["id"].as_i64();
+            let stages = id
+                .and_then(|id| requests.get(&id).copied())
+                .unwrap_or_default();
+            let activity = match kind {
+                "request.approved" => activity_type::APPROVED_REQUEST,
+                "request.rejected" => activity_type::REJECTED_REQUEST,
+                _ => activity_type::CANCELLED_REQUEST,
+            };
+            step(models, event, event.version, activity, stages, id);
+        }
         "model.created" => {
             models.insert(name, Replayed::default());
         }
@@ -343,6 +481,15 @@ fn apply_event(models: &mut BTreeMap<String, Replayed>, event: &EventRow) -> Res
         "version.stage_changed" => {
             if let (Some(version), Some(to)) = (event.version, text("to_stage")) {
                 let stage = to.parse::<Stage>()?;
+                let stages = (stage_at(&payload["from_stage"]), Some(stage));
+                if payload["system"].as_bool() == Some(true) {
+                    let kind = activity_type::SYSTEM_TRANSITION;
+                    step(models, event, Some(version), kind, stages, None);
+                } else {
+                    let request = payload["request_id"].as_i64();
+                    let kind = activity_type::APPLIED_TRANSITION;
+                    step(models, event, Some(version), kind, stages, request);
+                }
                 models
                     .entry(name)
                     .or_default()
@@ -359,6 +506,27 @@ fn apply_event(models: &mut BTreeMap<String, Replayed>, event: &EventRow) -> Res
         }
         "alias.set" => {
             if let (Some(alias), Some(version)) = (text("alias"), payload["version"].as_i64()) {
+                let request = payload["request_id"].as_i64();
+                let none = (None, None);
+                step(
+                    models,
+                    event,
+                    Some(version),
+                    activity_type::ALIAS_SET,
+                    none,
+                    request,
+                );
+                let previous = payload["previous_version"]
+                    .as_i64()
+                    .filter(|p| *p != version);
+                step(
+                    models,
+                    event,
+                    previous,
+                    activity_type::ALIAS_REMOVED,
+                    none,
+                    request,
+                );
                 models
                     .entry(name)
                     .or_default()
@@ -368,6 +536,9 @@ fn apply_event(models: &mut BTreeMap<String, Replayed>, event: &EventRow) -> Res
         }
         "alias.deleted" => {
             if let Some(alias) = text("alias") {
+                let previous = payload["previous_version"].as_i64();
+                let removed = activity_type::ALIAS_REMOVED;
+                step(models, event, previous, removed, (None, None), None);
                 models.entry(name).or_default().aliases.remove(&alias);
             }
         }

@@ -188,3 +188,101 @@ fn the_api_lists_the_checkpoints_for_keeping_elsewhere() {
         checkpoint.signature.as_str()
     );
 }
+
+#[test]
+fn an_activity_edited_or_deleted_in_the_trail_differs_from_the_replay() {
+    let (app, _) = audited_app();
+    sql(
+        &app,
+        "UPDATE activities SET user_name = 'mallory' \
+         WHERE activity_type = 'APPLIED_TRANSITION' AND to_stage = 'Production'",
+    );
+    let what = tampered(&app, &[]);
+    assert!(what.contains("model 'fraud' version 1: activity"), "{what}");
+    assert!(
+        what.contains("APPLIED_TRANSITION Staging -> Production by mallory"),
+        "{what}"
+    );
+    assert!(
+        what.contains("the events say APPLIED_TRANSITION Staging -> Production by admin"),
+        "{what}"
+    );
+
+    sql(
+        &app,
+        "UPDATE activities SET user_name = 'admin' WHERE user_name = 'mallory'",
+    );
+    assert!(matches!(verify(&app, &[]), Verdict::Intact { .. }));
+    sql(
+        &app,
+        "DELETE FROM activities WHERE activity_type = 'ALIAS_SET'",
+    );
+    let what = tampered(&app, &[]);
+    assert!(
+        what.contains("is missing, but the events say ALIAS_SET by admin"),
+        "{what}"
+    );
+}
+
+#[test]
+fn a_history_of_requests_renames_aliases_and_deletions_replays_intact() {
+    let app = spawn_app();
+    let carl = app.user_token("carl", "contributor");
+    let paula = app.user_token("paula", "approver");
+    app.create_model("fraud");
+    for version in 1..=3 {
+        app.create_version("fraud");
+        app.transition("fraud", version, "Staging", false)
+            .expect(200);
+    }
+    let open = |version: i64, body: serde_json::Value| {
+        app.call_as(
+            Some(&carl),
+            "POST",
+            &format!("/api/v1/models/fraud/versions/{version}/transition-requests"),
+            Some(body),
+        )
+        .expect(201)["id"]
+            .as_i64()
+            .unwrap_or_default()
+    };
+    let decide = |id: i64, verb: &str, token: &str| {
+        app.call_as(
+            Some(token),
+            "POST",
+            &format!("/api/v1/transition-requests/{id}/{verb}"),
+            None,
+        )
+        .expect(200);
+    };
+    decide(open(1, json!({"stage": "Production"})), "approve", &paula);
+    decide(
+        open(
+            2,
+            json!({"stage": "Production", "archive_existing_versions": true}),
+        ),
+        "approve",
+        &paula,
+    );
+    decide(open(3, json!({"stage": "Production"})), "reject", &paula);
+    decide(open(3, json!({"stage": "Archived"})), "cancel", &carl);
+    decide(open(2, json!({"alias": "champion"})), "approve", &paula);
+    app.put(
+        "/api/v1/models/fraud/aliases/champion",
+        json!({"version": 1}),
+    )
+    .expect(200);
+    app.delete("/api/v1/models/fraud/aliases/champion")
+        .expect(204);
+    app.patch("/api/v1/models/fraud", json!({"name": "fraud-2"}))
+        .expect(200);
+    app.delete("/api/v1/models/fraud-2/versions/3").expect(204);
+    app.create_model("gone");
+    app.create_version("gone");
+    app.delete("/api/v1/models/gone").expect(204);
+    assert!(
+        matches!(verify(&app, &[]), Verdict::Intact { .. }),
+        "{:?}",
+        verify(&app, &[])
+    );
+}
