@@ -134,59 +134,88 @@ pub struct Attempt {
 mod tests {
     use super::*;
 
+    /// Begins an attempt that must be let through.
+    #[track_caller]
+    fn admitted(throttle: &LoginThrottle, username: &str, address: &str) -> Attempt {
+        // a `match`, not a closure, so that a failure names the caller's line
+        match throttle.begin(username, address) {
+            Ok(attempt) => attempt,
+            Err(wait) => panic!("{username} from {address} refused for {wait}s"),
+        }
+    }
+
+    /// Begins an attempt that must be refused; returns the seconds to wait.
+    #[track_caller]
+    fn refused(throttle: &LoginThrottle, username: &str, address: &str) -> u64 {
+        match throttle.begin(username, address) {
+            Ok(attempt) => panic!("{username} from {address} let through: {attempt:?}"),
+            Err(wait) => wait,
+        }
+    }
+
+    /// A wrong password: begun, let through, failed.
+    #[track_caller]
+    fn failed_login(throttle: &LoginThrottle, username: &str, address: &str) {
+        let attempt = admitted(throttle, username, address);
+        throttle.fail(&attempt);
+    }
+
     #[test]
     fn failures_past_the_limit_are_refused_per_user_and_per_address() {
         let throttle = LoginThrottle::new(3, 5, Duration::from_secs(60));
+        // the user's limit: 3 failures let through, the 4th attempt refused,
+        // from any address
         for _ in 0..3 {
-            let attempt = throttle.begin("alice", "1.1.1.1");
-            if let Ok(attempt) = attempt {
-                throttle.fail(&attempt);
-            }
+            failed_login(&throttle, "alice", "1.1.1.1");
         }
-        let wait = throttle.begin("alice", "2.2.2.2").err().unwrap_or_default();
+        let wait = refused(&throttle, "alice", "2.2.2.2");
         assert!((1..=60).contains(&wait), "{wait}");
-        // another user from the same address still gets in, until the address limit
+        // another user from the same address gets in until the address's limit:
+        // its 4th and 5th failures are let through, then it is refused for anyone
         for _ in 0..2 {
-            let attempt = throttle.begin("bob", "1.1.1.1");
-            assert!(attempt.is_ok());
-            if let Ok(attempt) = attempt {
-                throttle.fail(&attempt);
-            }
+            failed_login(&throttle, "bob", "1.1.1.1");
         }
-        assert!(throttle.begin("carol", "1.1.1.1").is_err());
-        let attempt = throttle.begin("carol", "3.3.3.3");
-        assert!(attempt.is_ok());
-        if let Ok(attempt) = attempt {
-            throttle.succeed(&attempt);
+        let wait = refused(&throttle, "carol", "1.1.1.1");
+        assert!((1..=60).contains(&wait), "{wait}");
+        // carol's own count is untouched by the address's refusals: with two
+        // failures and three refusals at 1.1.1.1 she still gets in elsewhere
+        failed_login(&throttle, "carol", "3.3.3.3");
+        failed_login(&throttle, "carol", "3.3.3.3");
+        for _ in 0..3 {
+            refused(&throttle, "carol", "1.1.1.1");
         }
+        let attempt = admitted(&throttle, "carol", "3.3.3.3");
+        throttle.succeed(&attempt);
     }
 
     #[test]
     fn a_success_clears_the_user_and_an_abandoned_attempt_does_not_count() {
-        let throttle = LoginThrottle::new(2, 0, Duration::from_secs(60));
-        let first = throttle.begin("alice", "a");
-        assert!(first.is_ok());
-        let second = throttle.begin("alice", "a");
-        assert!(
-            throttle.begin("alice", "a").is_err(),
-            "in-flight attempts count"
-        );
-        if let Ok(second) = second {
-            throttle.abandon(&second);
+        let throttle = LoginThrottle::new(3, 0, Duration::from_secs(60));
+        failed_login(&throttle, "alice", "a");
+        failed_login(&throttle, "alice", "a");
+        // two failures and one attempt in flight use up the limit of 3
+        let in_flight = admitted(&throttle, "alice", "a");
+        refused(&throttle, "alice", "a");
+        // abandoned, the attempt in flight no longer counts: two failures remain
+        throttle.abandon(&in_flight);
+        let right_password = admitted(&throttle, "alice", "a");
+        refused(&throttle, "alice", "a");
+        // a success clears both failures: three new ones are let through again
+        throttle.succeed(&right_password);
+        for _ in 0..3 {
+            failed_login(&throttle, "alice", "a");
         }
-        let third = throttle.begin("alice", "a");
-        if let Ok(third) = third {
-            throttle.succeed(&third);
-        }
-        assert!(throttle.begin("alice", "a").is_ok());
+        refused(&throttle, "alice", "a");
     }
 
     #[test]
     fn failures_expire_after_the_window() {
-        let throttle = LoginThrottle::new(1, 0, Duration::from_millis(30));
-        assert!(throttle.begin("alice", "a").is_ok());
-        assert!(throttle.begin("alice", "a").is_err());
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(throttle.begin("alice", "a").is_ok());
+        let window = Duration::from_millis(300);
+        let throttle = LoginThrottle::new(1, 0, window);
+        failed_login(&throttle, "alice", "a");
+        assert_eq!(refused(&throttle, "alice", "a"), 1, "waits round up to 1s");
+        std::thread::sleep(window + Duration::from_millis(50));
+        let attempt = admitted(&throttle, "alice", "a");
+        throttle.succeed(&attempt);
     }
 }

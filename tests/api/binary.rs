@@ -257,7 +257,8 @@ fn first_start_prints_a_generated_admin_password_once_and_logs_no_secret() {
             .0,
         401
     );
-    let (_, users) = server.call(Some(&admin), "GET", "/api/v1/users", None);
+    let (status, users) = server.call(Some(&admin), "GET", "/api/v1/users", None);
+    assert_eq!(status, 200, "{users}");
 
     let (_, log) = server.stop();
     assert!(log.contains("login failed"), "the log was captured: {log}");
@@ -278,6 +279,27 @@ fn first_start_prints_a_generated_admin_password_once_and_logs_no_secret() {
         assert!(!value.is_empty(), "{what} is known");
         assert!(!log.contains(value), "the {what} appears in the log");
     }
+    // the list the API gives holds the users, and no hash of their passwords
+    let listed: Vec<(&str, &str)> = users["users"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no user list in {users}"))
+        .iter()
+        .map(|user| {
+            assert!(
+                user.get("password_hash").is_none() && user.get("password").is_none(),
+                "{user}"
+            );
+            (
+                user["username"].as_str().unwrap_or_default(),
+                user["role"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![("admin", "admin"), ("sam", "contributor")],
+        "{users}"
+    );
     assert!(!users.to_string().contains("argon2"), "{users}");
 
     // the generated password is printed on the first start only

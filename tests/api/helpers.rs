@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -280,6 +280,73 @@ impl TestApp {
     }
 }
 
+/// The tables `src/db/schema.rs` declares, sorted.
+pub fn schema_tables() -> Vec<String> {
+    let schema = include_str!("../../src/db/schema.rs");
+    let mut tables: Vec<String> = schema
+        .split("diesel::table! {")
+        .skip(1)
+        .map(|block| {
+            block
+                .trim_start()
+                .split(|c: char| c.is_whitespace() || c == '(')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        !tables.is_empty()
+            && tables
+                .iter()
+                .all(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_lowercase() || c == '_')),
+        "table names read from schema.rs: {tables:?}"
+    );
+    tables.sort();
+    tables
+}
+
+/// The rows of every table, by table, each row as text (see [`TestApp::snapshot`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub tables: BTreeMap<String, Vec<String>>,
+}
+
+impl Snapshot {
+    /// The tables it holds.
+    pub fn table_names(&self) -> Vec<&str> {
+        self.tables.keys().map(String::as_str).collect()
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    // one row a line, so that a failed comparison can be read
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (table, rows) in &self.tables {
+            writeln!(f, "{table} ({} rows)", rows.len())?;
+            for row in rows {
+                writeln!(f, "    {row}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first column, as text, of every row a query returns (named `name`).
+fn names(conn: &mut DbConn, query: String) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    diesel::sql_query(&query)
+        .load::<Name>(conn)
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+        .into_iter()
+        .map(|row| row.name)
+        .collect()
+}
+
 /// Percent-encodes one path segment.
 pub fn enc(segment: &str) -> String {
     modelgate::domain::types::percent_encode_segment(segment)
@@ -455,20 +522,71 @@ impl TestApp {
             .n
     }
 
-    /// Counts of every table, to assert that a refused request changed nothing.
-    pub fn snapshot(&self) -> Vec<i64> {
-        [
-            "registered_models",
-            "registered_model_tags",
-            "model_versions",
-            "model_version_tags",
-            "registered_model_aliases",
-            "activities",
-            "events",
-        ]
-        .iter()
-        .map(|table| self.count(table))
-        .collect()
+    /// The content of every table, to assert that a refused request changed
+    /// nothing: every row of every table the database holds (read from its
+    /// catalog, so a table added by a migration is covered without editing
+    /// this), each row as the text of all its columns.
+    ///
+    /// Left out: SQLite's internal `sqlite_*` tables. The one that holds data,
+    /// `sqlite_sequence`, is an id counter; on PostgreSQL the same counter is
+    /// a sequence (not a table), which even a rolled-back insert advances, so
+    /// neither backend's counter says whether a request changed anything.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut pooled = self.conn();
+        let conn: &mut DbConn = &mut pooled;
+        let postgres = matches!(conn, DbConn::Postgresql(_));
+        let tables = if postgres {
+            names(
+                conn,
+                "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                    .to_owned(),
+            )
+        } else {
+            names(
+                conn,
+                "SELECT name FROM sqlite_master \
+                 WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+                    .to_owned(),
+            )
+        };
+        assert!(!tables.is_empty(), "the catalog lists the tables");
+        let tables = tables
+            .into_iter()
+            .map(|table| {
+                let columns = if postgres {
+                    names(
+                        conn,
+                        format!(
+                            "SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns \
+                             WHERE table_schema = current_schema() AND table_name = '{table}' \
+                             ORDER BY ordinal_position"
+                        ),
+                    )
+                } else {
+                    names(
+                        conn,
+                        format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
+                    )
+                };
+                assert!(!columns.is_empty(), "the catalog lists the columns of {table}");
+                // `column=value | column=value …`, NULL written as <null>
+                let as_text = |column: &String| {
+                    format!("'{column}=' || COALESCE(CAST(\"{column}\" AS TEXT), '<null>')")
+                };
+                let row = columns
+                    .iter()
+                    .map(as_text)
+                    .collect::<Vec<_>>()
+                    .join(" || ' | ' || ");
+                let rows = names(
+                    conn,
+                    format!("SELECT {row} AS name FROM \"{table}\" ORDER BY 1"),
+                );
+                (table, rows)
+            })
+            .collect();
+        Snapshot { tables }
     }
 
     /// Stages of all versions of a model, by version.

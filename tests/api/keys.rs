@@ -7,7 +7,9 @@ use std::process::Command;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
-use crate::helpers::{JWT_SECRET, create_database, drop_database, settings_with, spawn_app_full};
+use crate::helpers::{
+    JWT_SECRET, create_database, drop_database, settings_with, spawn_app, spawn_app_full,
+};
 
 /// Writes a key pair with the openssl command line tool; returns (private, public).
 fn key_pair(dir: &Path, name: &str, algorithm: &[&str]) -> (String, String) {
@@ -37,9 +39,13 @@ fn header_alg(token: &str) -> String {
     let header = token.split('.').next().unwrap_or_default();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(header)
-        .unwrap_or_default();
-    let header: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    header["alg"].as_str().unwrap_or_default().to_owned()
+        .unwrap_or_else(|e| panic!("the token's header is not base64url ({e}): {token}"));
+    let header: serde_json::Value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("the token's header is not JSON ({e}): {token}"));
+    header["alg"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no alg in the token's header {header}"))
+        .to_owned()
 }
 
 fn config(algorithm: &str, private: &str, public: &str) -> String {
@@ -64,23 +70,43 @@ fn eddsa_and_rs256_tokens_are_issued_and_hs256_forgeries_refused() {
         assert_eq!(app.get("/api/v1/me").expect(200)["username"], "admin");
 
         // the public key used as an HMAC secret: the classic algorithm confusion
-        let public_pem = std::fs::read(&public).unwrap_or_default();
-        let now = modelgate::db::now_ms() / 1000;
-        let claims = json!({
-            "sub": "admin", "uid": 1, "role": "admin", "iat": now, "nbf": now, "exp": now + 600,
-            "jti": "x", "iss": "modelgate", "kind": "session"
-        });
+        let public_pem = std::fs::read(&public).unwrap_or_else(|e| panic!("read {public}: {e}"));
+        assert!(!public_pem.is_empty(), "{public} is empty");
         for secret in [public_pem.as_slice(), JWT_SECRET.as_bytes()] {
-            let forged = jsonwebtoken::encode(
-                &Header::new(Algorithm::HS256),
-                &claims,
-                &EncodingKey::from_secret(secret),
-            )
-            .unwrap_or_default();
+            let forged = forge_hs256(secret);
             app.call_as(Some(&forged), "GET", "/api/v1/me", None)
                 .expect_error(401, "UNAUTHENTICATED");
         }
     }
+}
+
+/// An HS256 session token for the admin, signed with `secret`.
+fn forge_hs256(secret: &[u8]) -> String {
+    let now = modelgate::db::now_ms() / 1000;
+    let claims = json!({
+        "sub": "admin", "uid": 1, "role": "admin", "iat": now, "nbf": now, "exp": now + 600,
+        "jti": "x", "iss": "modelgate", "kind": "session"
+    });
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .unwrap_or_else(|e| panic!("encoding the forged token failed: {e}"))
+}
+
+#[test]
+fn the_forged_claims_are_accepted_by_a_server_that_signs_hs256_with_that_secret() {
+    // the forgeries above are refused for their algorithm and key, not for
+    // their claims: the same token is let in where HS256 with that secret is right
+    let app = spawn_app();
+    assert_eq!(header_alg(&app.admin_token), "HS256");
+    let forged = forge_hs256(JWT_SECRET.as_bytes());
+    assert_eq!(
+        app.call_as(Some(&forged), "GET", "/api/v1/me", None)
+            .expect(200)["username"],
+        "admin"
+    );
 }
 
 #[test]
@@ -97,6 +123,6 @@ fn a_key_pair_that_does_not_belong_together_stops_the_server() {
             .map(|e| e.to_string())
     });
     drop_database(&database);
-    let error = error.unwrap_or_default();
+    let error = error.unwrap_or_else(|| panic!("the server started with a mismatched key pair"));
     assert!(error.contains("do not belong together"), "{error}");
 }

@@ -21,6 +21,7 @@ mod production;
 mod read_cache;
 mod requests;
 mod roles;
+mod snapshot;
 mod storage;
 mod telemetry;
 mod transitions;

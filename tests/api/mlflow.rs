@@ -442,19 +442,215 @@ fn oversized_basic_credentials_and_filters_are_client_errors() {
         crate::helpers::enc(&vec!["name != 'a'"; 60].join(" AND "))
     );
     call(&app, "GET", &many, None).expect_error(400, "INVALID_PARAMETER_VALUE");
-    // MLflow's `timestamp` is the last update; a version search takes MLflow's tie-break keys
+}
+
+/// Waits until the clock has moved on, so that the next write gets a later
+/// millisecond timestamp than the last one.
+fn next_millisecond() {
+    std::thread::sleep(std::time::Duration::from_millis(5));
+}
+
+/// What a search returns, in order: every page of `search` (`order_by` and
+/// friends in `query`), two items a page, each item as `label` makes it.
+/// The first page, asked for whole, must hold the same.
+fn search_order(
+    app: &TestApp,
+    search: &str,
+    field: &str,
+    query: &str,
+    label: fn(&Value) -> String,
+) -> Vec<String> {
+    let labels = |page: &Value| -> Vec<String> {
+        page[field]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {field} in {page}"))
+            .iter()
+            .map(label)
+            .collect()
+    };
+    let whole = labels(
+        &call(
+            app,
+            "GET",
+            &format!("{search}?{query}&max_results=1000"),
+            None,
+        )
+        .expect(200)
+        .clone(),
+    );
+    let mut paged = Vec::new();
+    let mut path = format!("{search}?{query}&max_results=2");
+    loop {
+        let page = call(app, "GET", &path, None).expect(200).clone();
+        paged.extend(labels(&page));
+        match page["next_page_token"].as_str() {
+            Some(token) => path = format!("{search}?{query}&max_results=2&page_token={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, whole, "pages of {search}?{query} in the same order");
+    whole
+}
+
+#[test]
+fn registered_model_search_orders_by_each_key_both_ways() {
+    let app = spawn_app();
+    // created b, c, a; b changed last: each order is a different permutation
+    for name in ["b", "c", "a"] {
+        app.create_model(name);
+        next_millisecond();
+    }
     call(
         &app,
-        "GET",
-        "/registered-models/search?order_by=timestamp%20DESC",
-        None,
+        "PATCH",
+        "/registered-models/update",
+        Some(json!({"name": "b", "description": "changed last"})),
     )
     .expect(200);
-    call(
+    let model = |m: &Value| m["name"].as_str().unwrap_or_default().to_owned();
+    let timestamps: Vec<(String, i64, i64)> = app.get("/api/v1/models").expect(200)["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            (
+                model(m),
+                m["creation_timestamp"].as_i64().unwrap_or_default(),
+                m["last_updated_timestamp"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let created = |name: &str| timestamps.iter().find(|t| t.0 == name).map(|t| t.1);
+    let updated = |name: &str| timestamps.iter().find(|t| t.0 == name).map(|t| t.2);
+    assert!(
+        created("b") < created("c") && created("c") < created("a"),
+        "{timestamps:?}"
+    );
+    assert!(
+        updated("c") < updated("a") && updated("a") < updated("b"),
+        "{timestamps:?}"
+    );
+
+    for (order_by, expected) in [
+        ("", ["a", "b", "c"]),
+        ("name%20ASC", ["a", "b", "c"]),
+        ("name%20DESC", ["c", "b", "a"]),
+        ("name", ["a", "b", "c"]),
+        ("creation_timestamp%20ASC", ["b", "c", "a"]),
+        ("creation_timestamp%20DESC", ["a", "c", "b"]),
+        ("last_updated_timestamp%20ASC", ["c", "a", "b"]),
+        ("last_updated_timestamp%20DESC", ["b", "a", "c"]),
+        // MLflow's `timestamp` is the last update
+        ("timestamp%20ASC", ["c", "a", "b"]),
+        ("timestamp%20DESC", ["b", "a", "c"]),
+        // MLflow's tie-break, which the order is anyway
+        (
+            "creation_timestamp%20DESC&order_by=name%20ASC",
+            ["a", "c", "b"],
+        ),
+    ] {
+        assert_eq!(
+            search_order(
+                &app,
+                "/registered-models/search",
+                "registered_models",
+                &format!("order_by={order_by}"),
+                model
+            ),
+            expected,
+            "order_by={order_by}"
+        );
+    }
+}
+
+#[test]
+fn model_version_search_orders_by_each_key_both_ways() {
+    let app = spawn_app();
+    app.create_model("a");
+    app.create_model("b");
+    // created a/1, b/1, b/2, b/3, a/2; b/2 and then b/1 changed last: each
+    // key and direction gives a different order
+    for name in ["a", "b", "b", "b", "a"] {
+        next_millisecond();
+        app.create_version(name);
+    }
+    for (name, version) in [("b", "2"), ("b", "1")] {
+        next_millisecond();
+        call(
+            &app,
+            "PATCH",
+            "/model-versions/update",
+            Some(json!({"name": name, "version": version, "description": "changed"})),
+        )
+        .expect(200);
+    }
+    let version = |v: &Value| {
+        format!(
+            "{}/{}",
+            v["name"].as_str().unwrap_or_default(),
+            v["version"].as_str().unwrap_or_default()
+        )
+    };
+    let by_creation = search_order(
         &app,
-        "GET",
-        "/model-versions/search?order_by=name%20ASC&order_by=version_number%20DESC&max_results=10000",
-        None,
-    )
-    .expect(200);
+        "/model-versions/search",
+        "model_versions",
+        "order_by=creation_timestamp%20ASC",
+        |v| v["creation_timestamp"].to_string(),
+    );
+    let by_update = search_order(
+        &app,
+        "/model-versions/search",
+        "model_versions",
+        "order_by=last_updated_timestamp%20ASC",
+        |v| v["last_updated_timestamp"].to_string(),
+    );
+    for timestamps in [&by_creation, &by_update] {
+        let mut distinct = timestamps.clone();
+        distinct.dedup();
+        assert_eq!(&distinct, timestamps, "one millisecond each");
+    }
+
+    // ties on the key are broken by the newest version first
+    for (order_by, expected) in [
+        ("", ["a/2", "a/1", "b/3", "b/2", "b/1"]),
+        ("name%20ASC", ["a/2", "a/1", "b/3", "b/2", "b/1"]),
+        ("name%20DESC", ["b/3", "b/2", "b/1", "a/2", "a/1"]),
+        ("version_number%20ASC", ["b/1", "a/1", "a/2", "b/2", "b/3"]),
+        ("version_number%20DESC", ["b/3", "a/2", "b/2", "b/1", "a/1"]),
+        (
+            "creation_timestamp%20ASC",
+            ["a/1", "b/1", "b/2", "b/3", "a/2"],
+        ),
+        (
+            "creation_timestamp%20DESC",
+            ["a/2", "b/3", "b/2", "b/1", "a/1"],
+        ),
+        (
+            "last_updated_timestamp%20ASC",
+            ["a/1", "b/3", "a/2", "b/2", "b/1"],
+        ),
+        (
+            "last_updated_timestamp%20DESC",
+            ["b/1", "b/2", "a/2", "b/3", "a/1"],
+        ),
+        ("timestamp%20DESC", ["b/1", "b/2", "a/2", "b/3", "a/1"]),
+        // MLflow's tie-break key, which the newest-first tie-break agrees with
+        (
+            "name%20ASC&order_by=version_number%20DESC",
+            ["a/2", "a/1", "b/3", "b/2", "b/1"],
+        ),
+    ] {
+        assert_eq!(
+            search_order(
+                &app,
+                "/model-versions/search",
+                "model_versions",
+                &format!("order_by={order_by}"),
+                version
+            ),
+            expected,
+            "order_by={order_by}"
+        );
+    }
 }

@@ -15,6 +15,17 @@ fn on_postgres() -> bool {
     std::env::var(crate::helpers::PG_ENV).is_ok_and(|url| !url.is_empty())
 }
 
+/// Fails a PostgreSQL-only test run without PostgreSQL: such a test is
+/// `#[ignore]`d, run by `.ci/run` with `-- --ignored` on PostgreSQL, and must
+/// never pass without having run.
+fn require_postgres(what: &str) {
+    assert!(
+        on_postgres(),
+        "{what} needs PostgreSQL: run with {}=postgres://… cargo test -- --ignored",
+        crate::helpers::PG_ENV
+    );
+}
+
 /// The bootstrap admin's password: serve without one prints it once.
 fn admin_password(server: &Server) -> String {
     let started = Instant::now();
@@ -111,11 +122,10 @@ fn set_connections(admin_url: &str, database: &str, allowed: bool) {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL (the outage is simulated there): run with \
+            MODELGATE_TEST_DATABASE_URL=postgres://… cargo test -- --ignored"]
 fn a_database_outage_answers_503_quickly_and_the_process_recovers() {
-    if !on_postgres() {
-        eprintln!("skipped: the outage is simulated on PostgreSQL (MODELGATE_TEST_DATABASE_URL)");
-        return;
-    }
+    require_postgres("the outage, simulated by closing the database to connections,");
     let app = spawn_app();
     app.create_model("m");
     let Some(TestDb::Postgres { admin_url, name }) = &app.db else {
@@ -291,11 +301,10 @@ fn sigterm_stops_the_server_gracefully_with_exit_code_0() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL (the replicas share one): run with \
+            MODELGATE_TEST_DATABASE_URL=postgres://… cargo test -- --ignored"]
 fn replicas_on_one_postgresql_share_numbers_locks_tokens_and_approvals() {
-    if !on_postgres() {
-        eprintln!("skipped: replicas share one PostgreSQL (MODELGATE_TEST_DATABASE_URL)");
-        return;
-    }
+    require_postgres("replicas on one PostgreSQL");
     let deployment = Deployment::new();
     // three replicas started at the same moment on a fresh database
     let replicas: Vec<Server> = std::thread::scope(|scope| {

@@ -4,40 +4,87 @@ use crate::helpers::{create_database, drop_database, spawn_app, test_settings};
 use modelgate::db::{self, DbConn};
 use modelgate::startup::Application;
 
+/// Whether a table exists. Only the backend's own "no such table" answer
+/// means no — SQLite's `no such table: <table>`, PostgreSQL's `relation
+/// "<table>" does not exist` (SQLSTATE 42P01, which Diesel reports by its
+/// message only); any other error fails the test rather than counting as a
+/// dropped table.
 fn table_exists(conn: &mut DbConn, table: &str) -> bool {
-    diesel::sql_query(format!("SELECT 1 FROM {table} LIMIT 1"))
-        .execute(conn)
-        .is_ok()
+    let missing = match conn {
+        DbConn::Sqlite(_) => format!("no such table: {table}"),
+        DbConn::Postgresql(_) => format!("relation \"{table}\" does not exist"),
+    };
+    match diesel::sql_query(format!("SELECT 1 FROM {table} LIMIT 1")).execute(conn) {
+        Ok(_) => true,
+        Err(diesel::result::Error::DatabaseError(_, info)) if info.message() == missing => false,
+        Err(error) => panic!("reading {table} failed, and not because it is missing: {error}"),
+    }
+}
+
+#[test]
+fn table_exists_is_false_for_a_missing_table_and_fails_on_any_other_error() {
+    let app = spawn_app();
+    let mut pooled = app.conn();
+    let conn: &mut DbConn = &mut pooled;
+    assert!(table_exists(conn, "registered_models"));
+    assert!(!table_exists(conn, "no_such_table"));
+    // a query that fails for another reason (here: its syntax) is no answer
+    let other_error = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        table_exists(conn, "registered_models WHERE")
+    }));
+    assert!(
+        other_error.is_err(),
+        "a syntax error must not read as a dropped table"
+    );
 }
 
 #[test]
 fn migrations_go_up_down_and_up_again() {
     let app = spawn_app();
     app.create_model("before");
+    let tables = crate::helpers::schema_tables();
     let mut pooled = app.conn();
     let conn: &mut DbConn = &mut pooled;
-    assert!(table_exists(conn, "model_versions"));
+    for table in &tables {
+        assert!(table_exists(conn, table), "{table} created");
+    }
     assert_eq!(db::run_migrations(conn).ok(), Some(0), "already current");
 
     let reverted = db::revert_all_migrations(conn).unwrap_or_else(|e| panic!("down: {e}"));
-    assert!(reverted >= 1);
-    for table in [
-        "registered_models",
-        "model_versions",
-        "events",
-        "activities",
-    ] {
+    assert_eq!(
+        reverted,
+        embedded_migrations(conn),
+        "every migration reverted"
+    );
+    for table in &tables {
         assert!(!table_exists(conn, table), "{table} dropped");
     }
     let applied = db::run_migrations(conn).unwrap_or_else(|e| panic!("up: {e}"));
     assert_eq!(applied, reverted);
-    assert!(table_exists(conn, "model_versions"));
+    for table in &tables {
+        assert!(table_exists(conn, table), "{table} created again");
+    }
     // the users went with the schema: bootstrap the admin again
     modelgate::domain::users::bootstrap_admin(conn, Some(crate::helpers::ADMIN_PASSWORD))
         .unwrap_or_else(|e| panic!("bootstrap: {e}"));
     drop(pooled);
     app.create_model("after");
     assert_eq!(app.count("registered_models"), 1);
+}
+
+/// The number of migrations embedded for this connection's backend.
+fn embedded_migrations(conn: &DbConn) -> usize {
+    use diesel::migration::MigrationSource;
+    match conn {
+        DbConn::Sqlite(_) => {
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&db::SQLITE_MIGRATIONS)
+                .map(|m| m.len())
+        }
+        DbConn::Postgresql(_) => {
+            MigrationSource::<diesel::pg::Pg>::migrations(&db::POSTGRES_MIGRATIONS).map(|m| m.len())
+        }
+    }
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn start_error(config: &str) -> String {

@@ -246,8 +246,24 @@ def test_a_transition_that_needs_approval_is_refused_and_never_applied(monkeypat
 
 def test_bearer_and_basic_authentication(monkeypatch):
     password = make_user("mlflow-vic", "viewer")
+    # a model only the admin wrote: each client below must read it back
+    name = unique("auth")
+    created = requests.post(
+        f"{URL}/api/v1/models",
+        json={"name": name, "description": "read by a viewer", "tags": {"team": "risk"}},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+
+    def assert_finds_the_model(client: MlflowClient) -> None:
+        found = client.search_registered_models(filter_string=f"name = '{name}'", max_results=10)
+        assert [m.name for m in found] == [name]
+        assert found[0].description == "read by a viewer"
+        assert found[0].tags == {"team": "risk"}
+
     viewer = basic_client(monkeypatch, "mlflow-vic", password)
-    assert viewer.search_registered_models(max_results=1) is not None
+    assert_finds_the_model(viewer)
     with pytest.raises(MlflowException) as denied:
         viewer.create_registered_model(unique("viewer"))
     assert denied.value.error_code == "PERMISSION_DENIED"
@@ -261,7 +277,7 @@ def test_bearer_and_basic_authentication(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", login("mlflow-vic", password))
     token_client = MlflowClient(tracking_uri=URL, registry_uri=URL)
-    assert token_client.search_registered_models(max_results=1) is not None
+    assert_finds_the_model(token_client)
 
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "forged.token.value")
     with pytest.raises(MlflowException) as forged:
