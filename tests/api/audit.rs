@@ -286,3 +286,42 @@ fn a_history_of_requests_renames_aliases_and_deletions_replays_intact() {
         verify(&app, &[])
     );
 }
+
+#[test]
+fn the_server_checkpoints_every_n_events_and_at_shutdown() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (database, url) = crate::helpers::create_database(dir.path());
+    let mut settings = crate::helpers::test_settings(dir.path(), &url, "");
+    settings.audit.checkpoint_every_events = 3;
+    let app = crate::helpers::start(settings, Some(database), Some(dir));
+    app.create_model("fraud");
+    for _ in 0..3 {
+        app.create_version("fraud");
+    }
+    // the checkpointer looks once a second: wait for it, failing loudly
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let covered = loop {
+        let page = app.get("/api/v1/audit/checkpoints").expect(200).clone();
+        if let Some(last) = page["checkpoints"].as_array().and_then(|c| c.last()) {
+            break last["event_id"].as_i64().unwrap_or_default();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint 20 s after 4 events: {page}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(covered >= 3, "checkpointed event {covered}");
+    assert!(matches!(verify(&app, &[]), Verdict::Intact { .. }));
+
+    // one more event, fewer than 3: only the shutdown checkpoints it
+    app.create_version("fraud");
+    let head = app.count("events");
+    let app = app.restart();
+    let page = app.get("/api/v1/audit/checkpoints").expect(200).clone();
+    let last = page["checkpoints"]
+        .as_array()
+        .and_then(|c| c.last())
+        .map(|c| c["event_id"].as_i64().unwrap_or_default());
+    assert_eq!(last, Some(head), "{page}");
+}

@@ -169,6 +169,15 @@ pub fn settings_with(
             database_url.to_owned(),
         ),
         ("MODELGATE__DATABASE__POOL_SIZE".to_owned(), "8".to_owned()),
+        // no checkpoint lands between a test's snapshots unless it asks
+        (
+            "MODELGATE__AUDIT__CHECKPOINT_EVERY_EVENTS".to_owned(),
+            "1000000".to_owned(),
+        ),
+        (
+            "MODELGATE__AUDIT__CHECKPOINT_EVERY_SECONDS".to_owned(),
+            "86400".to_owned(),
+        ),
         (
             "MODELGATE__AUTH__BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
             ADMIN_PASSWORD.to_owned(),

@@ -70,6 +70,18 @@ fn fill_every_table(app: &TestApp) {
         app.stages("m"),
         vec![(1, "Staging".to_owned()), (2, "Production".to_owned())]
     );
+    let key = modelgate::auth::audit_key::AuditKey::from_settings(
+        &app.settings.audit,
+        &app.settings.data_dir,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = app.conn();
+    assert!(
+        modelgate::domain::audit::checkpoint(&mut conn, &key)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some(),
+        "a checkpoint"
+    );
 }
 
 #[test]
@@ -123,6 +135,10 @@ fn the_snapshot_sees_a_changed_value_in_every_table() {
         (
             "stage_clearances",
             "UPDATE stage_clearances SET version = version + 100",
+        ),
+        (
+            "audit_checkpoints",
+            "UPDATE audit_checkpoints SET signature = signature || '!'",
         ),
         (
             MIGRATIONS_TABLE,
