@@ -49,7 +49,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_events);
 }
 
-/// Reads the event feed.
+/// Reads the event feed. `user.*` and `token.*` events (the user directory
+/// and the token inventory) are listed to admins only.
 #[utoipa::path(
     get,
     path = "/events",
@@ -88,9 +89,14 @@ pub async fn list_events(
         event_type: query.event_type,
         max_results: page_size(query.max_results)?,
         page_token: query.page_token.filter(|t| !t.is_empty()),
+        include_identity: false,
     };
     let page = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
+        .db_as(caller, Role::Viewer, move |conn, actor| {
+            let search = EventQuery {
+                include_identity: actor.role == Role::Admin,
+                ..search
+            };
             events::list(conn, search)
         })
         .await?;

@@ -42,8 +42,12 @@ fn compute(
         .map_err(|e| Error::internal(format!("cannot hash a password: {e}")))
 }
 
-/// Checks a new password's length (8–1024 characters).
+/// The one password rule, for creation, change and login: 8–1024
+/// characters, no NUL (which no login could send back).
 pub fn check_policy(password: &str) -> Result<()> {
+    if password.contains('\0') {
+        return Err(Error::invalid("password must not contain NUL characters"));
+    }
     let length = password.chars().count();
     if length < 8 {
         return Err(Error::invalid(

@@ -48,6 +48,9 @@ pub struct EventQuery {
     pub max_results: i64,
     /// Continuation from a previous page.
     pub page_token: Option<String>,
+    /// Include `user.*` and `token.*` events (the user directory and the
+    /// token inventory): for admins only.
+    pub include_identity: bool,
 }
 
 /// Reads the feed, oldest first.
@@ -66,6 +69,12 @@ pub fn list(conn: &mut DbConn, query: EventQuery) -> Result<Page<Event>> {
     }
     if let Some(event_type) = query.event_type {
         select = select.filter(events::event_type.eq(event_type));
+    }
+    if !query.include_identity {
+        // filtered in the query, so pages and their tokens skip them too
+        select = select
+            .filter(events::event_type.not_like("user.%"))
+            .filter(events::event_type.not_like("token.%"));
     }
     let rows: Vec<EventRow> = select.load(conn)?;
     let items = rows

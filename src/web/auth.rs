@@ -280,11 +280,12 @@ impl AppState {
         password: &str,
         address: &str,
     ) -> Result<VerifiedUser> {
+        // the password rule of creation and change: a password it refuses
+        // was never set, so it is refused before any work
         if username.is_empty()
             || username.len() > 256
-            || password.len() > 4096
             || username.contains('\0')
-            || password.contains('\0')
+            || password::check_policy(password).is_err()
         {
             return Err(refused());
         }

@@ -12,6 +12,7 @@ mod guard_paths;
 mod guards;
 mod helpers;
 mod identity;
+mod identity_events;
 mod keys;
 mod matrix;
 mod mlflow;
