@@ -81,6 +81,7 @@ pub async fn create_token(
         user.uid,
         user.role,
         TokenKind::Session,
+        user.generation,
         state.auth.token_ttl_seconds,
     )?;
     tracing::info!(user = %user.username, "login succeeded");

@@ -46,6 +46,10 @@ pub struct Claims {
     pub iss: String,
     /// Session or pipeline.
     pub kind: TokenKind,
+    /// For a login token, the user's session generation when it was issued:
+    /// changing the password or disabling the user moves it, ending the token.
+    #[serde(default, rename = "gen")]
+    pub generation: i64,
 }
 
 /// The signing and verification keys in force.
@@ -168,7 +172,7 @@ impl TokenKeys {
         };
         // Sign and verify once, so a mismatched key pair stops the start.
         let (token, _) = keys
-            .issue("startup-check", 0, Role::Viewer, TokenKind::Session, 60)
+            .issue("startup-check", 0, Role::Viewer, TokenKind::Session, 0, 60)
             .map_err(|e| e.to_string())?;
         keys.verify(&token).map_err(|_| {
             "the configured private and public keys do not belong together".to_owned()
@@ -183,6 +187,7 @@ impl TokenKeys {
         uid: i64,
         role: Role,
         kind: TokenKind,
+        generation: i64,
         ttl_seconds: i64,
     ) -> Result<(String, Claims), Error> {
         let now = crate::db::now_ms() / 1000;
@@ -196,6 +201,7 @@ impl TokenKeys {
             jti: uuid::Uuid::new_v4().simple().to_string(),
             iss: self.issuer.clone(),
             kind,
+            generation,
         };
         let token = jsonwebtoken::encode(&Header::new(self.algorithm), &claims, &self.encoding)
             .map_err(|e| Error::internal(format!("cannot sign a token: {e}")))?;

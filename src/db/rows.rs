@@ -120,6 +120,7 @@ pub struct UserRow {
     pub disabled: bool,
     pub creation_timestamp: i64,
     pub last_updated_timestamp: i64,
+    pub session_generation: i64,
 }
 
 /// A row of `api_tokens`.

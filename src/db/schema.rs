@@ -116,6 +116,7 @@ diesel::table! {
         disabled -> Bool,
         creation_timestamp -> BigInt,
         last_updated_timestamp -> BigInt,
+        session_generation -> BigInt,
     }
 }
 

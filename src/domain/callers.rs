@@ -47,7 +47,7 @@ pub fn authorize(conn: &mut DbConn, claims: &Claims, need: Role) -> Result<Autho
             .filter(api_tokens::user_id.eq(claims.uid))
             .filter(api_tokens::revoked_at.is_null()),
     );
-    let user: Option<(i64, Role, bool, Option<i64>, bool)> = users::table
+    let user: Option<(i64, Role, bool, Option<i64>, bool, i64)> = users::table
         .filter(users::username.eq(&claims.sub))
         .select((
             users::id,
@@ -55,10 +55,11 @@ pub fn authorize(conn: &mut DbConn, claims: &Claims, need: Role) -> Result<Autho
             users::disabled,
             head_subquery(),
             token_active,
+            users::session_generation,
         ))
         .first(conn)
         .optional()?;
-    let Some((user_id, role, disabled, head, token_active)) = user else {
+    let Some((user_id, role, disabled, head, token_active, generation)) = user else {
         return Err(Error::Unauthenticated(
             "the token's user does not exist".to_owned(),
         ));
@@ -71,6 +72,12 @@ pub fn authorize(conn: &mut DbConn, claims: &Claims, need: Role) -> Result<Autho
     if disabled {
         return Err(Error::Unauthenticated(
             "the token's user is disabled".to_owned(),
+        ));
+    }
+    if claims.kind == TokenKind::Session && claims.generation != generation {
+        return Err(Error::Unauthenticated(
+            "the session has ended (the password changed or the user was disabled); log in again"
+                .to_owned(),
         ));
     }
     if claims.kind == TokenKind::Pipeline && !token_active {

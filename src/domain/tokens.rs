@@ -111,6 +111,7 @@ pub fn create(
             user_id,
             role,
             TokenKind::Pipeline,
+            0,
             days * 86_400,
         )?;
         let now = now_ms();

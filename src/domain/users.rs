@@ -189,6 +189,27 @@ pub fn update(
                 .set(users::disabled.eq(disabled))
                 .execute(tx.conn())?;
         }
+        // A new password or a disable ends every login token at once, on
+        // every replica (each request checks the generation); a disable also
+        // revokes the pipeline tokens, which do not come back on enable.
+        let disabling = changes.disabled == Some(true) && !row.disabled;
+        if changes.password_hash.is_some() || disabling {
+            diesel::update(users::table.find(row.id))
+                .set(users::session_generation.eq(users::session_generation + 1))
+                .execute(tx.conn())?;
+        }
+        let revoked: Vec<i64> = if disabling {
+            diesel::update(
+                api_tokens::table
+                    .filter(api_tokens::user_id.eq(row.id))
+                    .filter(api_tokens::revoked_at.is_null()),
+            )
+            .set(api_tokens::revoked_at.eq(now))
+            .returning(api_tokens::id)
+            .get_results(tx.conn())?
+        } else {
+            Vec::new()
+        };
         let row: UserRow = diesel::update(users::table.find(row.id))
             .set(users::last_updated_timestamp.eq(now))
             .returning(users::all_columns)
@@ -202,6 +223,7 @@ pub fn update(
                 "role": changes.role,
                 "disabled": changes.disabled,
                 "password_changed": changes.password_hash.is_some(),
+                "revoked_tokens": revoked,
             }),
         });
         User::try_from(row)

@@ -204,6 +204,8 @@ pub struct VerifiedUser {
     /// The stored hash the password matched (a later change of password
     /// no longer matches it).
     pub hash: String,
+    /// The user's session generation (see [`Claims::generation`]).
+    pub generation: i64,
 }
 
 /// Remembers which credentials verified against which stored hash, so an
@@ -303,6 +305,7 @@ impl AppState {
                 username: row.username.clone(),
                 role: row.role,
                 hash: row.password_hash.clone(),
+                generation: row.session_generation,
             })
         };
         let attempt = auth

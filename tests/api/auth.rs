@@ -257,6 +257,10 @@ fn disabling_or_deleting_a_user_stops_its_tokens_at_once() {
     assert!(message.contains("disabled"), "{message}");
     app.patch("/api/v1/users/carl", json!({"disabled": false}))
         .expect(200);
+    // re-enabling does not bring the ended session back
+    app.call_as(Some(&token), "GET", "/api/v1/me", None)
+        .expect_error(401, "UNAUTHENTICATED");
+    let token = app.login("carl", "password-carl");
     assert_eq!(
         app.call_as(Some(&token), "GET", "/api/v1/me", None).status,
         200

@@ -22,6 +22,7 @@ mod production;
 mod read_cache;
 mod requests;
 mod roles;
+mod sessions;
 mod snapshot;
 mod storage;
 mod telemetry;
