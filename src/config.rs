@@ -60,6 +60,10 @@ pub struct ServerSettings {
     /// Whether answers of hot reads are kept until the next write (see
     /// `api::read_cache`); off only to measure the database path.
     pub read_cache: bool,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the
+    /// client (comma-separated addresses or CIDRs); none by default.
+    #[serde(default)]
+    pub trusted_proxies: Option<String>,
 }
 
 /// `[database]`

@@ -18,6 +18,7 @@ use crate::config::Settings;
 use crate::db::{self, DbUrl, Pool, PoolOptions};
 use crate::domain::audit;
 use crate::domain::policy::Policy;
+use crate::web::auth::TrustedProxies;
 use crate::web::read_cache::ReadCache;
 use crate::web::routes::RouteTable;
 use crate::web::{self as edge, AppState, AuthContext};
@@ -167,6 +168,9 @@ impl Application {
         }
         let keys = TokenKeys::from_settings(&settings.auth, &settings.data_dir)
             .map_err(StartupError::Config)?;
+        let trusted_proxies =
+            TrustedProxies::parse(settings.server.trusted_proxies.as_deref().unwrap_or(""))
+                .map_err(|e| StartupError::Config(format!("server.trusted_proxies: {e}")))?;
         let audit_key = Arc::new(
             AuditKey::from_settings(&settings.audit, &settings.data_dir)
                 .map_err(StartupError::Config)?,
@@ -212,6 +216,7 @@ impl Application {
                     std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
                 )),
                 basic_cache: crate::web::auth::BasicCache::default(),
+                trusted_proxies,
             }),
             cache: Arc::new(ReadCache::new(settings.server.read_cache)),
         };

@@ -40,30 +40,19 @@ impl LoginThrottle {
         }
     }
 
-    /// Starts a login attempt: `Err(seconds)` when either key has used up its
-    /// failures. For the username the attempt counts as a failure from now on
-    /// — so parallel guesses at one account cannot all slip past the check —
-    /// until it is resolved with [`LoginThrottle::succeed`] or
-    /// [`LoginThrottle::abandon`]. The address counts only failures that
-    /// happened ([`LoginThrottle::fail`]): many clients may share one address
-    /// behind a proxy, and their logins in flight are not failures.
-    pub fn begin(&self, username: &str, address: &str) -> Result<Attempt, u64> {
+    /// Whether a login for `username` from `address` may be checked now:
+    /// `Err(seconds)` when either key has used up its failures. Only failures
+    /// count, so correct logins are never refused for being many or
+    /// parallel; the password check asks again right before each argon2
+    /// verification (a few run at a time), so parallel guesses queued behind
+    /// those meet the failures of the ones before them.
+    pub fn check(&self, username: &str, address: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Bound the memory an attacker can make us hold.
-        if failures.len() > 100_000 {
-            let window = self.window;
-            failures.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < window)
-            });
-        }
-        let keys = Self::keys(username, address);
         let mut wait = None::<Duration>;
-        for key in &keys {
-            let limit = self.limit_of(key);
-            let Some(times) = failures.get_mut(key) else {
+        for key in Self::keys(username, address) {
+            let limit = self.limit_of(&key);
+            let Some(times) = failures.get_mut(&key) else {
                 continue;
             };
             while times
@@ -80,11 +69,10 @@ impl LoginThrottle {
                 wait = Some(wait.map_or(until, |w| w.max(until)));
             }
         }
-        if let Some(wait) = wait {
-            return Err(wait.as_secs().max(1));
+        match wait {
+            Some(wait) => Err(wait.as_secs().max(1)),
+            None => Ok(()),
         }
-        self.record(&mut failures, &keys[0], now);
-        Ok(Attempt { keys, at: now })
     }
 
     fn record(&self, failures: &mut HashMap<String, VecDeque<Instant>>, key: &str, at: Instant) {
@@ -96,68 +84,60 @@ impl LoginThrottle {
         }
     }
 
-    /// The password was wrong: the address counts it too.
-    pub fn fail(&self, attempt: &Attempt) {
+    /// A wrong password (or a disabled user's): the user and the address
+    /// count it.
+    pub fn fail(&self, username: &str, address: &str) {
+        let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        self.record(&mut failures, &attempt.keys[1], Instant::now());
+        // Bound the memory an attacker can make us hold.
+        if failures.len() > 100_000 {
+            let window = self.window;
+            failures.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < window)
+            });
+        }
+        for key in Self::keys(username, address) {
+            self.record(&mut failures, &key, now);
+        }
     }
 
     /// The password was right: clears the user's failures.
-    pub fn succeed(&self, attempt: &Attempt) {
+    pub fn succeed(&self, username: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.remove(&attempt.keys[0]);
+        failures.remove(&format!("user:{username}"));
     }
-
-    /// The attempt was not decided (the database failed): it does not count.
-    pub fn abandon(&self, attempt: &Attempt) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        Self::forget(&mut failures, &attempt.keys[0], attempt.at);
-    }
-
-    fn forget(failures: &mut HashMap<String, VecDeque<Instant>>, key: &str, at: Instant) {
-        if let Some(times) = failures.get_mut(key)
-            && let Some(position) = times.iter().position(|t| *t == at)
-        {
-            times.remove(position);
-        }
-    }
-}
-
-/// A login attempt in progress (counted as a failure until resolved).
-#[derive(Debug)]
-pub struct Attempt {
-    keys: [String; 2],
-    at: Instant,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Begins an attempt that must be let through.
+    /// A check that must let the login through.
     #[track_caller]
-    fn admitted(throttle: &LoginThrottle, username: &str, address: &str) -> Attempt {
+    fn admitted(throttle: &LoginThrottle, username: &str, address: &str) {
         // a `match`, not a closure, so that a failure names the caller's line
-        match throttle.begin(username, address) {
-            Ok(attempt) => attempt,
+        match throttle.check(username, address) {
+            Ok(()) => {}
             Err(wait) => panic!("{username} from {address} refused for {wait}s"),
         }
     }
 
-    /// Begins an attempt that must be refused; returns the seconds to wait.
+    /// A check that must refuse the login; returns the seconds to wait.
     #[track_caller]
     fn refused(throttle: &LoginThrottle, username: &str, address: &str) -> u64 {
-        match throttle.begin(username, address) {
-            Ok(attempt) => panic!("{username} from {address} let through: {attempt:?}"),
+        match throttle.check(username, address) {
+            Ok(()) => panic!("{username} from {address} let through"),
             Err(wait) => wait,
         }
     }
 
-    /// A wrong password: begun, let through, failed.
+    /// A wrong password: checked, let through, failed.
     #[track_caller]
     fn failed_login(throttle: &LoginThrottle, username: &str, address: &str) {
-        let attempt = admitted(throttle, username, address);
-        throttle.fail(&attempt);
+        admitted(throttle, username, address);
+        throttle.fail(username, address);
     }
 
     #[test]
@@ -184,24 +164,22 @@ mod tests {
         for _ in 0..3 {
             refused(&throttle, "carol", "1.1.1.1");
         }
-        let attempt = admitted(&throttle, "carol", "3.3.3.3");
-        throttle.succeed(&attempt);
+        admitted(&throttle, "carol", "3.3.3.3");
+        throttle.succeed("carol");
     }
 
     #[test]
-    fn a_success_clears_the_user_and_an_abandoned_attempt_does_not_count() {
+    fn checks_without_failures_never_refuse_and_a_success_clears_the_user() {
         let throttle = LoginThrottle::new(3, 0, Duration::from_secs(60));
+        // any number of checks in flight: only failures count
+        for _ in 0..50 {
+            admitted(&throttle, "alice", "a");
+        }
         failed_login(&throttle, "alice", "a");
         failed_login(&throttle, "alice", "a");
-        // two failures and one attempt in flight use up the limit of 3
-        let in_flight = admitted(&throttle, "alice", "a");
-        refused(&throttle, "alice", "a");
-        // abandoned, the attempt in flight no longer counts: two failures remain
-        throttle.abandon(&in_flight);
-        let right_password = admitted(&throttle, "alice", "a");
-        refused(&throttle, "alice", "a");
+        admitted(&throttle, "alice", "a");
         // a success clears both failures: three new ones are let through again
-        throttle.succeed(&right_password);
+        throttle.succeed("alice");
         for _ in 0..3 {
             failed_login(&throttle, "alice", "a");
         }
@@ -215,7 +193,6 @@ mod tests {
         failed_login(&throttle, "alice", "a");
         assert_eq!(refused(&throttle, "alice", "a"), 1, "waits round up to 1s");
         std::thread::sleep(window + Duration::from_millis(50));
-        let attempt = admitted(&throttle, "alice", "a");
-        throttle.succeed(&attempt);
+        admitted(&throttle, "alice", "a");
     }
 }

@@ -32,6 +32,8 @@ pub struct AuthContext {
     pub hashing: Arc<tokio::sync::Semaphore>,
     /// Basic credentials already verified (MLflow clients).
     pub basic_cache: BasicCache,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl AuthContext {
@@ -185,11 +187,124 @@ fn decode_basic(encoded: &str) -> Result<(String, String)> {
     Ok((username.to_owned(), password.to_owned()))
 }
 
-/// The client's address, for throttling: the TCP peer, not
-/// `X-Forwarded-For` (a header is the attacker's to choose).
+/// The client's address, for throttling: the TCP peer; or, when the peer is
+/// a trusted proxy (`server.trusted_proxies`), the nearest address its
+/// `Forwarded` (else `X-Forwarded-For`) header names that is not itself a
+/// trusted proxy. From anyone else the headers are the client's to choose,
+/// and are ignored.
 pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string())
+    let Some(peer) = req.peer_addr().map(|peer| peer.ip()) else {
+        return "unknown".to_owned();
+    };
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| &state.auth.trusted_proxies);
+    match trusted {
+        Some(trusted) if trusted.contains(peer) => trusted.client_behind(req).unwrap_or(peer),
+        _ => peer,
+    }
+    .to_string()
+}
+
+/// The reverse proxies whose forwarding headers are believed.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<(std::net::IpAddr, u8)>);
+
+impl TrustedProxies {
+    /// Parses comma-separated addresses and CIDRs (`10.0.0.0/8, ::1`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                let (address, prefix) = item.split_once('/').unwrap_or((item, ""));
+                let address: std::net::IpAddr = address
+                    .parse()
+                    .map_err(|_| format!("'{item}' is not an address or a CIDR"))?;
+                let bits = if address.is_ipv4() { 32 } else { 128 };
+                let prefix = if prefix.is_empty() {
+                    bits
+                } else {
+                    prefix
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|p| *p <= bits)
+                        .ok_or_else(|| format!("'{item}' has a bad prefix length"))?
+                };
+                Ok((address, prefix))
+            })
+            .collect::<Result<_, String>>()
+            .map(TrustedProxies)
+    }
+
+    /// Whether `ip` is one of the proxies.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|(net, prefix)| match (ip, net) {
+            (IpAddr::V4(ip), IpAddr::V4(net)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                u32::from(ip) & mask == u32::from(*net) & mask
+            }
+            (IpAddr::V6(ip), IpAddr::V6(net)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                u128::from(ip) & mask == u128::from(*net) & mask
+            }
+            _ => false,
+        })
+    }
+
+    /// The client a trusted proxy forwarded for: walking its header's
+    /// addresses from the nearest, the first that is not a trusted proxy.
+    fn client_behind(&self, req: &HttpRequest) -> Option<std::net::IpAddr> {
+        let headers = req.headers();
+        let forwarded: Vec<String> = headers
+            .get_all("forwarded")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (key, value) = pair.trim().split_once('=')?;
+                    key.eq_ignore_ascii_case("for")
+                        .then(|| value.trim().trim_matches('"').to_owned())
+                })
+            })
+            .collect();
+        let hops: Vec<String> = if forwarded.is_empty() {
+            headers
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(|hop| hop.trim().to_owned())
+                .collect()
+        } else {
+            forwarded
+        };
+        let mut client = None;
+        for hop in hops.iter().rev() {
+            let ip = parse_hop(hop)?;
+            client = Some(ip);
+            if !self.contains(ip) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// An address as forwarding headers write it: `1.2.3.4`, `1.2.3.4:80`,
+/// `[2001:db8::1]:4711`, `2001:db8::1`.
+fn parse_hop(hop: &str) -> Option<std::net::IpAddr> {
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = hop.strip_prefix('[') {
+        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
+    }
+    hop.rsplit_once(':').and_then(|(ip, _)| ip.parse().ok())
 }
 
 /// A user whose password was just checked.
@@ -274,8 +389,9 @@ impl AppState {
     /// account is read first and its connection given back before the argon2
     /// work, which runs on threads of its own, a few at a time. Credentials
     /// that verified against the same stored hash before skip argon2
-    /// ([`BasicCache`]), never the throttle. A disabled user is refused even with the right
-    /// password.
+    /// ([`BasicCache`]), never the throttle. Only failures count: correct
+    /// logins are never refused for being many or parallel. A disabled user
+    /// is refused even with the right password (and that counts as a failure).
     pub async fn check_password(
         &self,
         username: &str,
@@ -308,57 +424,58 @@ impl AppState {
                 generation: row.session_generation,
             })
         };
-        let attempt = auth
-            .throttle
-            .begin(username, address)
-            .map_err(|retry_after_secs| {
-                tracing::warn!(user = %username, %address, "login throttled");
-                Error::RateLimited {
-                    message: "too many failed logins; try again later".to_owned(),
-                    retry_after_secs,
-                }
-            })?;
+        let throttled = |retry_after_secs| {
+            tracing::warn!(user = %username, %address, "login throttled");
+            Error::RateLimited {
+                message: "too many failed logins; try again later".to_owned(),
+                retry_after_secs,
+            }
+        };
+        auth.throttle.check(username, address).map_err(throttled)?;
         if let Some(row) = &account
             && auth
                 .basic_cache
                 .knows(username, password, &row.password_hash)
         {
-            auth.throttle.succeed(&attempt);
+            auth.throttle.succeed(username);
             return verified(row);
         }
         let candidate = password.to_owned();
         let against = account.as_ref().map(|row| row.password_hash.clone());
+        let (who, from, context) = (username.to_owned(), address.to_owned(), auth.clone());
         let matched = auth
             .hash_work(move || {
-                Ok(match &against {
+                // asked again once this verification's turn has come: the
+                // failures of the guesses before it count
+                if let Err(wait) = context.throttle.check(&who, &from) {
+                    return Ok(Err(wait));
+                }
+                Ok(Ok(match &against {
                     Some(hash) => password::verify(&candidate, hash),
                     None => {
                         password::verify_dummy(&candidate);
                         false
                     }
-                })
+                }))
             })
-            .await;
+            .await?
+            .map_err(throttled)?;
         match (matched, account) {
-            (Ok(true), Some(row)) if !row.disabled => {
-                auth.throttle.succeed(&attempt);
+            (true, Some(row)) if !row.disabled => {
+                auth.throttle.succeed(username);
                 auth.basic_cache
                     .learn(username, password, &row.password_hash);
                 verified(&row)
             }
-            (Ok(true), Some(row)) => {
-                auth.throttle.fail(&attempt);
+            (true, Some(row)) => {
+                auth.throttle.fail(username, address);
                 tracing::warn!(user = %username, %address, "login of a disabled user");
                 verified(&row)
             }
-            (Ok(_), _) => {
-                auth.throttle.fail(&attempt);
+            _ => {
+                auth.throttle.fail(username, address);
                 tracing::warn!(user = %username, %address, "login failed");
                 Err(refused())
-            }
-            (Err(error), _) => {
-                auth.throttle.abandon(&attempt);
-                Err(error)
             }
         }
     }
@@ -385,5 +502,46 @@ impl AppState {
             }
             (Credentials::Basic { .. }, None) => Err(refused()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_match_addresses_and_cidrs_of_both_families() {
+        let trusted = TrustedProxies::parse("10.0.0.0/8, 192.168.1.7, fd00::/8 ,::1")
+            .unwrap_or_else(|e| panic!("{e}"));
+        for inside in [
+            "10.1.2.3",
+            "192.168.1.7",
+            "fd12::5",
+            "::1",
+            "::ffff:10.9.9.9",
+        ] {
+            let ip = inside.parse().unwrap_or_else(|e| panic!("{inside}: {e}"));
+            assert!(trusted.contains(ip), "{inside}");
+        }
+        for outside in ["11.0.0.1", "192.168.1.8", "fe80::1", "127.0.0.1"] {
+            let ip = outside.parse().unwrap_or_else(|e| panic!("{outside}: {e}"));
+            assert!(!trusted.contains(ip), "{outside}");
+        }
+        assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse("proxy.internal").is_err());
+        assert_eq!(TrustedProxies::parse("").map(|t| t.0.len()).ok(), Some(0));
+    }
+
+    #[test]
+    fn forwarded_hops_are_read_in_every_spelling() {
+        for (hop, ip) in [
+            ("203.0.113.7", "203.0.113.7"),
+            ("203.0.113.7:8443", "203.0.113.7"),
+            ("[2001:db8::1]:4711", "2001:db8::1"),
+            ("2001:db8::1", "2001:db8::1"),
+        ] {
+            assert_eq!(parse_hop(hop), ip.parse().ok(), "{hop}");
+        }
+        assert_eq!(parse_hop("unknown"), None);
     }
 }

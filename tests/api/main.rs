@@ -26,6 +26,7 @@ mod sessions;
 mod snapshot;
 mod storage;
 mod telemetry;
+mod throttle;
 mod transitions;
 mod versions;
 mod write_tx;
