@@ -165,7 +165,10 @@ impl From<diesel::result::Error> for Error {
                 Error::Unavailable("the database asked to retry the transaction".to_owned())
             }
             D::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                Error::AlreadyExists(format!("already exists: {}", info.message()))
+                // the constraint's text is the database's, not the product's:
+                // it goes to the log; callers that know what conflicted say so
+                tracing::info!(detail = %info.message(), "unique violation");
+                Error::AlreadyExists("it already exists".to_owned())
             }
             D::DatabaseError(_, info) if is_connection_trouble(info.message()) => {
                 Error::Unavailable(format!("database unavailable: {}", info.message()))

@@ -17,7 +17,7 @@ pub struct ModelPath {
     #[param(
         min_length = 1,
         max_length = 256,
-        pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd][^/\u0000-\u001f\u007f-\u009f\ufffd]*$"
+        pattern = r"^(?!\.{1,2}$)[^/\u0000-\u001f\u007f-\u009f\ufffd\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*[^/\s\u0000-\u001f\u007f-\u009f\ufffd\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff][^/\u0000-\u001f\u007f-\u009f\ufffd\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*$"
     )]
     name: String,
 }
@@ -53,7 +53,7 @@ pub struct TagKeyPath {
     #[param(
         min_length = 1,
         max_length = 250,
-        pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd]+$"
+        pattern = r"^[^/\u0000-\u001f\u007f-\u009f\ufffd\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+$"
     )]
     key: String,
 }

@@ -85,7 +85,21 @@ pub fn usage_error(error: &clap::Error, args: &[OsString]) -> ExitCode {
 fn usage_exit_code(kind: ErrorKind, args: &[OsString]) -> u8 {
     match kind {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-        _ if args.get(1).is_some_and(|command| command == "gate") => client::FAILED,
+        _ if subcommand(args).is_some_and(|command| command == "gate") => client::FAILED,
         _ => 2,
     }
+}
+
+/// The subcommand of a command line: its first word that is not a global
+/// option (`--config FILE`, `--config=FILE`) or its value.
+fn subcommand(args: &[OsString]) -> Option<&OsString> {
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        if word == "--config" {
+            words.next();
+        } else if !word.to_string_lossy().starts_with("--config=") {
+            return Some(word);
+        }
+    }
+    None
 }

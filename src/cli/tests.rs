@@ -111,4 +111,15 @@ fn a_usage_error_exits_2_but_3_under_gate_and_help_exits_0() {
     );
     assert_eq!(usage_exit_code(ErrorKind::DisplayHelp, &gate), 0);
     assert_eq!(usage_exit_code(ErrorKind::DisplayVersion, &promote), 0);
+    // a global option before the subcommand does not hide it
+    for line in [
+        "modelgate --config modelgate.toml gate churn 1",
+        "modelgate --config=modelgate.toml gate churn 1",
+    ] {
+        assert_eq!(
+            usage_exit_code(ErrorKind::MissingRequiredArgument, &args(line)),
+            3,
+            "{line}"
+        );
+    }
 }

@@ -186,13 +186,19 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<ApiToken> {
 pub fn revoke(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<ApiToken> {
     db::write(conn, &actor.username, |tx| {
         let current = get(tx.conn(), id)?;
-        if current.revoked_at.is_some() {
+        // Only the revocation that finds the token unrevoked records one: a
+        // racing second one waits for this row's lock, then finds nothing.
+        let revoked = diesel::update(
+            api_tokens::table
+                .find(id)
+                .filter(api_tokens::revoked_at.is_null()),
+        )
+        .set(api_tokens::revoked_at.eq(now_ms()))
+        .execute(tx.conn())?;
+        if revoked == 0 {
             tx.unchanged();
-            return Ok(current);
+            return get(tx.conn(), id);
         }
-        diesel::update(api_tokens::table.find(id))
-            .set(api_tokens::revoked_at.eq(now_ms()))
-            .execute(tx.conn())?;
         tx.emit(NewEvent {
             event_type: "token.revoked",
             model_name: None,

@@ -38,7 +38,27 @@ fn check_no_control(what: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// A registered model's name: 1–256 characters, no `/`, no control characters.
+/// Characters that change how text is shown without showing themselves:
+/// bidirectional controls and zero-width characters. A name holding one can
+/// look like another (`evil\u{202E}gnp.exe` shows as `evilexe.png`).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+    )
+}
+
+fn check_visible(what: &str, value: &str) -> Result<()> {
+    if value.chars().any(is_invisible) {
+        return Err(Error::invalid(format!(
+            "{what} must not contain bidirectional controls or zero-width characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A registered model's name: 1–256 characters, no `/`, no control,
+/// bidirectional or zero-width characters, not `.` or `..`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ModelName(String);
 
@@ -48,6 +68,12 @@ impl ModelName {
         let value = value.into();
         check_text("model name", &value, 256, false)?;
         check_no_control("model name", &value)?;
+        check_visible("model name", &value)?;
+        if value == "." || value == ".." {
+            return Err(Error::invalid(
+                "model name must not be '.' or '..' (clients that normalise paths cannot reach it)",
+            ));
+        }
         if value.contains('/') {
             return Err(Error::invalid("model name must not contain '/'"));
         }
@@ -152,6 +178,7 @@ impl TagKey {
         let value = value.into();
         check_text("tag key", &value, 250, false)?;
         check_no_control("tag key", &value)?;
+        check_visible("tag key", &value)?;
         if value.contains('/') {
             return Err(Error::invalid("tag key must not contain '/'"));
         }
@@ -290,6 +317,18 @@ mod tests {
         assert!(ModelName::parse("a\u{7}b").is_err());
         assert!(ModelName::parse("x".repeat(256)).is_ok());
         assert!(ModelName::parse("x".repeat(257)).is_err());
+        for spoof in [
+            "evil\u{202E}gnp.exe",
+            "a\u{200B}b",
+            "\u{FEFF}bom",
+            "rtl\u{2067}x",
+            ".",
+            "..",
+        ] {
+            assert!(ModelName::parse(spoof).is_err(), "{spoof:?}");
+        }
+        assert!(ModelName::parse("...").is_ok());
+        assert!(TagKey::parse("k\u{200D}ey").is_err());
     }
 
     #[test]

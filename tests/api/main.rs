@@ -17,6 +17,7 @@ mod keys;
 mod matrix;
 mod mlflow;
 mod models;
+mod names;
 mod openapi;
 mod production;
 mod read_cache;
