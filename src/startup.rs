@@ -77,6 +77,10 @@ impl Checkpointer {
     }
 }
 
+/// File in `data_dir` that receives a generated first admin password when
+/// standard output is not a terminal.
+pub const ADMIN_PASSWORD_FILE: &str = "admin_password";
+
 /// Why the server could not start; each message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -126,8 +130,35 @@ pub fn migrate(pool: &Pool, url: &DbUrl) -> Result<usize, StartupError> {
     Ok(applied)
 }
 
-/// Creates `admin` on first start; a generated password is printed once, to
-/// standard output, never to the log.
+/// Warns when the data directory or a file in it (the SQLite database with
+/// its WAL and shared memory, generated secrets and keys) can be read by
+/// anyone but its owner: they hold password hashes and signing keys.
+fn warn_if_readable_by_others(data_dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    let paths = std::iter::once(data_dir.to_path_buf()).chain(entries.flatten().map(|e| e.path()));
+    for path in paths {
+        let Ok(metadata) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:o}"),
+                "readable by others than its owner: chmod {} it",
+                if metadata.is_dir() { "700" } else { "600" }
+            );
+        }
+    }
+}
+
+/// Creates `admin` on first start. A generated password is printed once on
+/// a terminal; otherwise (a container, whose standard output is its log
+/// stream) it is written to `<data_dir>/admin_password` (mode 0600) and only
+/// the file's path is printed and logged.
 fn bootstrap(pool: &Pool, settings: &Settings) -> Result<(), StartupError> {
     let mut conn = pool
         .get()
@@ -137,12 +168,32 @@ fn bootstrap(pool: &Pool, settings: &Settings) -> Result<(), StartupError> {
         settings.auth.bootstrap_admin_password.as_deref(),
     )
     .map_err(|e| StartupError::Config(e.public_message()))?;
-    if let Some(password) = generated {
+    let Some(password) = generated else {
+        return Ok(());
+    };
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         println!(
             "created user 'admin' with password {password}\n\
              (shown this once; set auth.bootstrap_admin_password to choose it)"
         );
+        return Ok(());
     }
+    let path = settings.data_dir.join(ADMIN_PASSWORD_FILE);
+    // a file left from an earlier database holds a password that is no more
+    let _ = std::fs::remove_file(&path);
+    crate::auth::create_secret_file(&path, "the first admin's password file", || {
+        Ok(format!("{password}\n").into_bytes())
+    })
+    .map_err(StartupError::Config)?;
+    tracing::warn!(
+        path = %path.display(),
+        "created user 'admin' with a generated password, written to this file (mode 0600): \
+         read it, then delete the file"
+    );
+    println!(
+        "created user 'admin'; its generated password is in {} (mode 0600)",
+        path.display()
+    );
     Ok(())
 }
 
@@ -157,6 +208,7 @@ impl Application {
     /// Connects, migrates, validates the policy and binds the listener.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let policy = Policy::from_settings(&settings.lifecycle).map_err(StartupError::Config)?;
+        warn_if_readable_by_others(&settings.data_dir);
         for rule in policy.report().rollback_only {
             tracing::info!(
                 "lifecycle rule {} -> {} ({}) is rollback-only: the gate of {} guards it",

@@ -45,7 +45,7 @@ pub(crate) fn create_secret_file(
         return Ok(());
     }
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    crate::db::private_dir(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())

@@ -165,14 +165,38 @@ pub struct PoolOptions {
     pub sqlite_busy_timeout_ms: u32,
 }
 
+/// Creates a directory (and its parents) readable by its owner only (0700).
+pub fn private_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
 /// Builds the pool without connecting yet (so `serve` can start while the database is down).
 pub fn build_pool(url: &DbUrl, options: &PoolOptions) -> Result<Pool, String> {
-    if let DbUrl::Sqlite(path) = url
-        && let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    if let DbUrl::Sqlite(path) = url {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            private_dir(parent)?;
+        }
+        // Created here, readable by its owner only, so the password hashes
+        // inside are never world-readable; SQLite gives its WAL and shared
+        // memory files the database file's permissions.
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+        }
     }
     let manager = ConnectionManager::new(url.clone(), options.sqlite_busy_timeout_ms);
     Ok(r2d2::Pool::builder()

@@ -206,13 +206,24 @@ fn first_start_prints_a_generated_admin_password_once_and_logs_no_secret() {
     let server = deployment.serve();
     std::thread::sleep(Duration::from_millis(200));
     let stdout = server.stdout.lock().map(|t| t.clone()).unwrap_or_default();
-    let admin_password = stdout
-        .split_whitespace()
-        .skip_while(|word| *word != "password")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no generated password in: {stdout}"))
+    // standard output is not a terminal here (a container's is its log
+    // stream): the password goes to a file, and only its path is printed
+    let file = deployment
+        .dir
+        .path()
+        .join(modelgate::startup::ADMIN_PASSWORD_FILE);
+    assert!(stdout.contains(&file.display().to_string()), "{stdout}");
+    let admin_password = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        .trim()
         .to_owned();
     assert_eq!(admin_password.len(), 24);
+    assert!(!stdout.contains(&admin_password), "{stdout}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or_default();
+    assert_eq!(mode, 0o600);
 
     let (status, admin) = server.login("admin", &admin_password);
     assert_eq!(status, 200);

@@ -26,21 +26,32 @@ fn require_postgres(what: &str) {
     );
 }
 
-/// The bootstrap admin's password: serve without one prints it once.
+/// The bootstrap admin's password, if this server created the admin: serve
+/// without one (its output is not a terminal) writes it to a file and prints
+/// the file's path.
+fn printed_password(server: &Server) -> Option<String> {
+    let stdout = server.stdout.lock().map(|t| t.clone()).unwrap_or_default();
+    let path = stdout
+        .split("generated password is in ")
+        .nth(1)?
+        .split(" (mode")
+        .next()?
+        .trim()
+        .to_owned();
+    let password = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Some(password.trim().to_owned())
+}
+
+/// The bootstrap admin's password, waiting for the server to print where it is.
 fn admin_password(server: &Server) -> String {
     let started = Instant::now();
     loop {
-        let stdout = server.stdout.lock().map(|t| t.clone()).unwrap_or_default();
-        if let Some(password) = stdout
-            .split_whitespace()
-            .skip_while(|w| *w != "password")
-            .nth(1)
-        {
-            return password.to_owned();
+        if let Some(password) = printed_password(server) {
+            return password;
         }
         assert!(
             started.elapsed() < Duration::from_secs(10),
-            "no password in {stdout}"
+            "no password file named on standard output"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -316,14 +327,7 @@ fn replicas_on_one_postgresql_share_numbers_locks_tokens_and_approvals() {
     });
     let password = replicas
         .iter()
-        .find_map(|server| {
-            let stdout = server.stdout.lock().map(|t| t.clone()).unwrap_or_default();
-            stdout
-                .split_whitespace()
-                .skip_while(|w| *w != "password")
-                .nth(1)
-                .map(str::to_owned)
-        })
+        .find_map(printed_password)
         .unwrap_or_else(|| {
             std::thread::sleep(Duration::from_millis(300));
             admin_password(&replicas[0])

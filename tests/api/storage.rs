@@ -160,3 +160,39 @@ fn replicas_migrating_the_same_fresh_database_at_once_all_succeed() {
         "each migration applied exactly once: {applied:?}"
     );
 }
+
+#[test]
+fn the_data_directory_database_and_keys_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data_dir = dir.path().join("nested").join("data");
+    let (database, url) = create_database(dir.path());
+    let sqlite = url.starts_with("sqlite://");
+    // on SQLite, the default database file inside the (new) data directory
+    let url = if sqlite {
+        format!("sqlite://{}/modelgate.db", data_dir.display())
+    } else {
+        url
+    };
+    let mut settings = test_settings(dir.path(), &url, "");
+    settings.data_dir = data_dir.clone();
+    let app = crate::helpers::start(settings, Some(database), Some(dir));
+    app.create_model("m");
+    app.create_version("m");
+    assert_eq!(mode(&data_dir), 0o700, "the data directory");
+    assert_eq!(
+        mode(&data_dir.join(modelgate::auth::audit_key::KEY_FILE)),
+        0o600,
+        "the generated audit key"
+    );
+    if sqlite {
+        for file in ["modelgate.db", "modelgate.db-wal", "modelgate.db-shm"] {
+            assert_eq!(mode(&data_dir.join(file)), 0o600, "{file}");
+        }
+    }
+}
