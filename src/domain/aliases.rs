@@ -9,7 +9,6 @@ use serde_json::json;
 
 use crate::auth::Actor;
 use crate::db::chain::NewEvent;
-use crate::db::enums::Role;
 use crate::db::rows::{ModelRow, VersionRow};
 use crate::db::schema::{registered_model_aliases, registered_models};
 use crate::db::{self, DbConn, WriteTx, now_ms};
@@ -47,17 +46,15 @@ fn check_set(
     version: i64,
 ) -> Result<()> {
     match policy.alias_rule(alias.as_str()) {
-        Some(rule) if !(actor.role == Role::Admin || actor.role.reaches(rule.direct)) => {
-            Err(Error::ApprovalRequired(format!(
-                "alias '{}' is guarded: setting it needs role {} or an approved request: \
+        Some(rule) if !actor.role.reaches(rule.direct) => Err(Error::ApprovalRequired(format!(
+            "alias '{}' is guarded: setting it needs role {} or an approved request: \
                  POST /api/v1/models/{}/versions/{version}/transition-requests \
                  with {{\"alias\": \"{}\"}}",
-                alias.as_str(),
-                rule.direct,
-                percent_encode_segment(&model.name),
-                alias.as_str()
-            )))
-        }
+            alias.as_str(),
+            rule.direct,
+            percent_encode_segment(&model.name),
+            alias.as_str()
+        ))),
         _ => Ok(()),
     }
 }
@@ -202,7 +199,7 @@ pub fn delete_alias(
     db::write(conn, &actor.username, |tx| {
         let row = lock_model(tx, name)?;
         if let Some(rule) = policy.alias_rule(alias.as_str())
-            && !(actor.role == Role::Admin || actor.role.reaches(rule.direct))
+            && !actor.role.reaches(rule.direct)
         {
             return Err(Error::PermissionDenied(format!(
                 "alias '{}' is guarded: deleting it needs role {}; user '{}' has role {}",
