@@ -155,6 +155,42 @@ fn warn_if_readable_by_others(data_dir: &std::path::Path) {
     }
 }
 
+/// Every replica of a deployment must sign with the same keys: the first
+/// start records their fingerprints, and a replica whose key differs stops
+/// here, saying how to fix it.
+fn pin_keys(pool: &Pool, keys: &TokenKeys, audit_key: &AuditKey) -> Result<(), StartupError> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| StartupError::Database(format!("cannot connect: {e}")))?;
+    let pinned = [
+        (
+            "token signing key",
+            "auth.jwt_secret (or the auth.jwt_*_key_file pair)",
+            keys.fingerprint().to_owned(),
+        ),
+        (
+            "audit signing key",
+            "audit.signing_key_file",
+            audit_key.public_key(),
+        ),
+    ];
+    for (name, setting, fingerprint) in pinned {
+        let recorded = crate::domain::keys::pin(&mut conn, name, &fingerprint)
+            .map_err(|e| StartupError::Database(crate::error::chain(&e)))?;
+        if let Some(recorded) = recorded {
+            return Err(StartupError::Config(format!(
+                "this replica's {name} differs from the one the database records for this \
+                 deployment (fingerprint {}…, this replica's {}…): give every replica the same \
+                 {setting}; to move every replica to a new key, stop them all and run \
+                 `modelgate keys reset`",
+                &recorded[..recorded.len().min(12)],
+                &fingerprint[..fingerprint.len().min(12)]
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Creates `admin` on first start. A generated password is printed once on
 /// a terminal; otherwise (a container, whose standard output is its log
 /// stream) it is written to `<data_dir>/admin_password` (mode 0600) and only
@@ -238,6 +274,7 @@ impl Application {
         crate::telemetry::prometheus();
         let (url, pool) = connect(settings)?;
         migrate(&pool, &url)?;
+        pin_keys(&pool, &keys, &audit_key)?;
         bootstrap(&pool, settings)?;
 
         let address = format!("{}:{}", settings.server.host, settings.server.port);

@@ -54,6 +54,7 @@ pub struct Claims {
 
 /// The signing and verification keys in force.
 pub struct TokenKeys {
+    fingerprint: String,
     algorithm: Algorithm,
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -93,6 +94,7 @@ fn generated_secret(data_dir: &Path) -> Result<Vec<u8>, String> {
 impl TokenKeys {
     /// Loads the keys the configuration names (or the generated secret).
     pub fn from_settings(auth: &AuthSettings, data_dir: &Path) -> Result<Self, String> {
+        let fingerprint;
         let (algorithm, encoding, decoding) = match auth.jwt_algorithm {
             JwtAlgorithm::HS256 => {
                 let secret = match (&auth.jwt_secret, &auth.jwt_secret_file) {
@@ -111,6 +113,7 @@ impl TokenKeys {
                 if secret.len() < 32 {
                     return Err("the HS256 secret must be at least 32 bytes long".to_owned());
                 }
+                fingerprint = key_fingerprint("HS256", &secret);
                 (
                     Algorithm::HS256,
                     EncodingKey::from_secret(&secret),
@@ -128,6 +131,7 @@ impl TokenKeys {
                 };
                 let private_pem = read_file("auth.jwt_private_key_file", private)?;
                 let public_pem = read_file("auth.jwt_public_key_file", public)?;
+                fingerprint = key_fingerprint(&format!("{:?}", auth.jwt_algorithm), &public_pem);
                 let bad = |what: &str, e: jsonwebtoken::errors::Error| format!("{what}: {e}");
                 if auth.jwt_algorithm == JwtAlgorithm::EdDSA {
                     (
@@ -164,6 +168,7 @@ impl TokenKeys {
         validation.set_issuer(&[auth.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "sub", "jti"]);
         let keys = TokenKeys {
+            fingerprint,
             algorithm,
             encoding,
             decoding,
@@ -178,6 +183,12 @@ impl TokenKeys {
             "the configured private and public keys do not belong together".to_owned()
         })?;
         Ok(keys)
+    }
+
+    /// A fingerprint of the verification key (never the key): replicas that
+    /// share a database must share the key, and compare this at start.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// Signs a token for `username` valid for `ttl_seconds`.
@@ -230,4 +241,15 @@ impl TokenKeys {
                 )
             })
     }
+}
+
+/// SHA-256 of a label and a key, hex: it names the key without revealing it.
+fn key_fingerprint(label: &str, key: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"modelgate key fingerprint\0");
+    hasher.update(label.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(key);
+    hex::encode(hasher.finalize())
 }

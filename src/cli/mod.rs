@@ -40,6 +40,9 @@ enum Command {
     /// Check the configured lifecycle policy.
     #[command(subcommand)]
     Policy(server::Policy),
+    /// The signing keys every replica must share.
+    #[command(subcommand)]
+    Keys(server::Keys),
     /// Manage users directly in the configured database.
     #[command(subcommand)]
     Users(server::Users),
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Openapi(command) => command.run(),
         Command::Audit(command) => command.run(config),
         Command::Policy(command) => command.run(config),
+        Command::Keys(command) => command.run(config),
         Command::Users(command) => command.run(config),
         Command::Tokens(command) => command.run(config),
         Command::Promote(command) => command.run(),

@@ -187,6 +187,33 @@ fn read_checkpoints(path: &Path) -> Result<Vec<Checkpoint>, String> {
         .collect()
 }
 
+/// `modelgate keys …`.
+#[derive(Debug, Subcommand)]
+pub enum Keys {
+    /// Forget the recorded fingerprints of the deployment's token and audit
+    /// signing keys, to move every replica to new keys: stop them all, run
+    /// this, start them with the new keys (the first start records them).
+    ///
+    /// Example: `modelgate keys reset`
+    Reset,
+}
+
+impl Keys {
+    /// Forgets the recorded key fingerprints.
+    pub fn run(self, config: Option<&Path>) -> ExitCode {
+        let Keys::Reset = self;
+        with_settings(config, |settings| {
+            let mut conn = connection(settings)?;
+            let forgotten =
+                crate::domain::keys::reset(&mut conn).map_err(|e| e.public_message())?;
+            println!(
+                "forgot {forgotten} recorded key fingerprints; the next start records its keys"
+            );
+            Ok(())
+        })
+    }
+}
+
 /// `modelgate policy …`.
 #[derive(Debug, Subcommand)]
 pub enum Policy {

@@ -196,3 +196,11 @@ diesel::table! {
         signature -> Text,
     }
 }
+
+diesel::table! {
+    deployment_keys (name) {
+        name -> Text,
+        fingerprint -> Text,
+        recorded_at -> BigInt,
+    }
+}

@@ -137,6 +137,10 @@ fn the_snapshot_sees_a_changed_value_in_every_table() {
             "UPDATE stage_clearances SET version = version + 100",
         ),
         (
+            "deployment_keys",
+            "UPDATE deployment_keys SET fingerprint = fingerprint || '!'",
+        ),
+        (
             "audit_checkpoints",
             "UPDATE audit_checkpoints SET signature = signature || '!'",
         ),

@@ -196,3 +196,39 @@ fn the_data_directory_database_and_keys_are_readable_by_their_owner_only() {
         }
     }
 }
+
+#[test]
+fn a_replica_with_another_signing_key_refuses_to_start_until_the_keys_are_reset() {
+    let app = crate::helpers::spawn_app();
+    let mut other = app.settings.clone();
+    other.auth.jwt_secret = Some("another-secret-of-at-least-32-bytes!!".to_owned());
+    let error = actix_web::rt::System::new()
+        .block_on(async { Application::build(&other).err().map(|e| e.to_string()) })
+        .unwrap_or_else(|| panic!("a replica with another key started"));
+    assert!(error.contains("token signing key differs"), "{error}");
+    assert!(error.contains("modelgate keys reset"), "{error}");
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut other_audit = app.settings.clone();
+    other_audit.data_dir = dir.path().to_path_buf();
+    let error = actix_web::rt::System::new()
+        .block_on(async {
+            Application::build(&other_audit)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .unwrap_or_else(|| panic!("a replica with another audit key started"));
+    assert!(error.contains("audit signing key differs"), "{error}");
+
+    // after a reset, the next start records its own keys
+    let mut pooled = app.conn();
+    assert_eq!(modelgate::domain::keys::reset(&mut pooled).ok(), Some(2));
+    drop(pooled);
+    let started = actix_web::rt::System::new()
+        .block_on(async { Application::build(&other).map(|a| a.port()) });
+    assert!(
+        started.is_ok(),
+        "{:?}",
+        started.err().map(|e| e.to_string())
+    );
+}
