@@ -8,12 +8,23 @@
 //! for it). So None -> Archived -> Production cannot skip the
 //! Staging -> Production decision.
 
+mod aliases;
+mod guards;
+mod report;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::config::{AliasRuleSettings, GuardSettings, LifecycleSettings, RuleSettings};
+use crate::config::{LifecycleSettings, RuleSettings};
 use crate::db::enums::{Role, Stage};
+
+pub use aliases::AliasRule;
+pub use guards::Guard;
+pub use report::PolicyReport;
+
+use aliases::{alias_rules_from, default_alias_rules};
+use guards::{default_guards, guards_from};
 
 /// One allowed transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -26,46 +37,6 @@ pub struct Rule {
     pub direct: Role,
     /// Distinct approvals a transition request needs.
     pub approvals: u32,
-}
-
-/// A guarded stage and its gate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Guard {
-    /// The guarded stage.
-    pub stage: Stage,
-    /// The rules into it whose crossing is the decision.
-    pub gate: Vec<Rule>,
-}
-
-impl Guard {
-    /// The lowest role that meets the gate directly (the loosest gate rule's).
-    pub fn direct(&self) -> Role {
-        self.gate
-            .iter()
-            .map(|r| r.direct)
-            .min()
-            .unwrap_or(Role::Admin)
-    }
-
-    /// The approvals that meet the gate by request (the loosest gate rule's).
-    pub fn approvals(&self) -> u32 {
-        self.gate.iter().map(|r| r.approvals).min().unwrap_or(1)
-    }
-
-    /// Whether `from -> stage` is one of the gate's rules.
-    pub fn is_gate(&self, from: Stage) -> bool {
-        self.gate.iter().any(|r| r.from == from)
-    }
-
-    /// The gate's rules as `Staging -> Production or …`.
-    pub fn describe(&self) -> String {
-        let rules: Vec<String> = self
-            .gate
-            .iter()
-            .map(|r| format!("{} -> {}", r.from, r.to))
-            .collect();
-        rules.join(" or ")
-    }
 }
 
 /// What one move needs: its rule, raised to the gate's requirement when it
@@ -89,39 +60,6 @@ pub enum Decision {
     Direct(Requirement),
     /// The move exists but this actor needs an approved request.
     NeedsApproval(Requirement),
-}
-
-/// Who may set, move or delete the aliases a pattern names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct AliasRule {
-    /// An alias, or a glob (`*` any run of characters, `?` one).
-    pub alias: String,
-    /// Lowest role that may set, move or delete it directly.
-    pub direct: Role,
-    /// Distinct approvals a request for it needs.
-    pub approvals: u32,
-    /// The stage the version it names must be in, if any.
-    pub stage: Option<Stage>,
-}
-
-impl AliasRule {
-    /// Whether the rule names this alias.
-    pub fn matches(&self, alias: &str) -> bool {
-        glob_matches(self.alias.as_bytes(), alias.as_bytes())
-    }
-}
-
-/// `*` matches any run of characters, `?` one; anything else itself.
-fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.split_first(), text.split_first()) {
-        (None, _) => text.is_empty(),
-        (Some((b'*', rest)), _) => {
-            glob_matches(rest, text) || (!text.is_empty() && glob_matches(pattern, &text[1..]))
-        }
-        (Some((b'?', rest)), Some((_, tail))) => glob_matches(rest, tail),
-        (Some((p, rest)), Some((t, tail))) if p == t => glob_matches(rest, tail),
-        _ => false,
-    }
 }
 
 /// The rules in force; a transition without a rule is never allowed.
@@ -352,201 +290,11 @@ impl Policy {
     }
 }
 
-/// What a policy lets each role do on its own, and which rules a guard has
-/// made rollback-only (`modelgate policy check`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PolicyReport {
-    /// For each role, the stages it can bring a new version to by direct
-    /// moves alone (in lifecycle order).
-    pub reachable: Vec<(Role, Vec<Stage>)>,
-    /// Rules into a guarded stage that are weaker than its gate: they move
-    /// only a version that was in that stage before.
-    pub rollback_only: Vec<Rule>,
-}
-
-impl Policy {
-    /// The report of this policy (see [`PolicyReport`]).
-    pub fn report(&self) -> PolicyReport {
-        let reachable = Role::ALL
-            .into_iter()
-            .map(|role| (role, self.reachable_by(role)))
-            .collect();
-        let rollback_only = self
-            .guards
-            .values()
-            .flat_map(|guard| {
-                self.rules.values().filter(move |rule| {
-                    rule.to == guard.stage
-                        && !guard.is_gate(rule.from)
-                        && rule.direct < guard.direct()
-                })
-            })
-            .copied()
-            .collect();
-        PolicyReport {
-            reachable,
-            rollback_only,
-        }
-    }
-
-    /// The stages `role` can bring a new version to by its own direct
-    /// moves, following the clearances those moves give.
-    fn reachable_by(&self, role: Role) -> Vec<Stage> {
-        let start = (Stage::None, BTreeSet::new());
-        let mut seen = BTreeSet::from([start.clone()]);
-        let mut frontier = vec![start];
-        let mut stages = BTreeSet::from([Stage::None]);
-        while let Some((stage, cleared)) = frontier.pop() {
-            for to in Stage::ALL {
-                let Ok(Decision::Direct(_)) = self.decide(role, stage, to, cleared.contains(&to))
-                else {
-                    continue;
-                };
-                let mut next = cleared.clone();
-                next.insert(to);
-                stages.insert(to);
-                if seen.insert((to, next.clone())) {
-                    frontier.push((to, next));
-                }
-            }
-        }
-        stages.into_iter().collect()
-    }
-}
-
-impl std::fmt::Display for PolicyReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "on its own, each role can bring a new version to:")?;
-        for (role, stages) in &self.reachable {
-            let names: Vec<&str> = stages.iter().map(|s| s.as_str()).collect();
-            writeln!(f, "  {:<12} {}", role.as_str(), names.join(", "))?;
-        }
-        if self.rollback_only.is_empty() {
-            return writeln!(f, "no rule is rollback-only");
-        }
-        writeln!(
-            f,
-            "rollback-only (weaker than the gate of the stage they enter):"
-        )?;
-        for rule in &self.rollback_only {
-            writeln!(
-                f,
-                "  {} -> {} ({}): only for a version that was in {} before",
-                rule.from, rule.to, rule.direct, rule.to
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// Production, gated by the Staging -> Production rule, when there is one.
-fn default_guards(rules: &BTreeMap<(Stage, Stage), Rule>) -> BTreeMap<Stage, Guard> {
-    rules
-        .get(&(Stage::Staging, Stage::Production))
-        .map(|gate| {
-            (
-                Stage::Production,
-                Guard {
-                    stage: Stage::Production,
-                    gate: vec![*gate],
-                },
-            )
-        })
-        .into_iter()
-        .collect()
-}
-
-/// `champion`, guarded like entering Production (its gate's role and
-/// approvals; an admin's with one approval when Production is unguarded).
-fn default_alias_rules(guards: &BTreeMap<Stage, Guard>) -> Vec<AliasRule> {
-    let production = guards.get(&Stage::Production);
-    vec![AliasRule {
-        alias: "champion".to_owned(),
-        direct: production.map_or(Role::Admin, Guard::direct),
-        approvals: production.map_or(1, Guard::approvals),
-        stage: None,
-    }]
-}
-
-/// Validates configured alias rules; the error names the offending rule.
-fn alias_rules_from(rules: &[AliasRuleSettings]) -> Result<Vec<AliasRule>, String> {
-    rules
-        .iter()
-        .enumerate()
-        .map(|(index, raw)| {
-            let name = format!("lifecycle alias rule #{} ({})", index + 1, raw.alias);
-            let pattern_ok = !raw.alias.is_empty()
-                && raw.alias.len() <= 255
-                && raw
-                    .alias
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '*' | '?'));
-            if !pattern_ok {
-                return Err(format!(
-                    "{name}: `alias` must be an alias or a glob of letters, digits, '_', '-', '.', '*' and '?'"
-                ));
-            }
-            let direct = raw
-                .direct
-                .parse::<Role>()
-                .map_err(|e| format!("{name}: `direct`: {e}"))?;
-            if raw.approvals == 0 {
-                return Err(format!("{name}: `approvals` must be at least 1"));
-            }
-            let stage = raw
-                .stage
-                .as_deref()
-                .map(str::parse::<Stage>)
-                .transpose()
-                .map_err(|e| format!("{name}: `stage`: {}", e.public_message()))?;
-            Ok(AliasRule {
-                alias: raw.alias.clone(),
-                direct,
-                approvals: raw.approvals,
-                stage,
-            })
-        })
-        .collect()
-}
-
-/// Validates configured guards; the error names the offending guard.
-fn guards_from(
-    rules: &BTreeMap<(Stage, Stage), Rule>,
-    guards: &[GuardSettings],
-) -> Result<BTreeMap<Stage, Guard>, String> {
-    let mut table = BTreeMap::new();
-    for (index, raw) in guards.iter().enumerate() {
-        let name = format!("lifecycle guard #{} ({})", index + 1, raw.stage);
-        let stage = raw
-            .stage
-            .parse::<Stage>()
-            .map_err(|e| format!("{name}: `stage`: {}", e.public_message()))?;
-        if raw.gate.is_empty() {
-            return Err(format!("{name}: a guarded stage needs a gate"));
-        }
-        let mut gate = Vec::new();
-        for entry in &raw.gate {
-            let from = entry
-                .from
-                .parse::<Stage>()
-                .map_err(|e| format!("{name}: `gate`: {}", e.public_message()))?;
-            let rule = rules.get(&(from, stage)).ok_or_else(|| {
-                format!("{name}: the gate names {from} -> {stage}, which no rule allows")
-            })?;
-            if !gate.contains(rule) {
-                gate.push(*rule);
-            }
-        }
-        if table.insert(stage, Guard { stage, gate }).is_some() {
-            return Err(format!("{name}: {stage} is guarded twice"));
-        }
-    }
-    Ok(table)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{AliasRuleSettings, GuardSettings};
+    use aliases::glob_matches;
 
     fn rule(from: &str, to: &str, direct: &str) -> RuleSettings {
         RuleSettings {
