@@ -66,8 +66,60 @@ pub struct ServerSettings {
     pub trusted_proxies: Option<String>,
 }
 
+/// A secret setting (a password, a signing secret): readable through
+/// [`Secret::expose`], never printed — its `Debug` says `[redacted]`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A database URL with its password (in the authority or a `password=`
+/// parameter) replaced, for printing.
+pub fn redacted_url(url: &str) -> String {
+    let mut shown = url.to_owned();
+    if let Some(scheme_end) = shown.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = shown[authority_start..]
+            .find(['/', '?'])
+            .map_or(shown.len(), |i| authority_start + i);
+        if let Some(at) = shown[authority_start..authority_end].rfind('@') {
+            let userinfo = &shown[authority_start..authority_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                let start = authority_start + colon + 1;
+                shown.replace_range(start..authority_start + at, "[redacted]");
+            }
+        }
+    }
+    if let Some(start) = shown.find("password=") {
+        let value_start = start + "password=".len();
+        let value_end = shown[value_start..]
+            .find('&')
+            .map_or(shown.len(), |i| value_start + i);
+        shown.replace_range(value_start..value_end, "[redacted]");
+    }
+    shown
+}
+
 /// `[database]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://PATH` or `postgres://…`; empty means `sqlite://<data_dir>/modelgate.db`.
@@ -78,6 +130,17 @@ pub struct DatabaseSettings {
     pub connect_timeout_seconds: u64,
     /// Milliseconds SQLite waits on a locked database before giving up.
     pub sqlite_busy_timeout_ms: u32,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.url.as_deref().map(redacted_url))
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout_seconds", &self.connect_timeout_seconds)
+            .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
+            .finish()
+    }
 }
 
 /// Token signing algorithm.
@@ -96,7 +159,7 @@ pub enum JwtAlgorithm {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     /// HS256 signing secret; generated and kept in `data_dir` when absent.
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// A file holding the HS256 secret (instead of `jwt_secret`).
     pub jwt_secret_file: Option<PathBuf>,
     /// `HS256`, `EdDSA` or `RS256`.
@@ -108,7 +171,7 @@ pub struct AuthSettings {
     /// The `iss` claim issued and required.
     pub issuer: String,
     /// Password of the `admin` user created on first start.
-    pub bootstrap_admin_password: Option<String>,
+    pub bootstrap_admin_password: Option<Secret>,
     /// Lifetime of login tokens, in seconds.
     pub token_ttl_seconds: u64,
     /// Failed logins per username within the window before 429.
@@ -354,9 +417,16 @@ mod tests {
         assert_eq!(settings.server.port, 9100);
         assert!(!settings.server.read_cache);
         assert_eq!(settings.database_url(), "postgres://u@h/db");
-        assert_eq!(settings.auth.jwt_secret.as_deref(), Some("12345"));
         assert_eq!(
-            settings.auth.bootstrap_admin_password.as_deref(),
+            settings.auth.jwt_secret.as_ref().map(Secret::expose),
+            Some("12345")
+        );
+        assert_eq!(
+            settings
+                .auth
+                .bootstrap_admin_password
+                .as_ref()
+                .map(Secret::expose),
             Some("00001234"),
             "values that look like numbers stay text"
         );
@@ -382,5 +452,43 @@ mod tests {
     fn a_missing_explicit_file_is_an_error() {
         let result = Settings::load_with_env(Some(Path::new("/nonexistent/x.toml")), env(&[]));
         assert!(matches!(result, Err(ConfigError::MissingFile(_))));
+    }
+
+    #[test]
+    fn settings_print_without_their_secrets() {
+        let mut settings = Settings::load_with_env(
+            None,
+            Some(std::collections::HashMap::from([
+                (
+                    "MODELGATE__DATABASE__URL".to_owned(),
+                    "postgres://mg:db-pass-1234@h:5432/mg?sslmode=require&password=q-pass-5678"
+                        .to_owned(),
+                ),
+                (
+                    "MODELGATE__AUTH__JWT_SECRET".to_owned(),
+                    "jwt-secret-abcdefghijklmnopqrstuvwxyz".to_owned(),
+                ),
+                (
+                    "MODELGATE__AUTH__BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
+                    "bootstrap-pass-9876".to_owned(),
+                ),
+            ])),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let printed = format!("{settings:?} {:#?}", settings.clone());
+        for secret in [
+            "db-pass-1234",
+            "q-pass-5678",
+            "jwt-secret-abcdefg",
+            "bootstrap-pass-9876",
+        ] {
+            assert!(!printed.contains(secret), "{secret} printed in {printed}");
+        }
+        assert!(
+            printed.contains("postgres://mg:[redacted]@h:5432/mg"),
+            "{printed}"
+        );
+        settings.database.url = Some("sqlite://./x.db".to_owned());
+        assert!(format!("{settings:?}").contains("sqlite://./x.db"));
     }
 }

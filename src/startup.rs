@@ -201,7 +201,11 @@ fn bootstrap(pool: &Pool, settings: &Settings) -> Result<(), StartupError> {
         .map_err(|e| StartupError::Database(format!("cannot connect: {e}")))?;
     let generated = crate::domain::users::bootstrap_admin(
         &mut conn,
-        settings.auth.bootstrap_admin_password.as_deref(),
+        settings
+            .auth
+            .bootstrap_admin_password
+            .as_ref()
+            .map(crate::config::Secret::expose),
     )
     .map_err(|e| StartupError::Config(e.public_message()))?;
     let Some(password) = generated else {

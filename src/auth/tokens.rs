@@ -103,7 +103,7 @@ impl TokenKeys {
                             "set auth.jwt_secret or auth.jwt_secret_file, not both".to_owned()
                         );
                     }
-                    (Some(secret), None) => secret.trim().as_bytes().to_vec(),
+                    (Some(secret), None) => secret.expose().trim().as_bytes().to_vec(),
                     (None, Some(path)) => {
                         let bytes = read_file("auth.jwt_secret_file", path)?;
                         String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec()

@@ -109,8 +109,8 @@ pub struct EventRow {
     pub hash: String,
 }
 
-/// A row of `users`.
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A row of `users`. Its `Debug` leaves out the password hash.
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
     pub id: i64,
@@ -121,6 +121,18 @@ pub struct UserRow {
     pub creation_timestamp: i64,
     pub last_updated_timestamp: i64,
     pub session_generation: i64,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .field("session_generation", &self.session_generation)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A row of `api_tokens`.
@@ -156,4 +168,27 @@ pub struct RequestRow {
     pub creation_timestamp: i64,
     pub last_updated_timestamp: i64,
     pub alias: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_row_prints_without_its_password_hash() {
+        let row = UserRow {
+            id: 7,
+            username: "vera".to_owned(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$secret-hash".to_owned(),
+            role: Role::Viewer,
+            disabled: false,
+            creation_timestamp: 1,
+            last_updated_timestamp: 1,
+            session_generation: 0,
+        };
+        let printed = format!("{row:?} {row:#?}");
+        assert!(!printed.contains("secret-hash"), "{printed}");
+        assert!(!printed.contains("argon2"), "{printed}");
+        assert!(printed.contains("vera"), "{printed}");
+    }
 }

@@ -307,8 +307,8 @@ fn parse_hop(hop: &str) -> Option<std::net::IpAddr> {
     hop.rsplit_once(':').and_then(|(ip, _)| ip.parse().ok())
 }
 
-/// A user whose password was just checked.
-#[derive(Debug, Clone)]
+/// A user whose password was just checked (its `Debug` leaves out the hash).
+#[derive(Clone)]
 pub struct VerifiedUser {
     /// The user's id.
     pub uid: i64,
@@ -321,6 +321,16 @@ pub struct VerifiedUser {
     pub hash: String,
     /// The user's session generation (see [`Claims::generation`]).
     pub generation: i64,
+}
+
+impl std::fmt::Debug for VerifiedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedUser")
+            .field("uid", &self.uid)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Remembers which credentials verified against which stored hash, so an

@@ -201,7 +201,9 @@ fn the_data_directory_database_and_keys_are_readable_by_their_owner_only() {
 fn a_replica_with_another_signing_key_refuses_to_start_until_the_keys_are_reset() {
     let app = crate::helpers::spawn_app();
     let mut other = app.settings.clone();
-    other.auth.jwt_secret = Some("another-secret-of-at-least-32-bytes!!".to_owned());
+    other.auth.jwt_secret = Some(modelgate::config::Secret::from(
+        "another-secret-of-at-least-32-bytes!!".to_owned(),
+    ));
     let error = actix_web::rt::System::new()
         .block_on(async { Application::build(&other).err().map(|e| e.to_string()) })
         .unwrap_or_else(|| panic!("a replica with another key started"));
