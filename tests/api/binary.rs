@@ -124,6 +124,14 @@ pub(crate) struct Server {
     pub(crate) stderr: Arc<Mutex<String>>,
 }
 
+/// A failing test must not leave its server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Server {
     pub(crate) fn call(
         &self,
