@@ -52,14 +52,7 @@ impl Checkpointer {
         );
         let outcome = web::block(move || -> crate::error::Result<bool> {
             let mut conn = pool.get()?;
-            let head: i64 = {
-                use diesel::prelude::*;
-                crate::db::schema::event_chain_head::table
-                    .filter(crate::db::schema::event_chain_head::id.eq(1))
-                    .select(crate::db::schema::event_chain_head::last_id)
-                    .first(&mut conn)?
-            };
-            let pending = head - audit::last_checkpointed(&mut conn)?;
+            let pending = audit::uncheckpointed(&mut conn)?;
             if pending <= 0 || !(due_by_time || pending >= every_events) {
                 return Ok(false);
             }

@@ -7,6 +7,7 @@
 //! produces.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use crate::db::schema::{
     registered_model_aliases, registered_models,
 };
 use crate::db::{self, DbConn, now_ms};
-use crate::domain::events::verify_chain;
+use crate::domain::events::{check_links, walk};
 use crate::domain::lifecycle::activity_type;
 use crate::domain::sql::{Page, PageToken};
 use crate::error::{Error, Result};
@@ -52,20 +53,30 @@ impl Checkpoint {
 }
 
 /// The id of the newest event a checkpoint covers (0 when there is none).
-pub fn last_checkpointed(conn: &mut DbConn) -> Result<i64> {
+fn last_checkpointed(conn: &mut DbConn) -> Result<i64> {
     Ok(audit_checkpoints::table
         .select(diesel::dsl::max(audit_checkpoints::event_id))
         .first::<Option<i64>>(conn)?
         .unwrap_or(0))
 }
 
+/// The events appended since the newest checkpoint.
+pub fn uncheckpointed(conn: &mut DbConn) -> Result<i64> {
+    Ok(head(conn)?.0 - last_checkpointed(conn)?)
+}
+
+/// The chain's head: the last event's id and hash (0 before the first).
+fn head(conn: &mut DbConn) -> Result<(i64, String)> {
+    Ok(event_chain_head::table
+        .filter(event_chain_head::id.eq(1))
+        .select((event_chain_head::last_id, event_chain_head::last_hash))
+        .first(conn)?)
+}
+
 /// Signs and stores a checkpoint of the chain's head. `None` when the chain
 /// is empty or its head is already checkpointed (then nothing is written).
 pub fn checkpoint(conn: &mut DbConn, key: &AuditKey) -> Result<Option<Checkpoint>> {
-    let (event_id, event_hash): (i64, String) = event_chain_head::table
-        .filter(event_chain_head::id.eq(1))
-        .select((event_chain_head::last_id, event_chain_head::last_hash))
-        .first(conn)?;
+    let (event_id, event_hash) = head(conn)?;
     if event_id == 0 || last_checkpointed(conn)? >= event_id {
         return Ok(None);
     }
@@ -134,11 +145,12 @@ pub enum Verdict {
 /// event is still in the chain with its hash; and the models, versions,
 /// stages and aliases equal what replaying the events produces.
 pub fn verify(conn: &mut DbConn, key: &AuditKey, kept: &[Checkpoint]) -> Result<Verdict> {
-    let events = match verify_chain(conn)? {
-        Ok(count) => count,
-        Err(broken) => return Ok(Verdict::Tampered(broken)),
-    };
+    // one snapshot: the links, the checkpoints and the replay see one state
     db::read(conn, |conn| {
+        let events = match check_links(conn)? {
+            Ok(count) => count,
+            Err(broken) => return Ok(Verdict::Tampered(broken)),
+        };
         let stored: Vec<Checkpoint> = audit_checkpoints::table
             .select(Checkpoint::as_select())
             .order(audit_checkpoints::id.asc())
@@ -233,19 +245,10 @@ type Requests = BTreeMap<i64, (Option<Stage>, Option<Stage>)>;
 fn replay_differs(conn: &mut DbConn) -> Result<Option<String>> {
     let mut models: BTreeMap<String, Replayed> = BTreeMap::new();
     let mut requests = Requests::new();
-    let mut after = 0;
-    loop {
-        let batch: Vec<EventRow> = events::table
-            .filter(events::id.gt(after))
-            .order(events::id.asc())
-            .limit(1000)
-            .load(conn)?;
-        let Some(last) = batch.last() else { break };
-        after = last.id;
-        for event in &batch {
-            apply_event(&mut models, &mut requests, event)?;
-        }
-    }
+    walk(conn, |event| {
+        apply_event(&mut models, &mut requests, event)?;
+        Ok(ControlFlow::Continue(()))
+    })?;
     let mut tables: BTreeMap<String, Replayed> = registered_models::table
         .select(registered_models::name)
         .load::<String>(conn)?

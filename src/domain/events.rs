@@ -2,6 +2,8 @@
 //! its own transaction (`db::tx`, `db::chain`): ids follow commit order, so a
 //! reader paging with `after=<id>` never skips a late commit.
 
+use std::ops::ControlFlow;
+
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -100,43 +102,68 @@ pub fn list(conn: &mut DbConn, query: EventQuery) -> Result<Page<Event>> {
     }))
 }
 
-/// Checks the whole chain; returns the number of events verified or the first broken id.
-pub fn verify_chain(conn: &mut DbConn) -> Result<std::result::Result<i64, String>> {
-    db::read(conn, |conn| {
-        let mut prev = genesis_hash();
-        let mut expected_id = 1;
-        let mut after = 0;
-        loop {
-            let batch: Vec<EventRow> = events::table
-                .filter(events::id.gt(after))
-                .order(events::id.asc())
-                .limit(1000)
-                .load(conn)?;
-            let Some(last) = batch.last() else { break };
-            after = last.id;
-            for row in &batch {
-                if row.id != expected_id {
-                    return Ok(Err(format!(
-                        "event {expected_id} is missing (found {} next)",
-                        row.id
-                    )));
-                }
-                if row.prev_hash != prev || chain_hash(&prev, row) != row.hash {
-                    return Ok(Err(format!("event {} does not match the chain", row.id)));
-                }
-                prev.clone_from(&row.hash);
-                expected_id += 1;
+/// Visits every event in id order, a thousand at a time, until `visit`
+/// says to stop.
+pub fn walk(
+    conn: &mut DbConn,
+    mut visit: impl FnMut(&EventRow) -> Result<ControlFlow<()>>,
+) -> Result<()> {
+    let mut after = 0;
+    loop {
+        let batch: Vec<EventRow> = events::table
+            .filter(events::id.gt(after))
+            .order(events::id.asc())
+            .limit(1000)
+            .load(conn)?;
+        let Some(last) = batch.last() else {
+            return Ok(());
+        };
+        after = last.id;
+        for row in &batch {
+            if visit(row)?.is_break() {
+                return Ok(());
             }
         }
-        let (last_id, last_hash): (i64, String) = event_chain_head::table
-            .select((event_chain_head::last_id, event_chain_head::last_hash))
-            .first(conn)?;
-        if last_id != expected_id - 1 || last_hash != prev {
-            return Ok(Err(format!(
-                "the chain head names event {last_id}, but the log ends at {}",
-                expected_id - 1
-            )));
+    }
+}
+
+/// Checks the whole chain; returns the number of events verified or the first broken id.
+pub fn verify_chain(conn: &mut DbConn) -> Result<std::result::Result<i64, String>> {
+    db::read(conn, check_links)
+}
+
+/// [`verify_chain`] inside the caller's snapshot: every event follows the
+/// one before, hashes as stored, and the head names the last.
+pub fn check_links(conn: &mut DbConn) -> Result<std::result::Result<i64, String>> {
+    let mut prev = genesis_hash();
+    let mut expected_id = 1;
+    let mut broken = None;
+    walk(conn, |row| {
+        if row.id != expected_id {
+            broken = Some(format!(
+                "event {expected_id} is missing (found {} next)",
+                row.id
+            ));
+        } else if row.prev_hash != prev || chain_hash(&prev, row) != row.hash {
+            broken = Some(format!("event {} does not match the chain", row.id));
+        } else {
+            prev.clone_from(&row.hash);
+            expected_id += 1;
+            return Ok(ControlFlow::Continue(()));
         }
-        Ok(Ok(expected_id - 1))
-    })
+        Ok(ControlFlow::Break(()))
+    })?;
+    if let Some(broken) = broken {
+        return Ok(Err(broken));
+    }
+    let (last_id, last_hash): (i64, String) = event_chain_head::table
+        .select((event_chain_head::last_id, event_chain_head::last_hash))
+        .first(conn)?;
+    if last_id != expected_id - 1 || last_hash != prev {
+        return Ok(Err(format!(
+            "the chain head names event {last_id}, but the log ends at {}",
+            expected_id - 1
+        )));
+    }
+    Ok(Ok(expected_id - 1))
 }

@@ -19,7 +19,7 @@ use crate::db::schema::{
 };
 use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::lookup::{find_model, find_version};
-use crate::domain::policy::{Decision, Policy, Requirement};
+use crate::domain::policy::{Policy, Requirement};
 use crate::domain::types::{ModelName, VersionNumber, percent_encode_segment};
 use crate::error::{Error, Result};
 
@@ -241,38 +241,30 @@ pub fn check_direct_move(
 ) -> Result<()> {
     check_archive_flag(transition)?;
     let from = row.current_stage;
-    let cleared = policy.guard(transition.to).is_some()
-        && cleared(conn, model.id, row.version, transition.to)?;
-    match policy
-        .decide(actor.role, from, transition.to, cleared)
-        .map_err(Error::InvalidParameter)?
-    {
-        Decision::Direct(_) => {
-            check_implied_moves(conn, policy, model, row, transition, Some(actor))?;
-            Ok(())
-        }
-        Decision::NeedsApproval(needed) => {
-            let why = match &needed.raised_by {
-                Some(guard) => format!(
-                    " ({} is guarded: version {} has not entered it before, so {from} -> {} \
-                     is not a rollback and needs what its gate {} needs)",
-                    guard.stage,
-                    row.version,
-                    transition.to,
-                    guard.describe()
-                ),
-                None => String::new(),
-            };
-            Err(Error::ApprovalRequired(format!(
-                "moving {from} -> {} needs role {} or an approved request{why}: \
-                 POST /api/v1/models/{}/versions/{}/transition-requests",
-                transition.to,
-                needed.direct,
-                percent_encode_segment(&model.name),
-                row.version,
-            )))
-        }
+    let needed = requirement(conn, policy, model, row, transition.to)?;
+    if actor.role.reaches(needed.direct) {
+        check_implied_moves(conn, policy, model, row, transition, Some(actor))?;
+        return Ok(());
     }
+    let why = match &needed.raised_by {
+        Some(guard) => format!(
+            " ({} is guarded: version {} has not entered it before, so {from} -> {} \
+             is not a rollback and needs what its gate {} needs)",
+            guard.stage,
+            row.version,
+            transition.to,
+            guard.describe()
+        ),
+        None => String::new(),
+    };
+    Err(Error::ApprovalRequired(format!(
+        "moving {from} -> {} needs role {} or an approved request{why}: \
+         POST /api/v1/models/{}/versions/{}/transition-requests",
+        transition.to,
+        needed.direct,
+        percent_encode_segment(&model.name),
+        row.version,
+    )))
 }
 
 /// Renaming a model changes what `models:/NAME/<stage>` and
