@@ -11,9 +11,7 @@
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
-use serde_json::json;
-
-use crate::helpers::{TestApp, spawn_app_with_config};
+use crate::helpers::spawn_app_with_config;
 
 pub(crate) const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
 pub(crate) const ROLES: [&str; 4] = ["viewer", "contributor", "approver", "admin"];
@@ -124,16 +122,6 @@ struct State {
     been: BTreeSet<&'static str>,
 }
 
-fn try_move(app: &TestApp, token: &str, name: &str, to: &str) -> u16 {
-    app.call_as(
-        Some(token),
-        "POST",
-        &format!("/api/v1/models/{name}/versions/1/stage"),
-        Some(json!({ "stage": to })),
-    )
-    .status
-}
-
 #[test]
 fn no_path_of_direct_moves_reaches_a_guarded_stage_around_its_gate() {
     for policy in policies() {
@@ -159,13 +147,13 @@ fn no_path_of_direct_moves_reaches_a_guarded_stage_around_its_gate() {
                     app.create_version(&name);
                     for step in &path {
                         assert_eq!(
-                            try_move(&app, token, &name, step),
+                            app.move_as(token, &name, 1, step).status,
                             200,
                             "{}: {role} replaying {path:?}",
                             policy.name
                         );
                     }
-                    let status = try_move(&app, token, &name, to);
+                    let status = app.move_as(token, &name, 1, to).status;
                     let rule = policy.rule(state.stage, to);
                     let may_by_rule = rule.is_some_and(|(_, _, direct)| {
                         *role == "admin" || rank(role) >= rank(direct)
@@ -188,11 +176,11 @@ fn no_path_of_direct_moves_reaches_a_guarded_stage_around_its_gate() {
                     } else {
                         assert_ne!(status, 200, "{case} must be refused");
                         assert!([400, 403].contains(&status), "{case}: answered {status}");
-                        let stage = app
-                            .get(&format!("/api/v1/models/{name}/versions/1"))
-                            .expect(200)["current_stage"]
-                            .clone();
-                        assert_eq!(stage, state.stage, "{case}: the stage did not change");
+                        assert_eq!(
+                            app.stage(&name, 1),
+                            state.stage,
+                            "{case}: the stage did not change"
+                        );
                         continue;
                     }
                     let mut been = state.been.clone();

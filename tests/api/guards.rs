@@ -4,30 +4,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with_config};
-
-fn stage_of(app: &TestApp, name: &str, version: i64) -> String {
-    app.get(&format!("/api/v1/models/{name}/versions/{version}"))
-        .expect(200)["current_stage"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn move_as(
-    app: &TestApp,
-    token: &str,
-    name: &str,
-    version: i64,
-    stage: &str,
-) -> crate::helpers::TestResponse {
-    app.call_as(
-        Some(token),
-        "POST",
-        &format!("/api/v1/models/{name}/versions/{version}/stage"),
-        Some(json!({ "stage": stage })),
-    )
-}
+use crate::helpers::{spawn_app, spawn_app_with_config};
 
 #[test]
 fn an_approver_cannot_reach_production_through_archived_without_the_gate() {
@@ -35,17 +12,18 @@ fn an_approver_cannot_reach_production_through_archived_without_the_gate() {
     let approver = app.user_token("paula", "approver");
     app.create_model("fraud");
     app.create_version("fraud");
-    move_as(&app, &approver, "fraud", 1, "Archived").expect(200);
+    app.move_as(&approver, "fraud", 1, "Archived").expect(200);
     let before = app.snapshot();
-    let message =
-        move_as(&app, &approver, "fraud", 1, "Production").expect_error(403, "APPROVAL_REQUIRED");
+    let message = app
+        .move_as(&approver, "fraud", 1, "Production")
+        .expect_error(403, "APPROVAL_REQUIRED");
     assert!(message.contains("Production is guarded"), "{message}");
     assert!(message.contains("Staging -> Production"), "{message}");
     assert!(
         message.contains("/api/v1/models/fraud/versions/1/transition-requests"),
         "{message}"
     );
-    assert_eq!(stage_of(&app, "fraud", 1), "Archived");
+    assert_eq!(app.stage("fraud", 1), "Archived");
     assert_eq!(app.snapshot(), before, "a refused move changes nothing");
 
     // the MLflow layer refuses the same path
@@ -61,7 +39,7 @@ fn an_approver_cannot_reach_production_through_archived_without_the_gate() {
         )
         .expect_error(403, "PERMISSION_DENIED");
     assert!(mlflow.contains("transition-requests"), "{mlflow}");
-    assert_eq!(stage_of(&app, "fraud", 1), "Archived");
+    assert_eq!(app.stage("fraud", 1), "Archived");
 }
 
 #[test]
@@ -73,12 +51,12 @@ fn a_version_that_crossed_the_gate_rolls_back_by_the_approvers_rule() {
     app.transition("fraud", 1, "Staging", false).expect(200);
     // the admin crosses the gate
     app.transition("fraud", 1, "Production", false).expect(200);
-    move_as(&app, &approver, "fraud", 1, "Archived").expect(200);
-    move_as(&app, &approver, "fraud", 1, "Production").expect(200);
-    assert_eq!(stage_of(&app, "fraud", 1), "Production");
+    app.move_as(&approver, "fraud", 1, "Archived").expect(200);
+    app.move_as(&approver, "fraud", 1, "Production").expect(200);
+    assert_eq!(app.stage("fraud", 1), "Production");
     // and again: a rollback of a rolled-back version is a rollback
-    move_as(&app, &approver, "fraud", 1, "Archived").expect(200);
-    move_as(&app, &approver, "fraud", 1, "Production").expect(200);
+    app.move_as(&approver, "fraud", 1, "Archived").expect(200);
+    app.move_as(&approver, "fraud", 1, "Production").expect(200);
 }
 
 #[test]
@@ -93,8 +71,8 @@ fn a_version_archived_by_a_promotion_may_be_rolled_back() {
         app.transition("fraud", version, "Production", true)
             .expect(200);
     }
-    assert_eq!(stage_of(&app, "fraud", 1), "Archived");
-    move_as(&app, &approver, "fraud", 1, "Production").expect(200);
+    assert_eq!(app.stage("fraud", 1), "Archived");
+    app.move_as(&approver, "fraud", 1, "Production").expect(200);
 }
 
 #[test]
@@ -108,7 +86,7 @@ fn a_request_by_a_weaker_rule_into_a_guarded_stage_needs_the_gates_approvals() {
     let carl = app.user_token("carl", "contributor");
     app.create_model("fraud");
     app.create_version("fraud");
-    move_as(&app, &carl, "fraud", 1, "Archived").expect(200);
+    app.move_as(&carl, "fraud", 1, "Archived").expect(200);
     let request = app
         .call_as(
             Some(&carl),
@@ -134,7 +112,7 @@ fn a_request_by_a_weaker_rule_into_a_guarded_stage_needs_the_gates_approvals() {
         approved["status"], "pending",
         "one approval is not the gate's two"
     );
-    assert_eq!(stage_of(&app, "fraud", 1), "Archived");
+    assert_eq!(app.stage("fraud", 1), "Archived");
     let quinn = app.user_token("quinn", "approver");
     let applied = app
         .call_as(
@@ -146,7 +124,7 @@ fn a_request_by_a_weaker_rule_into_a_guarded_stage_needs_the_gates_approvals() {
         .expect(200)
         .clone();
     assert_eq!(applied["status"], "applied", "{applied}");
-    assert_eq!(stage_of(&app, "fraud", 1), "Production");
+    assert_eq!(app.stage("fraud", 1), "Production");
 }
 
 #[test]
@@ -171,8 +149,8 @@ fn archiving_the_others_needs_a_rule_for_each_implied_move() {
         message.contains("would move version 1 from Production to Archived"),
         "{message}"
     );
-    assert_eq!(stage_of(&app, "fraud", 1), "Production");
-    assert_eq!(stage_of(&app, "fraud", 2), "Staging");
+    assert_eq!(app.stage("fraud", 1), "Production");
+    assert_eq!(app.stage("fraud", 2), "Staging");
     assert_eq!(app.snapshot(), before);
 
     // nor can a request carry it
@@ -211,10 +189,10 @@ fn archiving_the_others_needs_the_role_each_implied_move_needs() {
         )
         .expect_error(400, "INVALID_PARAMETER_VALUE");
     assert!(message.contains("needs role admin"), "{message}");
-    assert_eq!(stage_of(&app, "fraud", 1), "Production");
-    assert_eq!(stage_of(&app, "fraud", 2), "Staging");
+    assert_eq!(app.stage("fraud", 1), "Production");
+    assert_eq!(app.stage("fraud", 2), "Staging");
     // without archiving, the approver's move is the approver's
-    move_as(&app, &approver, "fraud", 2, "Production").expect(200);
+    app.move_as(&approver, "fraud", 2, "Production").expect(200);
 }
 
 #[test]

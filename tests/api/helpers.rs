@@ -511,6 +511,25 @@ impl TestApp {
         )
     }
 
+    /// A version's stage, as the API answers it.
+    pub fn stage(&self, name: &str, version: i64) -> String {
+        self.get(&format!("/api/v1/models/{}/versions/{version}", enc(name)))
+            .expect(200)["current_stage"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Moves a version as the holder of `token` and returns the response.
+    pub fn move_as(&self, token: &str, name: &str, version: i64, stage: &str) -> TestResponse {
+        self.call_as(
+            Some(token),
+            "POST",
+            &format!("/api/v1/models/{}/versions/{version}/stage", enc(name)),
+            Some(json!({ "stage": stage })),
+        )
+    }
+
     /// A connection to the test database.
     pub fn conn(&self) -> r2d2::PooledConnection<modelgate::db::ConnectionManager> {
         self.pool.get().unwrap_or_else(|e| panic!("pool: {e}"))

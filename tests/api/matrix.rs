@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::guard_paths::{Policy, ROLES, STAGES, default_rules, rank};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::spawn_app;
 
 /// How the version reaches `from` first (by the admin): Production through
 /// its gate, Archived straight from None (so it is not cleared for Production).
@@ -17,14 +17,6 @@ fn setup_path(from: &str) -> &'static [&'static str] {
         "Archived" => &["Archived"],
         _ => &[],
     }
-}
-
-fn stage_of(app: &TestApp, name: &str) -> String {
-    app.get(&format!("/api/v1/models/{name}/versions/1"))
-        .expect(200)["current_stage"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// What the policy says of `role` moving from -> to directly, for a version
@@ -82,7 +74,7 @@ fn every_move_by_every_role_through_both_apis_follows_the_policy_table() {
                     match oracle(&policy, role, from, to) {
                         Some(true) => {
                             response.expect(200);
-                            assert_eq!(stage_of(&app, &name), to, "{case}");
+                            assert_eq!(app.stage(&name, 1), to, "{case}");
                         }
                         Some(false) => {
                             let code = if api == "native" {
@@ -92,11 +84,11 @@ fn every_move_by_every_role_through_both_apis_follows_the_policy_table() {
                             };
                             let message = response.expect_error(403, code);
                             assert!(message.contains("transition-requests"), "{case}: {message}");
-                            assert_eq!(stage_of(&app, &name), from, "{case}");
+                            assert_eq!(app.stage(&name, 1), from, "{case}");
                         }
                         None => {
                             response.expect_error(400, "INVALID_PARAMETER_VALUE");
-                            assert_eq!(stage_of(&app, &name), from, "{case}");
+                            assert_eq!(app.stage(&name, 1), from, "{case}");
                         }
                     }
                 }
@@ -143,12 +135,12 @@ fn every_move_by_request_follows_the_policy_table() {
                 );
                 if *role == "viewer" {
                     response.expect_error(403, "PERMISSION_DENIED");
-                    assert_eq!(stage_of(&app, &name), from, "{case}");
+                    assert_eq!(app.stage(&name, 1), from, "{case}");
                     continue;
                 }
                 if policy.rule(from, to).is_none() {
                     response.expect_error(400, "INVALID_PARAMETER_VALUE");
-                    assert_eq!(stage_of(&app, &name), from, "{case}");
+                    assert_eq!(app.stage(&name, 1), from, "{case}");
                     continue;
                 }
                 let request = response.expect(201).clone();
@@ -156,11 +148,7 @@ fn every_move_by_request_follows_the_policy_table() {
                 assert_eq!(request["from_stage"], from, "{case}");
                 assert_eq!(request["to_stage"], to, "{case}");
                 assert_eq!(request["required_approvals"], 1, "{case}");
-                assert_eq!(
-                    stage_of(&app, &name),
-                    from,
-                    "{case}: a request moves nothing"
-                );
+                assert_eq!(app.stage(&name, 1), from, "{case}: a request moves nothing");
                 let id = request["id"].as_i64().unwrap_or_default();
                 let approver = &approvers[cells % 2];
                 let applied = app
@@ -173,7 +161,7 @@ fn every_move_by_request_follows_the_policy_table() {
                     .expect(200)
                     .clone();
                 assert_eq!(applied["status"], "applied", "{case}");
-                assert_eq!(stage_of(&app, &name), to, "{case}");
+                assert_eq!(app.stage(&name, 1), to, "{case}");
             }
         }
     }
