@@ -120,6 +120,11 @@ pub fn migrate(pool: &Pool, url: &DbUrl) -> Result<usize, StartupError> {
         applied,
         "database schema is current"
     );
+    let indexed = db::history::rebuild_if_empty(&mut conn)
+        .map_err(|e| StartupError::Database(format!("building the history index failed: {e}")))?;
+    if indexed > 0 {
+        tracing::info!(rows = indexed, "history index built from the event chain");
+    }
     Ok(applied)
 }
 

@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::params::{AliasPath, ModelPath, TagKeyPath};
 use crate::db::enums::Role;
+use crate::domain::history::{self, ModelHistory};
 use crate::domain::models::{
     self, ModelChanges, ModelOrder, ModelQuery, NewModel, RegisteredModel,
 };
@@ -119,7 +120,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(delete_model_tag)
         .service(set_model_alias)
         .service(get_model_alias)
-        .service(delete_model_alias);
+        .service(delete_model_alias)
+        .service(get_model_history);
 }
 
 /// Registers a new model.
@@ -379,6 +381,49 @@ pub async fn get_model_alias(
         })
         .await?;
     Ok(HttpResponse::Ok().json(version))
+}
+
+/// Query of `GET /api/v1/models/{name}/history`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// The instant: an RFC 3339 time or milliseconds since the epoch
+    /// (default: now). The answer holds after every event stamped up to the
+    /// end of that millisecond.
+    #[param(nullable = false, example = "2026-11-30T12:00:00Z")]
+    pub at: Option<String>,
+}
+
+/// What a name's stages and aliases resolved to at an instant: the model
+/// that held the name then, the newest version in each stage and the version
+/// of each alias, each with the event (id and chain hash) that made it so.
+#[utoipa::path(
+    get,
+    path = "/models/{name}/history",
+    tag = "models",
+    params(ModelPath, HistoryQuery),
+    responses((status = 200, description = "What the name resolved to at the instant", body = ModelHistory), ReadErrors),
+    security(("bearer_auth" = []))
+)]
+#[get("/models/{name}/history")]
+pub async fn get_model_history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    model: web::Path<ModelPath>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse> {
+    let name = model.into_inner().parse()?;
+    let at = query
+        .into_inner()
+        .at
+        .as_deref()
+        .map(history::parse_instant)
+        .transpose()?;
+    state
+        .read_json(caller, &req, move |conn| history::at(conn, &name, at))
+        .await
 }
 
 /// Removes an alias.

@@ -57,6 +57,8 @@ enum Command {
     /// List and decide transition requests.
     #[command(subcommand)]
     Requests(client::Requests),
+    /// What a model's stages and aliases resolved to at an instant.
+    History(client::History),
 }
 
 /// Runs a parsed command line.
@@ -74,6 +76,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Promote(command) => command.run(),
         Command::Gate(command) => command.run(),
         Command::Requests(command) => command.run(),
+        Command::History(command) => command.run(),
     }
 }
 

@@ -2,12 +2,14 @@
 //! the chain head, so event ids follow commit order and each row stores the
 //! hash of the one before.
 
+use std::ops::ControlFlow;
+
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::db::DbConn;
 use crate::db::rows::EventRow;
 use crate::db::schema::{event_chain_head, events};
+use crate::db::{DbConn, now_ms};
 use crate::error::Result;
 
 /// An event a write appends.
@@ -76,13 +78,14 @@ pub fn genesis_hash() -> String {
 
 /// Appends events at the end of a write transaction (only [`super::write`]
 /// calls it): the chain head is the last lock a transaction takes, so
-/// writers never deadlock.
+/// writers never deadlock. Every event of the write is stamped with the
+/// clock read under that lock, never earlier than the event before it, so
+/// time never runs backwards along the chain. Answers the rows appended.
 pub(super) fn append(
     conn: &mut DbConn,
     actor: &str,
-    timestamp: i64,
     new_events: Vec<NewEvent>,
-) -> Result<()> {
+) -> Result<Vec<EventRow>> {
     let head = event_chain_head::table.filter(event_chain_head::id.eq(1));
     let (mut last_id, mut last_hash): (i64, String) = match conn {
         DbConn::Postgresql(pg) => head
@@ -94,6 +97,12 @@ pub(super) fn append(
             .select((event_chain_head::last_id, event_chain_head::last_hash))
             .first(sqlite)?,
     };
+    let previous: Option<i64> = events::table
+        .find(last_id)
+        .select(events::timestamp)
+        .first(conn)
+        .optional()?;
+    let timestamp = previous.map_or(now_ms(), |previous| now_ms().max(previous));
     let mut rows = Vec::with_capacity(new_events.len());
     for event in new_events {
         last_id += 1;
@@ -125,5 +134,30 @@ pub(super) fn append(
             event_chain_head::last_hash.eq(&last_hash),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(rows)
+}
+
+/// Visits every event in id order, a thousand at a time, until `visit`
+/// says to stop.
+pub fn walk(
+    conn: &mut DbConn,
+    mut visit: impl FnMut(&EventRow) -> Result<ControlFlow<()>>,
+) -> Result<()> {
+    let mut after = 0;
+    loop {
+        let batch: Vec<EventRow> = events::table
+            .filter(events::id.gt(after))
+            .order(events::id.asc())
+            .limit(1000)
+            .load(conn)?;
+        let Some(last) = batch.last() else {
+            return Ok(());
+        };
+        after = last.id;
+        for row in &batch {
+            if visit(row)?.is_break() {
+                return Ok(());
+            }
+        }
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod chain;
 pub mod enums;
+pub mod history;
 pub mod rows;
 pub mod schema;
 pub mod tx;

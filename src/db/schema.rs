@@ -204,3 +204,27 @@ diesel::table! {
         recorded_at -> BigInt,
     }
 }
+
+diesel::table! {
+    model_names (id) {
+        id -> BigInt,
+        name -> Text,
+        model_key -> BigInt,
+        from_ts -> BigInt,
+        to_ts -> Nullable<BigInt>,
+        event_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    resolution_history (model_key, kind, label, ts) {
+        model_key -> BigInt,
+        kind -> Text,
+        label -> Text,
+        ts -> BigInt,
+        version -> Nullable<BigInt>,
+        event_id -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(model_names, resolution_history, events);

@@ -27,6 +27,7 @@ use diesel::prelude::*;
 
 use crate::db::chain::{self, NewEvent};
 use crate::db::enums::Role;
+use crate::db::history;
 use crate::db::rows::ModelRow;
 use crate::db::schema::{registered_models, users};
 use crate::db::{DbConn, now_ms};
@@ -215,7 +216,8 @@ pub fn write<T>(
                 ));
             }
         } else {
-            chain::append(conn, actor, now_ms(), events)?;
+            let appended = chain::append(conn, actor, events)?;
+            history::index(conn, &appended)?;
         }
         Ok((value, effects))
     })?;

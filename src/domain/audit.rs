@@ -13,14 +13,16 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::audit_key::{self, AuditKey};
+use crate::db::chain::walk;
 use crate::db::enums::Stage;
+use crate::db::history;
 use crate::db::rows::EventRow;
 use crate::db::schema::{
     activities, audit_checkpoints, event_chain_head, events, model_versions,
     registered_model_aliases, registered_models,
 };
 use crate::db::{self, DbConn, now_ms};
-use crate::domain::events::{check_links, walk};
+use crate::domain::events::check_links;
 use crate::domain::lifecycle::activity_type;
 use crate::domain::sql::{Page, PageToken};
 use crate::error::{Error, Result};
@@ -245,8 +247,10 @@ type Requests = BTreeMap<i64, (Option<Stage>, Option<Stage>)>;
 fn replay_differs(conn: &mut DbConn) -> Result<Option<String>> {
     let mut models: BTreeMap<String, Replayed> = BTreeMap::new();
     let mut requests = Requests::new();
+    let mut history = history::Replay::default();
     walk(conn, |event| {
         apply_event(&mut models, &mut requests, event)?;
+        history.apply(event)?;
         Ok(ControlFlow::Continue(()))
     })?;
     let mut tables: BTreeMap<String, Replayed> = registered_models::table
@@ -327,7 +331,81 @@ fn replay_differs(conn: &mut DbConn) -> Result<Option<String>> {
             return Ok(difference);
         }
     }
-    Ok(None)
+    // the index is derived from the same events: checked last, so a
+    // tampered registry is named as such
+    history_differs(conn, history)
+}
+
+/// Compares the history index with what the events produce; answers the
+/// first difference.
+fn history_differs(conn: &mut DbConn, replay: history::Replay) -> Result<Option<String>> {
+    let (want_names, want_resolutions) = replay.finish();
+    let (have_names, have_resolutions) = history::stored(conn)?;
+    let name = |span: &history::NameSpan| {
+        format!(
+            "'{}' held by the model of event {} from {}{} (event {})",
+            span.name,
+            span.model_key,
+            span.from_ts,
+            span.to_ts.map_or(String::new(), |to| format!(" to {to}")),
+            span.event_id
+        )
+    };
+    if let Some(difference) = first_difference(&want_names, &have_names, name) {
+        return Ok(Some(format!("history index, names: {difference}")));
+    }
+    let resolution = |row: &history::Resolution| {
+        format!(
+            "{} '{}' of the model of event {} resolving to {} from {} (event {})",
+            row.kind,
+            row.label,
+            row.model_key,
+            row.version
+                .map_or("nothing".to_owned(), |v| format!("version {v}")),
+            row.ts,
+            row.event_id
+        )
+    };
+    Ok(
+        first_difference(&want_resolutions, &have_resolutions, resolution)
+            .map(|difference| format!("history index: {difference}")),
+    )
+}
+
+/// The first row two sorted lists disagree on, described.
+fn first_difference<T: Ord>(
+    want: &[T],
+    have: &[T],
+    describe: impl Fn(&T) -> String,
+) -> Option<String> {
+    let (mut w, mut h) = (want.iter().peekable(), have.iter().peekable());
+    loop {
+        match (w.peek(), h.peek()) {
+            (None, None) => return None,
+            (Some(a), Some(b)) if a == b => {
+                w.next();
+                h.next();
+            }
+            (Some(a), Some(b)) if a < b => {
+                return Some(format!(
+                    "the events record {}, the table does not",
+                    describe(a)
+                ));
+            }
+            (Some(a), None) => {
+                return Some(format!(
+                    "the events record {}, the table does not",
+                    describe(a)
+                ));
+            }
+            (_, Some(b)) => {
+                return Some(format!(
+                    "the table has {}, which no event made",
+                    describe(b)
+                ));
+            }
+        }
+    }
 }
 
 fn model_difference(name: &str, replayed: &Replayed, stored: &Replayed) -> Option<String> {

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::db::chain::{chain_hash, genesis_hash};
+use crate::db::chain::{self, chain_hash, genesis_hash};
 use crate::db::rows::EventRow;
 use crate::db::schema::{event_chain_head, events};
 use crate::db::{self, DbConn};
@@ -102,31 +102,6 @@ pub fn list(conn: &mut DbConn, query: EventQuery) -> Result<Page<Event>> {
     }))
 }
 
-/// Visits every event in id order, a thousand at a time, until `visit`
-/// says to stop.
-pub fn walk(
-    conn: &mut DbConn,
-    mut visit: impl FnMut(&EventRow) -> Result<ControlFlow<()>>,
-) -> Result<()> {
-    let mut after = 0;
-    loop {
-        let batch: Vec<EventRow> = events::table
-            .filter(events::id.gt(after))
-            .order(events::id.asc())
-            .limit(1000)
-            .load(conn)?;
-        let Some(last) = batch.last() else {
-            return Ok(());
-        };
-        after = last.id;
-        for row in &batch {
-            if visit(row)?.is_break() {
-                return Ok(());
-            }
-        }
-    }
-}
-
 /// Checks the whole chain; returns the number of events verified or the first broken id.
 pub fn verify_chain(conn: &mut DbConn) -> Result<std::result::Result<i64, String>> {
     db::read(conn, check_links)
@@ -138,7 +113,7 @@ pub fn check_links(conn: &mut DbConn) -> Result<std::result::Result<i64, String>
     let mut prev = genesis_hash();
     let mut expected_id = 1;
     let mut broken = None;
-    walk(conn, |row| {
+    chain::walk(conn, |row| {
         if row.id != expected_id {
             broken = Some(format!(
                 "event {expected_id} is missing (found {} next)",

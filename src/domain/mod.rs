@@ -12,6 +12,7 @@ pub mod audit;
 pub mod callers;
 pub mod events;
 pub mod filter;
+pub mod history;
 pub mod keys;
 pub mod lifecycle;
 pub mod lookup;

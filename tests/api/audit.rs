@@ -158,6 +158,33 @@ fn an_alias_edited_in_the_tables_differs_from_the_replay() {
 }
 
 #[test]
+fn an_edited_or_deleted_row_of_the_history_index_differs_from_the_replay() {
+    let (app, _) = audited_app();
+    // champion named version 1: say it named version 3
+    sql(
+        &app,
+        "UPDATE resolution_history SET version = 3 WHERE kind = 'alias' AND label = 'champion'",
+    );
+    let what = tampered(&app, &[]);
+    assert!(
+        what.contains("history index") && what.contains("alias 'champion'"),
+        "{what}"
+    );
+    sql(
+        &app,
+        "UPDATE resolution_history SET version = 1 WHERE kind = 'alias' AND label = 'champion'",
+    );
+    assert!(matches!(verify(&app, &[]), Verdict::Intact { .. }));
+    // hide when fraud got its name
+    sql(&app, "DELETE FROM model_names WHERE name = 'fraud'");
+    let what = tampered(&app, &[]);
+    assert!(
+        what.contains("history index, names") && what.contains("'fraud'"),
+        "{what}"
+    );
+}
+
+#[test]
 fn a_checkpoint_signed_by_another_key_is_refused() {
     let (app, checkpoint) = audited_app();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -617,6 +617,23 @@ impl TestApp {
         Snapshot { tables }
     }
 
+    /// Asserts that `audit verify` finds the record intact: the chain, and
+    /// the tables and the history index equal to what replaying it makes.
+    pub fn assert_audit_intact(&self) {
+        let key = modelgate::auth::audit_key::AuditKey::from_settings(
+            &self.settings.audit,
+            &self.settings.data_dir,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = self.conn();
+        let verdict = modelgate::domain::audit::verify(&mut conn, &key, &[])
+            .unwrap_or_else(|e| panic!("verify: {e}"));
+        assert!(
+            matches!(verdict, modelgate::domain::audit::Verdict::Intact { .. }),
+            "{verdict:?}"
+        );
+    }
+
     /// Stages of all versions of a model, by version.
     pub fn stages(&self, name: &str) -> Vec<(i64, String)> {
         let body = self

@@ -11,6 +11,7 @@ mod gate;
 mod guard_paths;
 mod guards;
 mod helpers;
+mod history;
 mod http_limits;
 mod identity;
 mod identity_events;

@@ -96,6 +96,7 @@ fn every_move_by_every_role_through_both_apis_follows_the_policy_table() {
         }
     }
     assert_eq!(cells, 12 * 4 * 2);
+    app.assert_audit_intact();
 }
 
 #[test]

@@ -144,6 +144,11 @@ fn the_snapshot_sees_a_changed_value_in_every_table() {
             "audit_checkpoints",
             "UPDATE audit_checkpoints SET signature = signature || '!'",
         ),
+        ("model_names", "UPDATE model_names SET name = name || '!'"),
+        (
+            "resolution_history",
+            "UPDATE resolution_history SET event_id = event_id + 100",
+        ),
         (
             MIGRATIONS_TABLE,
             "UPDATE __diesel_schema_migrations SET version = version || '!'",

@@ -7,11 +7,13 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 mod gate;
+mod history;
 mod http;
 mod promote;
 mod requests;
 
 pub use gate::Gate;
+pub use history::History;
 pub use promote::Promote;
 pub use requests::Requests;
 

@@ -1,0 +1,2 @@
+DROP TABLE resolution_history;
+DROP TABLE model_names;

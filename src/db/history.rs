@@ -1,0 +1,724 @@
+//! The history index: which model held each name, and which version each
+//! `models:/NAME/<stage>` and `models:/NAME@<alias>` resolved to, over time.
+//! It is kept from the events themselves, so it is as trustworthy as the
+//! chain and can be checked against it:
+//!
+//! - every write indexes the events it appends ([`index`], called by
+//!   [`super::write`] in the write's own transaction);
+//! - [`Replay`] builds the same rows from the whole chain: the audit check
+//!   compares them with the stored ones, and [`rebuild_if_empty`] fills the
+//!   index of a database written before it existed.
+//!
+//! Time has millisecond resolution and every event of one write carries the
+//! same timestamp, never earlier than the event before it; "at T" means after
+//! every event stamped T or earlier. So a change is recorded at most once per
+//! millisecond (a later write in the same millisecond updates that row), and
+//! no answer ever shows a write half done.
+//!
+//! A model's identity across renames is its *key*: the id of the event that
+//! created it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
+
+use diesel::prelude::*;
+
+use crate::db::chain;
+use crate::db::enums::Stage;
+use crate::db::rows::EventRow;
+use crate::db::schema::{
+    event_chain_head, events, model_names, model_versions, registered_model_aliases,
+    registered_models, resolution_history,
+};
+use crate::db::{DbConn, write};
+use crate::error::{Error, Result};
+
+/// What a row of `resolution_history` is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Slot {
+    /// `models:/NAME/<stage>`: the newest version in the stage.
+    Stage(Stage),
+    /// `models:/NAME@<alias>`.
+    Alias(String),
+}
+
+impl Slot {
+    /// The `kind` column.
+    pub const STAGE: &'static str = "stage";
+    /// The `kind` column.
+    pub const ALIAS: &'static str = "alias";
+
+    /// (kind, label) as stored.
+    pub fn columns(&self) -> (&'static str, String) {
+        match self {
+            Slot::Stage(stage) => (Self::STAGE, stage.to_string()),
+            Slot::Alias(alias) => (Self::ALIAS, alias.clone()),
+        }
+    }
+}
+
+/// A span during which a model held a name (a row of `model_names`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Queryable, Insertable)]
+#[diesel(table_name = model_names)]
+pub struct NameSpan {
+    /// The name.
+    pub name: String,
+    /// The model.
+    pub model_key: i64,
+    /// Held from the end of this millisecond …
+    pub from_ts: i64,
+    /// … to the end of this one (`None`: still held).
+    pub to_ts: Option<i64>,
+    /// The event that gave it the name (its creation or a rename).
+    pub event_id: i64,
+}
+
+/// A change of what a stage or alias resolves to (a row of `resolution_history`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Queryable, Insertable)]
+#[diesel(table_name = resolution_history)]
+pub struct Resolution {
+    /// The model.
+    pub model_key: i64,
+    /// `stage` or `alias`.
+    pub kind: String,
+    /// The stage or alias name.
+    pub label: String,
+    /// From the end of this millisecond on …
+    pub ts: i64,
+    /// … it resolves to this version (`None`: to nothing).
+    pub version: Option<i64>,
+    /// The last event that touched it in that millisecond.
+    pub event_id: i64,
+}
+
+/// What one event means to the index.
+enum Effect {
+    Created(String),
+    Renamed {
+        from: String,
+        to: String,
+    },
+    Deleted(String),
+    /// The slots of the named model the event may have changed.
+    Touches(String, Vec<Slot>),
+    Nothing,
+}
+
+fn stage_in(payload: &serde_json::Value, key: &str) -> Option<Stage> {
+    payload[key].as_str().and_then(|s| s.parse().ok())
+}
+
+fn effect(event: &EventRow) -> Result<Effect> {
+    let Some(name) = event.model_name.clone() else {
+        return Ok(Effect::Nothing);
+    };
+    let payload: serde_json::Value = serde_json::from_str(&event.payload)
+        .map_err(|e| Error::internal_from(format!("event {} payload", event.id), e))?;
+    let text = |key: &str| payload[key].as_str().map(str::to_owned);
+    Ok(match event.event_type.as_str() {
+        "model.created" => Effect::Created(name),
+        "model.renamed" => match (text("from"), text("to")) {
+            (Some(from), Some(to)) => Effect::Renamed { from, to },
+            _ => Effect::Nothing,
+        },
+        "model.deleted" => Effect::Deleted(name),
+        "version.created" => Effect::Touches(name, vec![Slot::Stage(Stage::None)]),
+        "version.stage_changed" => {
+            let stages = [
+                stage_in(&payload, "from_stage"),
+                stage_in(&payload, "to_stage"),
+            ];
+            Effect::Touches(
+                name,
+                stages.into_iter().flatten().map(Slot::Stage).collect(),
+            )
+        }
+        "version.deleted" => {
+            let stage = stage_in(&payload, "stage").map(Slot::Stage);
+            let aliases = payload["removed_aliases"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(|a| Slot::Alias(a.to_owned())));
+            Effect::Touches(name, stage.into_iter().chain(aliases).collect())
+        }
+        "alias.set" | "alias.deleted" => match text("alias") {
+            Some(alias) => Effect::Touches(name, vec![Slot::Alias(alias)]),
+            None => Effect::Nothing,
+        },
+        _ => Effect::Nothing,
+    })
+}
+
+/// The model that holds `name` now, by key.
+fn holder(conn: &mut DbConn, name: &str) -> Result<Option<i64>> {
+    Ok(model_names::table
+        .filter(model_names::name.eq(name))
+        .filter(model_names::to_ts.is_null())
+        .order(model_names::id.desc())
+        .select(model_names::model_key)
+        .first(conn)
+        .optional()?)
+}
+
+/// Ends the open span of `name` at `ts`; answers its model.
+fn release(conn: &mut DbConn, name: &str, ts: i64) -> Result<Option<i64>> {
+    let key = holder(conn, name)?;
+    diesel::update(
+        model_names::table
+            .filter(model_names::name.eq(name))
+            .filter(model_names::to_ts.is_null()),
+    )
+    .set(model_names::to_ts.eq(ts))
+    .execute(conn)?;
+    Ok(key)
+}
+
+/// What a slot of the model (by id) resolves to now, from the tables.
+fn resolve(conn: &mut DbConn, model_id: i64, slot: &Slot) -> Result<Option<i64>> {
+    Ok(match slot {
+        Slot::Stage(stage) => model_versions::table
+            .filter(model_versions::model_id.eq(model_id))
+            .filter(model_versions::current_stage.eq(*stage))
+            .select(diesel::dsl::max(model_versions::version))
+            .first(conn)?,
+        Slot::Alias(alias) => registered_model_aliases::table
+            .filter(registered_model_aliases::model_id.eq(model_id))
+            .filter(registered_model_aliases::alias.eq(alias))
+            .select(registered_model_aliases::version)
+            .first(conn)
+            .optional()?,
+    })
+}
+
+/// Records that `slot` of model `key` resolves to `now` from `ts` on: a new
+/// row when it changed, the same millisecond's row updated (or dropped when
+/// the millisecond ends where it began).
+fn record(
+    conn: &mut DbConn,
+    key: i64,
+    slot: &Slot,
+    ts: i64,
+    now: Option<i64>,
+    event_id: i64,
+) -> Result<()> {
+    let (kind, label) = slot.columns();
+    let this = resolution_history::table
+        .filter(resolution_history::model_key.eq(key))
+        .filter(resolution_history::kind.eq(kind))
+        .filter(resolution_history::label.eq(&label));
+    let latest: Vec<(i64, Option<i64>)> = this
+        .order(resolution_history::ts.desc())
+        .limit(2)
+        .select((resolution_history::ts, resolution_history::version))
+        .load(conn)?;
+    match latest.first() {
+        Some(&(at, _)) if at == ts => {
+            let before = latest.get(1).and_then(|&(_, version)| version);
+            let row = this.filter(resolution_history::ts.eq(ts));
+            if now == before {
+                diesel::delete(row).execute(conn)?;
+            } else {
+                diesel::update(row)
+                    .set((
+                        resolution_history::version.eq(now),
+                        resolution_history::event_id.eq(event_id),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        Some(&(_, before)) if before == now => {}
+        None if now.is_none() => {}
+        _ => {
+            diesel::insert_into(resolution_history::table)
+                .values(Resolution {
+                    model_key: key,
+                    kind: kind.to_owned(),
+                    label,
+                    ts,
+                    version: now,
+                    event_id,
+                })
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Indexes the events one write appended (all stamped alike), inside that
+/// write: names from the events, what each touched slot resolves to from
+/// the tables as the write leaves them.
+pub(super) fn index(conn: &mut DbConn, appended: &[EventRow]) -> Result<()> {
+    let Some(ts) = appended.first().map(|e| e.timestamp) else {
+        return Ok(());
+    };
+    // by model key: its name after the write, and each touched slot's last event
+    let mut touched: BTreeMap<i64, (String, BTreeMap<Slot, i64>)> = BTreeMap::new();
+    for event in appended {
+        match effect(event)? {
+            Effect::Created(name) => {
+                let span = NameSpan {
+                    name,
+                    model_key: event.id,
+                    from_ts: ts,
+                    to_ts: None,
+                    event_id: event.id,
+                };
+                diesel::insert_into(model_names::table)
+                    .values(span)
+                    .execute(conn)?;
+            }
+            Effect::Renamed { from, to } => {
+                let Some(key) = release(conn, &from, ts)? else {
+                    tracing::warn!(event = event.id, "history index: no model holds '{from}'");
+                    continue;
+                };
+                let span = NameSpan {
+                    name: to.clone(),
+                    model_key: key,
+                    from_ts: ts,
+                    to_ts: None,
+                    event_id: event.id,
+                };
+                diesel::insert_into(model_names::table)
+                    .values(span)
+                    .execute(conn)?;
+                if let Some((name, _)) = touched.get_mut(&key) {
+                    *name = to;
+                }
+            }
+            Effect::Deleted(name) => {
+                // its slots stay as they were: a deleted model resolves nothing
+                release(conn, &name, ts)?;
+            }
+            Effect::Touches(name, slots) => {
+                let Some(key) = holder(conn, &name)? else {
+                    tracing::warn!(event = event.id, "history index: no model holds '{name}'");
+                    continue;
+                };
+                let entry = touched
+                    .entry(key)
+                    .or_insert_with(|| (name, BTreeMap::new()));
+                for slot in slots {
+                    entry.1.insert(slot, event.id);
+                }
+            }
+            Effect::Nothing => {}
+        }
+    }
+    for (key, (name, slots)) in touched {
+        let model_id: Option<i64> = registered_models::table
+            .filter(registered_models::name.eq(&name))
+            .select(registered_models::id)
+            .first(conn)
+            .optional()?;
+        let Some(model_id) = model_id else { continue };
+        for (slot, event_id) in slots {
+            let now = resolve(conn, model_id, &slot)?;
+            record(conn, key, &slot, ts, now, event_id)?;
+        }
+    }
+    Ok(())
+}
+
+/// One model as the replay sees it.
+#[derive(Debug, Default)]
+struct Model {
+    stage_of: BTreeMap<i64, Stage>,
+    in_stage: BTreeMap<Stage, BTreeSet<i64>>,
+    aliases: BTreeMap<String, i64>,
+}
+
+impl Model {
+    fn leave(&mut self, version: i64) {
+        if let Some(stage) = self.stage_of.remove(&version)
+            && let Some(versions) = self.in_stage.get_mut(&stage)
+        {
+            versions.remove(&version);
+        }
+    }
+
+    fn enter(&mut self, version: i64, stage: Stage) {
+        self.leave(version);
+        self.stage_of.insert(version, stage);
+        self.in_stage.entry(stage).or_default().insert(version);
+    }
+
+    fn resolve(&self, slot: &Slot) -> Option<i64> {
+        match slot {
+            Slot::Stage(stage) => self
+                .in_stage
+                .get(stage)
+                .and_then(|versions| versions.last().copied()),
+            Slot::Alias(alias) => self.aliases.get(alias).copied(),
+        }
+    }
+}
+
+/// The history index as the events alone produce it: fed every event in
+/// chain order, it answers the rows [`index`] should have written.
+#[derive(Debug, Default)]
+pub struct Replay {
+    holders: BTreeMap<String, i64>,
+    open: BTreeMap<i64, usize>,
+    names: Vec<NameSpan>,
+    models: BTreeMap<i64, Model>,
+    millisecond: Option<i64>,
+    touched: BTreeMap<(i64, Slot), i64>,
+    resolved: BTreeMap<(i64, Slot), Option<i64>>,
+    resolutions: Vec<Resolution>,
+}
+
+impl Replay {
+    /// Applies the next event.
+    pub fn apply(&mut self, event: &EventRow) -> Result<()> {
+        // events appended before time was kept monotonic may step back
+        let ts = self
+            .millisecond
+            .map_or(event.timestamp, |last| last.max(event.timestamp));
+        if self.millisecond != Some(ts) {
+            self.settle();
+            self.millisecond = Some(ts);
+        }
+        match effect(event)? {
+            Effect::Created(name) => {
+                self.models.insert(event.id, Model::default());
+                self.hold(name, event.id, ts, event.id);
+            }
+            Effect::Renamed { from, to } => {
+                if let Some(key) = self.release(&from, ts) {
+                    self.hold(to, key, ts, event.id);
+                }
+            }
+            Effect::Deleted(name) => {
+                self.release(&name, ts);
+            }
+            Effect::Touches(name, slots) => {
+                let Some(&key) = self.holders.get(&name) else {
+                    return Ok(());
+                };
+                let model = self.models.entry(key).or_default();
+                let payload: serde_json::Value =
+                    serde_json::from_str(&event.payload).unwrap_or_default();
+                match (event.event_type.as_str(), event.version) {
+                    ("version.created", Some(version)) => model.enter(version, Stage::None),
+                    ("version.stage_changed", Some(version)) => {
+                        if let Some(stage) = stage_in(&payload, "to_stage") {
+                            model.enter(version, stage);
+                        }
+                    }
+                    ("version.deleted", Some(version)) => {
+                        model.leave(version);
+                        model.aliases.retain(|_, v| *v != version);
+                    }
+                    ("alias.set", _) => {
+                        if let (Some(alias), Some(version)) =
+                            (payload["alias"].as_str(), payload["version"].as_i64())
+                        {
+                            model.aliases.insert(alias.to_owned(), version);
+                        }
+                    }
+                    ("alias.deleted", _) => {
+                        if let Some(alias) = payload["alias"].as_str() {
+                            model.aliases.remove(alias);
+                        }
+                    }
+                    _ => {}
+                }
+                for slot in slots {
+                    self.touched.insert((key, slot), event.id);
+                }
+            }
+            Effect::Nothing => {}
+        }
+        Ok(())
+    }
+
+    fn hold(&mut self, name: String, key: i64, ts: i64, event_id: i64) {
+        self.holders.insert(name.clone(), key);
+        self.open.insert(key, self.names.len());
+        self.names.push(NameSpan {
+            name,
+            model_key: key,
+            from_ts: ts,
+            to_ts: None,
+            event_id,
+        });
+    }
+
+    fn release(&mut self, name: &str, ts: i64) -> Option<i64> {
+        let key = self.holders.remove(name)?;
+        if let Some(at) = self.open.remove(&key) {
+            self.names[at].to_ts = Some(ts);
+        }
+        Some(key)
+    }
+
+    /// Ends a millisecond: records each touched slot that resolves
+    /// differently than at the end of the last one.
+    fn settle(&mut self) {
+        let Some(ts) = self.millisecond else { return };
+        for ((key, slot), event_id) in std::mem::take(&mut self.touched) {
+            let now = self.models.get(&key).and_then(|m| m.resolve(&slot));
+            let before = self.resolved.get(&(key, slot.clone())).copied().flatten();
+            if now != before {
+                let (kind, label) = slot.columns();
+                self.resolutions.push(Resolution {
+                    model_key: key,
+                    kind: kind.to_owned(),
+                    label,
+                    ts,
+                    version: now,
+                    event_id,
+                });
+                self.resolved.insert((key, slot), now);
+            }
+        }
+    }
+
+    /// The rows, sorted.
+    pub fn finish(mut self) -> (Vec<NameSpan>, Vec<Resolution>) {
+        self.settle();
+        self.names.sort();
+        self.resolutions.sort();
+        (self.names, self.resolutions)
+    }
+}
+
+/// The stored index, sorted like [`Replay::finish`].
+pub fn stored(conn: &mut DbConn) -> Result<(Vec<NameSpan>, Vec<Resolution>)> {
+    let mut names: Vec<NameSpan> = model_names::table
+        .select((
+            model_names::name,
+            model_names::model_key,
+            model_names::from_ts,
+            model_names::to_ts,
+            model_names::event_id,
+        ))
+        .load(conn)?;
+    names.sort();
+    let mut resolutions: Vec<Resolution> = resolution_history::table
+        .select(resolution_history::all_columns)
+        .load(conn)?;
+    resolutions.sort();
+    Ok((names, resolutions))
+}
+
+/// Builds the index from the chain when it is empty but models were made
+/// (a database written before the index existed). Runs at start, under the
+/// chain-head lock, so no write slips in between; answers how many rows it
+/// wrote.
+pub fn rebuild_if_empty(conn: &mut DbConn) -> Result<usize> {
+    write(conn, "modelgate", |tx| {
+        tx.unchanged();
+        let conn = tx.conn();
+        let head = event_chain_head::table.filter(event_chain_head::id.eq(1));
+        match conn {
+            DbConn::Postgresql(pg) => {
+                head.select(event_chain_head::last_id)
+                    .for_update()
+                    .first::<i64>(pg)?;
+            }
+            DbConn::Sqlite(_) => {}
+        }
+        let indexed: i64 = model_names::table.count().get_result(conn)?;
+        let created: Option<i64> = events::table
+            .filter(events::event_type.eq("model.created"))
+            .select(events::id)
+            .first(conn)
+            .optional()?;
+        if indexed > 0 || created.is_none() {
+            return Ok(0);
+        }
+        let mut replay = Replay::default();
+        chain::walk(conn, |event| {
+            replay.apply(event)?;
+            Ok(ControlFlow::Continue(()))
+        })?;
+        let (names, resolutions) = replay.finish();
+        let written = names.len() + resolutions.len();
+        insert_all(conn, names, resolutions)?;
+        Ok(written)
+    })
+}
+
+/// Inserts rows in batches (each backend on its own connection: batch
+/// inserts do not compile for the multi-backend one).
+fn insert_all(conn: &mut DbConn, names: Vec<NameSpan>, resolutions: Vec<Resolution>) -> Result<()> {
+    const BATCH: usize = 1000;
+    for chunk in names.chunks(BATCH) {
+        match conn {
+            DbConn::Postgresql(pg) => diesel::insert_into(model_names::table)
+                .values(chunk)
+                .execute(pg)?,
+            DbConn::Sqlite(sqlite) => diesel::insert_into(model_names::table)
+                .values(chunk)
+                .execute(sqlite)?,
+        };
+    }
+    for chunk in resolutions.chunks(BATCH) {
+        match conn {
+            DbConn::Postgresql(pg) => diesel::insert_into(resolution_history::table)
+                .values(chunk)
+                .execute(pg)?,
+            DbConn::Sqlite(sqlite) => diesel::insert_into(resolution_history::table)
+                .values(chunk)
+                .execute(sqlite)?,
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{ConnectionManager, DbUrl, run_migrations};
+
+    /// Writes done one after another in the same millisecond, each indexed
+    /// as a write would: the index must equal the replay of their events,
+    /// including a change undone within the millisecond.
+    #[test]
+    fn writes_within_one_millisecond_index_what_the_replay_makes() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = DbUrl::Sqlite(dir.path().join("h.db"));
+        let mut conn = ConnectionManager::new(url, 1000)
+            .establish()
+            .unwrap_or_else(|e| panic!("{e}"));
+        run_migrations(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let sql = |conn: &mut DbConn, statement: &str| {
+            diesel::sql_query(statement)
+                .execute(conn)
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        };
+        let mut events: Vec<EventRow> = Vec::new();
+        // one write: its table changes, then its events indexed
+        let mut write =
+            |conn: &mut DbConn,
+             ts: i64,
+             statements: &[&str],
+             made: &[(&str, &str, Option<i64>, serde_json::Value)]| {
+                for statement in statements {
+                    sql(conn, statement);
+                }
+                let first = i64::try_from(events.len()).unwrap_or_default();
+                let rows: Vec<EventRow> = (first + 1..)
+                    .zip(made)
+                    .map(|(id, (kind, model, version, payload))| EventRow {
+                        id,
+                        event_type: (*kind).to_owned(),
+                        model_name: Some((*model).to_owned()),
+                        version: *version,
+                        actor: "t".to_owned(),
+                        timestamp: ts,
+                        payload: payload.to_string(),
+                        prev_hash: String::new(),
+                        hash: String::new(),
+                    })
+                    .collect();
+                index(conn, &rows).unwrap_or_else(|e| panic!("{e}"));
+                events.extend(rows);
+            };
+        let moved = |from: &str, to: &str| serde_json::json!({"from_stage": from, "to_stage": to});
+        let stage =
+            |s: &str| format!("UPDATE model_versions SET current_stage = '{s}' WHERE version = 1");
+        write(
+            &mut conn,
+            1000,
+            &[
+                "INSERT INTO registered_models (id, name, creation_timestamp, last_updated_timestamp, next_version) VALUES (1, 'm', 0, 0, 2)",
+                "INSERT INTO model_versions (model_id, version, source, current_stage, status, created_by, creation_timestamp, last_updated_timestamp) VALUES (1, 1, 's', 'None', 'READY', 't', 0, 0)",
+            ],
+            &[
+                ("model.created", "m", None, serde_json::json!({})),
+                ("version.created", "m", Some(1), serde_json::json!({})),
+            ],
+        );
+        // the same millisecond: to Staging and back
+        let staging = stage("Staging");
+        let none = stage("None");
+        let back = [(
+            "version.stage_changed",
+            "m",
+            Some(1),
+            moved("Staging", "None"),
+        )];
+        let there = [(
+            "version.stage_changed",
+            "m",
+            Some(1),
+            moved("None", "Staging"),
+        )];
+        write(&mut conn, 1000, &[&staging], &there);
+        write(&mut conn, 1000, &[&none], &back);
+        // a later millisecond: champion set and removed; then to Staging
+        let set = "INSERT INTO registered_model_aliases (model_id, alias, version) VALUES (1, 'champion', 1)";
+        let alias = serde_json::json!({"alias": "champion", "version": 1});
+        write(
+            &mut conn,
+            2000,
+            &[set],
+            &[("alias.set", "m", Some(1), alias.clone())],
+        );
+        let unset = "DELETE FROM registered_model_aliases";
+        write(
+            &mut conn,
+            2000,
+            &[unset],
+            &[("alias.deleted", "m", Some(1), alias.clone())],
+        );
+        write(&mut conn, 2000, &[&staging], &there);
+        // renamed, then moved under the new name in the same millisecond
+        let rename = "UPDATE registered_models SET name = 'n'";
+        let renamed = serde_json::json!({"from": "m", "to": "n"});
+        write(
+            &mut conn,
+            3000,
+            &[rename],
+            &[("model.renamed", "n", None, renamed)],
+        );
+        write(
+            &mut conn,
+            3000,
+            &[set],
+            &[("alias.set", "n", Some(1), alias)],
+        );
+        let back = [(
+            "version.stage_changed",
+            "n",
+            Some(1),
+            moved("Staging", "None"),
+        )];
+        write(&mut conn, 3000, &[&none], &back);
+
+        let mut replay = Replay::default();
+        for event in &events {
+            replay.apply(event).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let (names, resolutions) = replay.finish();
+        assert_eq!(stored(&mut conn).ok(), Some((names, resolutions.clone())));
+        let row = |label: &str, ts: i64, version: Option<i64>, event_id: i64| Resolution {
+            model_key: 1,
+            kind: if label == "champion" {
+                Slot::ALIAS
+            } else {
+                Slot::STAGE
+            }
+            .to_owned(),
+            label: label.to_owned(),
+            ts,
+            version,
+            event_id,
+        };
+        let mut expected = vec![
+            // at the end of 1000 only None held version 1 (the move back was the last touch)
+            row("None", 1000, Some(1), 4),
+            row("None", 2000, None, 7),
+            row("Staging", 2000, Some(1), 7),
+            row("None", 3000, Some(1), 10),
+            row("Staging", 3000, None, 10),
+            row("champion", 3000, Some(1), 9),
+        ];
+        expected.sort();
+        assert_eq!(resolutions, expected);
+    }
+}
