@@ -7,7 +7,13 @@ every request pays its queries, and reads pick a random model each time.
 
 Seeding goes straight to SQL (generate_series after `modelgate migrate`):
 models, versions (10 per model: 1-2 in None, 3-8 Archived, 9 Staging, 10
-Production). It writes no events, so the audit chain stays empty and valid.
+Production). It also writes the events that would have made them (a model's
+creation, each version's registration and its move out of None, interleaved
+across models as a registry grows, one millisecond apart: 1.9 million for the
+large database), with placeholder hashes, and runs `modelgate migrate` again,
+which builds the history index from them, so history at an instant is
+measured at that many events. The chain's hashes are not valid; nothing here
+checks them.
 
 Run it with benches/scale (which builds the release binary).
 """
@@ -38,6 +44,33 @@ INSERT INTO model_versions (model_id, version, source, current_stage, status, cr
 ANALYZE;
 """
 
+# The events behind the seeded rows: every model's creation first, then
+# round by round each model's next version (registered, then moved out of
+# None), so any instant after the creations finds every model mid-life.
+EVENTS_SQL = """
+INSERT INTO events (id, event_type, model_name, version, actor, timestamp, payload, prev_hash, hash)
+  SELECT n, event_type, model_name, version, 'seed', {first_ms} + n * 10, payload, '', 'seed'
+  FROM (
+    SELECT row_number() OVER (ORDER BY round, model_id, step) AS n, *
+    FROM (
+      SELECT 0 AS round, m.id AS model_id, 0 AS step, 'model.created' AS event_type,
+             m.name AS model_name, NULL::bigint AS version, '{{}}' AS payload
+        FROM registered_models AS m
+      UNION ALL
+      SELECT v.version, m.id, 1, 'version.created', m.name, v.version, '{{}}'
+        FROM model_versions AS v JOIN registered_models AS m ON m.id = v.model_id
+      UNION ALL
+      SELECT v.version, m.id, 2, 'version.stage_changed', m.name, v.version,
+             json_build_object('from_stage', 'None', 'to_stage', v.current_stage)::text
+        FROM model_versions AS v JOIN registered_models AS m ON m.id = v.model_id
+       WHERE v.current_stage <> 'None'
+    ) AS e
+  ) AS numbered;
+UPDATE event_chain_head SET last_id = (SELECT max(id) FROM events), last_hash = 'seed';
+ANALYZE;
+"""
+FIRST_EVENT_MS = 1_700_000_000_000
+
 
 def seed(binary, name, work, models, per_model):
     url = fresh_database(name)
@@ -49,9 +82,18 @@ def seed(binary, name, work, models, per_model):
                     SEED_SQL.format(models=models, per_model=per_model)],
                    check=True, capture_output=True)
     seconds = time.perf_counter() - started
+    subprocess.run(["psql", "-qX", "-v", "ON_ERROR_STOP=1", url, "-c",
+                    EVENTS_SQL.format(first_ms=FIRST_EVENT_MS)],
+                   check=True, capture_output=True)
+    events = int(subprocess.run(["psql", "-qXtA", url, "-c", "SELECT count(*) FROM events"],
+                                check=True, capture_output=True, text=True).stdout.strip())
+    started = time.perf_counter()
+    subprocess.run([binary, "migrate"], env=env, check=True, capture_output=True, cwd=work)
+    indexed = time.perf_counter() - started
+    log(f"  {events:,} events; history index built in {indexed:.1f} s")
     size = subprocess.run(["psql", "-qXtA", url, "-c", "SELECT pg_size_pretty(pg_database_size(current_database()))"],
                           check=True, capture_output=True, text=True).stdout.strip()
-    return url, seconds, size
+    return url, seconds, size, events, indexed
 
 
 def page_path(port, token, page):
@@ -70,7 +112,7 @@ def page_path(port, token, page):
     return path, reached
 
 
-def measure(binary, url, work, models, per_model, duration, port):
+def measure(binary, url, work, models, per_model, events, duration, port):
     directory = tempfile.mkdtemp(dir=work)
     server = start_modelgate(binary, url, directory, port, {"MODELGATE__SERVER__READ_CACHE": "false"})
     try:
@@ -85,6 +127,10 @@ def measure(binary, url, work, models, per_model, duration, port):
             ("get version", {"BENCH_PATH": "/api/v1/models/{model}/versions/{version}"}),
             ("version search, page 1", {"BENCH_PATH": first}),
             (f"version search, page {reached}", {"BENCH_PATH": deep}),
+            ("history now", {"BENCH_PATH": "/api/v1/models/{model}/history"}),
+            ("history at an instant", {"BENCH_PATH": "/api/v1/models/{model}/history?at={at}",
+                                       "BENCH_AT_MIN": str(FIRST_EVENT_MS + (models + 1) * 10),
+                                       "BENCH_AT_MAX": str(FIRST_EVENT_MS + events * 10)}),
             ("create version", {"BENCH_METHOD": "POST", "BENCH_PATH": "/api/v1/models/{model}/versions",
                                 "BENCH_BODY": '{"source":"s3://bench/new"}'}),
         ]
@@ -113,18 +159,21 @@ def main():
     results, seeding = {}, {}
     for label, models in sizes:
         log(f"seeding {models} models x {per_model} versions")
-        url, seconds, size = seed(args.binary, f"modelgate_scale_{label}", work, models, per_model)
-        seeding[label] = (models, seconds, size)
+        url, seconds, size, events, indexed = seed(args.binary, f"modelgate_scale_{label}", work,
+                                                   models, per_model)
+        seeding[label] = (models, seconds, size, events, indexed)
         log(f"  seeded in {seconds:.1f} s ({size})")
-        results[label] = measure(args.binary, url, work, models, per_model, args.duration,
+        results[label] = measure(args.binary, url, work, models, per_model, events, args.duration,
                                  18180 + len(results))
 
-    small_models, _, small_size = seeding["small"]
-    large_models, large_seconds, large_size = seeding["large"]
+    small_models, _, small_size, small_events, _ = seeding["small"]
+    large_models, large_seconds, large_size, large_events, large_indexed = seeding["large"]
     print(f"### Scale ({time.strftime('%Y-%m-%d')}, PostgreSQL, 1 connection, read cache off)\n")
     print(f"Seeding {large_models:,} models and {large_models * per_model:,} versions took "
           f"{large_seconds:.0f} s ({large_size}); the small database has {small_models * per_model:,} "
-          f"versions ({small_size}).\n")
+          f"versions ({small_size}). The large database holds {large_events:,} events "
+          f"(the small one {small_events:,}); building its history index from them took "
+          f"{large_indexed:.0f} s.\n")
     print(f"| operation | {small_models * per_model:,} versions: mean ms | p99 ms | "
           f"{large_models * per_model:,} versions: mean ms | p99 ms | cost ratio | within 2x |")
     print("|---|---|---|---|---|---|---|")

@@ -55,6 +55,12 @@ pub struct ServerSettings {
     pub port: u16,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Seconds a client has to send a request's head (line and headers)
+    /// after connecting.
+    pub head_read_timeout_seconds: u64,
+    /// Seconds a client has to send a request's whole body, from the end of
+    /// its head.
+    pub body_read_timeout_seconds: u64,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// Whether answers of hot reads are kept until the next write (see
@@ -299,6 +305,8 @@ impl Settings {
             .set_default("server.host", "127.0.0.1")?
             .set_default("server.port", 8080)?
             .set_default("server.max_body_bytes", 1_048_576)?
+            .set_default("server.head_read_timeout_seconds", 5)?
+            .set_default("server.body_read_timeout_seconds", 30)?
             .set_default("server.workers", 0)?
             .set_default("server.read_cache", true)?
             .set_default("database.connect_timeout_seconds", 3)?

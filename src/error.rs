@@ -50,6 +50,9 @@ pub enum Error {
     /// The request body is larger than the configured limit (413).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The client did not send the request in time (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The request body is not JSON (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -90,6 +93,7 @@ impl Error {
             Error::ApprovalRequired(_) => "APPROVAL_REQUIRED",
             Error::PayloadTooLarge(_) => "REQUEST_TOO_LARGE",
             Error::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            Error::RequestTimeout(_) => "REQUEST_TIMEOUT",
             Error::RateLimited { .. } => "REQUEST_LIMIT_EXCEEDED",
             Error::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
             Error::Internal { .. } => "INTERNAL_ERROR",

@@ -312,6 +312,10 @@ impl Application {
             cache: Arc::new(ReadCache::new(settings.server.read_cache)),
         };
         let max_body = settings.server.max_body_bytes;
+        let body_deadline = crate::web::deadline::BodyDeadline(Duration::from_secs(
+            settings.server.body_read_timeout_seconds.max(1),
+        ));
+        let head_deadline = Duration::from_secs(settings.server.head_read_timeout_seconds.max(1));
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -331,7 +335,9 @@ impl Application {
                 .configure(api::routes)
                 .split_for_parts();
             let app = app.configure(crate::mlflow::configure);
-            app.wrap(from_fn(edge::error::json_errors))
+            app.wrap(from_fn(edge::deadline::body_deadline))
+                .wrap(from_fn(edge::error::json_errors))
+                .app_data(body_deadline)
                 .wrap(from_fn(crate::telemetry::request_span))
                 .app_data(route_table.clone())
                 .app_data(web::Data::new(spec_json.clone()))
@@ -344,6 +350,7 @@ impl Application {
                 .default_service(web::to(edge::error::fallback))
         })
         .tcp_nodelay(true)
+        .client_request_timeout(head_deadline)
         .workers(workers)
         // Each worker gets its share of the pool's connections as blocking
         // threads, so a request's database work waits in tokio's FIFO queue

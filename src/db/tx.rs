@@ -4,7 +4,8 @@
 //!
 //! - **Every write appends an event.** The events a write collects with
 //!   [`WriteTx::emit`] are appended last, under the chain-head lock, in the
-//!   write's own transaction. A write that collected none is rolled back
+//!   write's own transaction, and the history index ([`super::history`])
+//!   records what they changed. A write that collected none is rolled back
 //!   with an internal error, unless it declared that it changed nothing
 //!   ([`WriteTx::unchanged`]). The read cache relies on this: an unchanged
 //!   event head means unchanged data.

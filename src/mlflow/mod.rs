@@ -50,6 +50,7 @@ impl MlflowError {
             }
             Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "INVALID_PARAMETER_VALUE"),
             Error::UnsupportedMediaType(_) => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
+            Error::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "INVALID_PARAMETER_VALUE"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "REQUEST_LIMIT_EXCEEDED"),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE"),
             Error::Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),

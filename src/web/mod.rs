@@ -5,6 +5,7 @@
 //! UI translate between HTTP and domain calls on top of this module.
 
 pub mod auth;
+pub mod deadline;
 pub mod error;
 pub mod read_cache;
 pub mod routes;
