@@ -5,6 +5,7 @@
 
 pub mod chain;
 pub mod enums;
+pub mod fold;
 pub mod history;
 pub mod rows;
 pub mod schema;
@@ -108,6 +109,7 @@ impl ConnectionManager {
                     self.busy_timeout_ms
                 ))
                 .map_err(E::QueryError)?;
+                fold::register(&mut conn).map_err(E::QueryError)?;
                 // WAL lets readers run beside the writer; synchronous=NORMAL in WAL
                 // keeps every committed transaction across a process crash.
                 // Switching a new file to WAL needs a lock that SQLite does not

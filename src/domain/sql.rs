@@ -10,9 +10,14 @@ use serde::{Deserialize, Serialize};
 use crate::domain::filter::Comparison;
 use crate::error::{Error, Result};
 
-diesel::define_sql_function! {
-    /// SQL `lower()`, the same on both backends for ASCII.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+/// `ILIKE`'s case rule, the same on both backends whatever the database's
+/// locale: only the ASCII letters A–Z fold to a–z; every other character
+/// (é and É, ß, Σ, σ and ς) matches only itself.
+pub use crate::db::fold::mg_ascii_lower as ascii_lower;
+
+/// A LIKE pattern folded by `ILIKE`'s case rule (see [`ascii_lower`]).
+pub fn ilike_pattern(value: String) -> Result<String> {
+    Ok(like_pattern(value)?.to_ascii_lowercase())
 }
 
 /// A LIKE pattern: `%` and `_` are wildcards and `\\` escapes them, the same
@@ -41,15 +46,15 @@ pub fn unsupported_op(comparison: &Comparison, supported: &str) -> Error {
 macro_rules! text_filter {
     ($select:expr, $column:expr, $comparison:expr, $value:expr) => {{
         use $crate::domain::filter::Op;
-        use $crate::domain::sql::{like_pattern, lower, unsupported_op};
+        use $crate::domain::sql::{ascii_lower, ilike_pattern, like_pattern, unsupported_op};
         let value: String = $value;
         match $comparison.op {
             Op::Eq => $select.filter($column.eq(value)),
             Op::Ne => $select.filter($column.ne(value)),
             Op::Like => $select.filter($column.like(like_pattern(value)?).escape('\\')),
             Op::ILike => $select.filter(
-                lower($column)
-                    .like(lower(like_pattern(value)?))
+                ascii_lower($column)
+                    .like(ilike_pattern(value)?)
                     .escape('\\'),
             ),
             _ => return Err(unsupported_op($comparison, "=, !=, LIKE and ILIKE")),
@@ -65,7 +70,7 @@ pub(crate) use text_filter;
 macro_rules! tag_filter {
     ($select:expr, $id:expr, $tagged:expr, $value:expr, $comparison:expr) => {{
         use $crate::domain::filter::Op;
-        use $crate::domain::sql::{like_pattern, lower, unsupported_op};
+        use $crate::domain::sql::{ascii_lower, ilike_pattern, like_pattern, unsupported_op};
         let text = $comparison.text()?.to_owned();
         let tagged = $tagged;
         match $comparison.op {
@@ -74,7 +79,7 @@ macro_rules! tag_filter {
             Op::Like => $select
                 .filter($id.eq_any(tagged.filter($value.like(like_pattern(text)?).escape('\\')))),
             Op::ILike => $select.filter($id.eq_any(
-                tagged.filter(lower($value).like(lower(like_pattern(text)?)).escape('\\')),
+                tagged.filter(ascii_lower($value).like(ilike_pattern(text)?).escape('\\')),
             )),
             _ => return Err(unsupported_op($comparison, "=, !=, LIKE and ILIKE")),
         }

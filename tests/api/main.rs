@@ -25,6 +25,7 @@ mod production;
 mod read_cache;
 mod requests;
 mod roles;
+mod search_case;
 mod sessions;
 mod snapshot;
 mod storage;

@@ -1,0 +1,1 @@
+DROP FUNCTION mg_ascii_lower(text);
