@@ -136,6 +136,9 @@ pub struct DatabaseSettings {
     pub connect_timeout_seconds: u64,
     /// Milliseconds SQLite waits on a locked database before giving up.
     pub sqlite_busy_timeout_ms: u32,
+    /// Largest size of the SQLite file in MiB (0: no cap but the disk's);
+    /// writes past it answer 507 like a full disk.
+    pub sqlite_max_size_mb: u64,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -145,6 +148,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout_seconds", &self.connect_timeout_seconds)
             .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
+            .field("sqlite_max_size_mb", &self.sqlite_max_size_mb)
             .finish()
     }
 }
@@ -311,6 +315,7 @@ impl Settings {
             .set_default("server.read_cache", true)?
             .set_default("database.connect_timeout_seconds", 3)?
             .set_default("database.sqlite_busy_timeout_ms", 5000)?
+            .set_default("database.sqlite_max_size_mb", 0)?
             .set_default("auth.token_ttl_seconds", 3600)?
             .set_default("auth.jwt_algorithm", "HS256")?
             .set_default("auth.issuer", "modelgate")?

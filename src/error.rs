@@ -64,6 +64,10 @@ pub enum Error {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
     },
+    /// The database's storage is full: nothing more can be written until an
+    /// operator frees or adds space (507).
+    #[error("{0}")]
+    StorageFull(String),
     /// The database cannot be reached right now (503).
     #[error("{0}")]
     Unavailable(String),
@@ -95,6 +99,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Error::RequestTimeout(_) => "REQUEST_TIMEOUT",
             Error::RateLimited { .. } => "REQUEST_LIMIT_EXCEEDED",
+            Error::StorageFull(_) => "STORAGE_FULL",
             Error::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
             Error::Internal { .. } => "INTERNAL_ERROR",
         }
@@ -174,12 +179,35 @@ impl From<diesel::result::Error> for Error {
                 tracing::info!(detail = %info.message(), "unique violation");
                 Error::AlreadyExists("it already exists".to_owned())
             }
+            D::DatabaseError(_, info)
+                if is_storage_full(info.message()) || info.hint().is_some_and(is_storage_full) =>
+            {
+                tracing::error!(detail = %info.message(), "the database's storage is full");
+                Error::StorageFull(
+                    "the database's storage is full: nothing can be written until space is freed; \
+                     reads still work"
+                        .to_owned(),
+                )
+            }
             D::DatabaseError(_, info) if is_connection_trouble(info.message()) => {
                 Error::Unavailable(format!("database unavailable: {}", info.message()))
             }
             other => Error::internal_from("database error", other),
         }
     }
+}
+
+/// SQLite's SQLITE_FULL (a full disk, or the file at `max_page_count`) and
+/// PostgreSQL's disk-full errors (SQLSTATE 53100, or a failed write with
+/// ENOSPC), which Diesel reports only by their text.
+fn is_storage_full(message: &str) -> bool {
+    const MARKERS: [&str; 4] = [
+        "database or disk is full",
+        "No space left on device",
+        "could not extend file",
+        "Check free disk space",
+    ];
+    MARKERS.iter().any(|marker| message.contains(marker))
 }
 
 /// libpq and SQLite report a lost or busy database through generic errors;
@@ -210,6 +238,32 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_on_either_database_is_storage_full_not_a_fault() {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        let texts = [
+            // SQLite's SQLITE_FULL
+            "database or disk is full",
+            // PostgreSQL's (SQLSTATE 53100 and a write that met ENOSPC)
+            "could not extend file \"base/16384/16385\": No space left on device",
+            "could not write to file \"pg_wal/xlogtemp.123\": No space left on device",
+            "could not extend file \"base/16384/16385\": wrote only 4096 of 8192 bytes at block 7",
+        ];
+        for text in texts {
+            let error: Error =
+                D::DatabaseError(DatabaseErrorKind::Unknown, Box::new(text.to_owned())).into();
+            assert_eq!(error.code(), "STORAGE_FULL", "{text}");
+            assert!(error.public_message().contains("storage is full"), "{text}");
+            assert!(!error.public_message().contains("base/16384"), "{text}");
+        }
+        let other: Error = D::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("syntax error at or near".to_owned()),
+        )
+        .into();
+        assert_eq!(other.code(), "INTERNAL_ERROR");
+    }
 
     #[test]
     fn diesel_not_found_becomes_does_not_exist() {

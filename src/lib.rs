@@ -8,6 +8,8 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod mlflow;
 pub mod startup;
 pub mod telemetry;

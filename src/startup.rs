@@ -102,6 +102,7 @@ pub fn connect(settings: &Settings) -> Result<(DbUrl, Pool), StartupError> {
             max_size: settings.pool_size(),
             connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds.max(1)),
             sqlite_busy_timeout_ms: settings.database.sqlite_busy_timeout_ms,
+            sqlite_max_bytes: settings.database.sqlite_max_size_mb.saturating_mul(1 << 20),
         },
     )
     .map_err(StartupError::Config)?;

@@ -11,8 +11,12 @@ use crate::web::routes::ReadyErrors;
 /// A probe's answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthResponse {
-    /// `ok`.
+    /// `ok`; from `/readyz` also `storage_full` (the database answers and
+    /// serves reads, but writes fail for lack of space).
     pub status: &'static str,
+    /// What is wrong, when something is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
@@ -36,6 +40,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         pool.connections.saturating_sub(pool.idle_connections),
     ));
     ::metrics::gauge!("modelgate_db_pool_max_connections").set(f64::from(state.pool.max_size()));
+    let full = crate::db::storage::full_since().is_some();
+    ::metrics::gauge!("modelgate_storage_full").set(if full { 1.0 } else { 0.0 });
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(crate::telemetry::prometheus().render())
@@ -50,7 +56,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 )]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(HealthResponse { status: "ok" })
+    HttpResponse::Ok().json(HealthResponse {
+        status: "ok",
+        message: None,
+    })
 }
 
 /// The database answers; 503 otherwise.
@@ -76,5 +85,19 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
             return Err(error);
         }
     }
-    Ok(HttpResponse::Ok().json(HealthResponse { status: "ok" }))
+    // Reads still work when the disk is full, so the replica stays in
+    // service; the probe (and the metrics) say what is wrong.
+    if let Some(since) = crate::db::storage::full_since() {
+        return Ok(HttpResponse::Ok().json(HealthResponse {
+            status: "storage_full",
+            message: Some(format!(
+                "writes fail: the database's storage is full (last at {}); reads are served",
+                crate::domain::history::format_instant(since)
+            )),
+        }));
+    }
+    Ok(HttpResponse::Ok().json(HealthResponse {
+        status: "ok",
+        message: None,
+    }))
 }

@@ -11,6 +11,8 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 mod client;
+#[cfg(test)]
+pub(crate) use client::parse_duration;
 mod server;
 #[cfg(test)]
 mod tests;

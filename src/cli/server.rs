@@ -136,7 +136,7 @@ impl Audit {
                     } => {
                         println!(
                             "the audit record is intact: {events} events, every hash matches; \
-                             {checkpoints} signed checkpoints hold; the tables equal a replay of the events"
+                             {checkpoints} signed checkpoints hold; the tables and the history index equal a replay of the events"
                         );
                         Ok(ExitCode::SUCCESS)
                     }

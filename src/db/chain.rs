@@ -87,22 +87,17 @@ pub(super) fn append(
     new_events: Vec<NewEvent>,
 ) -> Result<Vec<EventRow>> {
     let head = event_chain_head::table.filter(event_chain_head::id.eq(1));
-    let (mut last_id, mut last_hash): (i64, String) = match conn {
-        DbConn::Postgresql(pg) => head
-            .select((event_chain_head::last_id, event_chain_head::last_hash))
-            .for_update()
-            .first(pg)?,
+    let columns = (
+        event_chain_head::last_id,
+        event_chain_head::last_hash,
+        event_chain_head::last_timestamp,
+    );
+    let (mut last_id, mut last_hash, previous): (i64, String, i64) = match conn {
+        DbConn::Postgresql(pg) => head.select(columns).for_update().first(pg)?,
         // BEGIN IMMEDIATE already holds SQLite's write lock.
-        DbConn::Sqlite(sqlite) => head
-            .select((event_chain_head::last_id, event_chain_head::last_hash))
-            .first(sqlite)?,
+        DbConn::Sqlite(sqlite) => head.select(columns).first(sqlite)?,
     };
-    let previous: Option<i64> = events::table
-        .find(last_id)
-        .select(events::timestamp)
-        .first(conn)
-        .optional()?;
-    let timestamp = previous.map_or(now_ms(), |previous| now_ms().max(previous));
+    let timestamp = now_ms().max(previous);
     let mut rows = Vec::with_capacity(new_events.len());
     for event in new_events {
         last_id += 1;
@@ -132,6 +127,7 @@ pub(super) fn append(
         .set((
             event_chain_head::last_id.eq(last_id),
             event_chain_head::last_hash.eq(&last_hash),
+            event_chain_head::last_timestamp.eq(timestamp),
         ))
         .execute(conn)?;
     Ok(rows)

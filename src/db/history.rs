@@ -150,20 +150,20 @@ fn effect(event: &EventRow) -> Result<Effect> {
     })
 }
 
-/// The model that holds `name` now, by key.
-fn holder(conn: &mut DbConn, name: &str) -> Result<Option<i64>> {
+/// The model that holds `name` now: its key and its row id.
+fn holder(conn: &mut DbConn, name: &str) -> Result<Option<(i64, Option<i64>)>> {
     Ok(model_names::table
         .filter(model_names::name.eq(name))
         .filter(model_names::to_ts.is_null())
         .order(model_names::id.desc())
-        .select(model_names::model_key)
+        .select((model_names::model_key, model_names::model_id))
         .first(conn)
         .optional()?)
 }
 
-/// Ends the open span of `name` at `ts`; answers its model.
-fn release(conn: &mut DbConn, name: &str, ts: i64) -> Result<Option<i64>> {
-    let key = holder(conn, name)?;
+/// Ends the open span of `name` at `ts`; answers its model (key, row id).
+fn release(conn: &mut DbConn, name: &str, ts: i64) -> Result<Option<(i64, Option<i64>)>> {
+    let held = holder(conn, name)?;
     diesel::update(
         model_names::table
             .filter(model_names::name.eq(name))
@@ -171,7 +171,27 @@ fn release(conn: &mut DbConn, name: &str, ts: i64) -> Result<Option<i64>> {
     )
     .set(model_names::to_ts.eq(ts))
     .execute(conn)?;
-    Ok(key)
+    Ok(held)
+}
+
+/// Opens a span of `name` for a model from `ts` on.
+fn hold(
+    conn: &mut DbConn,
+    name: &str,
+    (model_key, model_id): (i64, Option<i64>),
+    ts: i64,
+    event_id: i64,
+) -> Result<()> {
+    diesel::insert_into(model_names::table)
+        .values((
+            model_names::name.eq(name),
+            model_names::model_key.eq(model_key),
+            model_names::from_ts.eq(ts),
+            model_names::event_id.eq(event_id),
+            model_names::model_id.eq(model_id),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// What a slot of the model (by id) resolves to now, from the tables.
@@ -245,6 +265,10 @@ fn record(
     Ok(())
 }
 
+/// A slot a write touched: its last event, and what it resolves to when
+/// the events alone say (a version just registered is the newest in None).
+type Touch = (i64, Option<i64>);
+
 /// Indexes the events one write appended (all stamped alike), inside that
 /// write: names from the events, what each touched slot resolves to from
 /// the tables as the write leaves them.
@@ -252,69 +276,52 @@ pub(super) fn index(conn: &mut DbConn, appended: &[EventRow]) -> Result<()> {
     let Some(ts) = appended.first().map(|e| e.timestamp) else {
         return Ok(());
     };
-    // by model key: its name after the write, and each touched slot's last event
-    let mut touched: BTreeMap<i64, (String, BTreeMap<Slot, i64>)> = BTreeMap::new();
+    // by model key: its row id, and each touched slot
+    let mut touched: BTreeMap<i64, (Option<i64>, BTreeMap<Slot, Touch>)> = BTreeMap::new();
     for event in appended {
         match effect(event)? {
             Effect::Created(name) => {
-                let span = NameSpan {
-                    name,
-                    model_key: event.id,
-                    from_ts: ts,
-                    to_ts: None,
-                    event_id: event.id,
-                };
-                diesel::insert_into(model_names::table)
-                    .values(span)
-                    .execute(conn)?;
+                let model_id: Option<i64> = registered_models::table
+                    .filter(registered_models::name.eq(&name))
+                    .select(registered_models::id)
+                    .first(conn)
+                    .optional()?;
+                hold(conn, &name, (event.id, model_id), ts, event.id)?;
             }
-            Effect::Renamed { from, to } => {
-                let Some(key) = release(conn, &from, ts)? else {
-                    tracing::warn!(event = event.id, "history index: no model holds '{from}'");
-                    continue;
-                };
-                let span = NameSpan {
-                    name: to.clone(),
-                    model_key: key,
-                    from_ts: ts,
-                    to_ts: None,
-                    event_id: event.id,
-                };
-                diesel::insert_into(model_names::table)
-                    .values(span)
-                    .execute(conn)?;
-                if let Some((name, _)) = touched.get_mut(&key) {
-                    *name = to;
-                }
-            }
+            Effect::Renamed { from, to } => match release(conn, &from, ts)? {
+                Some(model) => hold(conn, &to, model, ts, event.id)?,
+                None => tracing::warn!(event = event.id, "history index: no model holds '{from}'"),
+            },
             Effect::Deleted(name) => {
                 // its slots stay as they were: a deleted model resolves nothing
                 release(conn, &name, ts)?;
             }
             Effect::Touches(name, slots) => {
-                let Some(key) = holder(conn, &name)? else {
+                let Some((key, model_id)) = holder(conn, &name)? else {
                     tracing::warn!(event = event.id, "history index: no model holds '{name}'");
                     continue;
                 };
+                let known = match (event.event_type.as_str(), event.version) {
+                    ("version.created", Some(version)) => Some(version),
+                    _ => None,
+                };
                 let entry = touched
                     .entry(key)
-                    .or_insert_with(|| (name, BTreeMap::new()));
+                    .or_insert_with(|| (model_id, BTreeMap::new()));
                 for slot in slots {
-                    entry.1.insert(slot, event.id);
+                    entry.1.insert(slot, (event.id, known));
                 }
             }
             Effect::Nothing => {}
         }
     }
-    for (key, (name, slots)) in touched {
-        let model_id: Option<i64> = registered_models::table
-            .filter(registered_models::name.eq(&name))
-            .select(registered_models::id)
-            .first(conn)
-            .optional()?;
+    for (key, (model_id, slots)) in touched {
         let Some(model_id) = model_id else { continue };
-        for (slot, event_id) in slots {
-            let now = resolve(conn, model_id, &slot)?;
+        for (slot, (event_id, known)) in slots {
+            let now = match known {
+                Some(version) => Some(version),
+                None => resolve(conn, model_id, &slot)?,
+            };
             record(conn, key, &slot, ts, now, event_id)?;
         }
     }
@@ -538,6 +545,12 @@ pub fn rebuild_if_empty(conn: &mut DbConn) -> Result<usize> {
         let (names, resolutions) = replay.finish();
         let written = names.len() + resolutions.len();
         insert_all(conn, names, resolutions)?;
+        // the models that hold a name now, by row id
+        diesel::sql_query(
+            "UPDATE model_names SET model_id = (SELECT id FROM registered_models \
+             WHERE registered_models.name = model_names.name) WHERE to_ts IS NULL",
+        )
+        .execute(conn)?;
         Ok(written)
     })
 }

@@ -9,6 +9,7 @@ pub mod fold;
 pub mod history;
 pub mod rows;
 pub mod schema;
+pub mod storage;
 pub mod tx;
 
 use std::path::PathBuf;
@@ -82,6 +83,7 @@ impl DbUrl {
 pub struct ConnectionManager {
     url: DbUrl,
     busy_timeout_ms: u32,
+    sqlite_max_bytes: u64,
 }
 
 impl ConnectionManager {
@@ -90,7 +92,15 @@ impl ConnectionManager {
         ConnectionManager {
             url,
             busy_timeout_ms,
+            sqlite_max_bytes: 0,
         }
+    }
+
+    /// Caps a SQLite file's size (0: no cap): a write past it fails as on a
+    /// full disk.
+    pub fn with_sqlite_max_bytes(mut self, bytes: u64) -> Self {
+        self.sqlite_max_bytes = bytes;
+        self
     }
 
     /// Opens one connection outside the pool.
@@ -110,6 +120,12 @@ impl ConnectionManager {
                 ))
                 .map_err(E::QueryError)?;
                 fold::register(&mut conn).map_err(E::QueryError)?;
+                if self.sqlite_max_bytes > 0 {
+                    // SQLite's pages are 4096 bytes unless a file says otherwise
+                    let pages = self.sqlite_max_bytes.div_ceil(4096).max(1);
+                    conn.batch_execute(&format!("PRAGMA max_page_count = {pages};"))
+                        .map_err(E::QueryError)?;
+                }
                 // WAL lets readers run beside the writer; synchronous=NORMAL in WAL
                 // keeps every committed transaction across a process crash.
                 // Switching a new file to WAL needs a lock that SQLite does not
@@ -166,6 +182,8 @@ pub struct PoolOptions {
     pub connect_timeout: Duration,
     /// SQLite's busy timeout.
     pub sqlite_busy_timeout_ms: u32,
+    /// The SQLite file's size cap in bytes (0: none).
+    pub sqlite_max_bytes: u64,
 }
 
 /// Creates a directory (and its parents) readable by its owner only (0700).
@@ -201,7 +219,8 @@ pub fn build_pool(url: &DbUrl, options: &PoolOptions) -> Result<Pool, String> {
             Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
         }
     }
-    let manager = ConnectionManager::new(url.clone(), options.sqlite_busy_timeout_ms);
+    let manager = ConnectionManager::new(url.clone(), options.sqlite_busy_timeout_ms)
+        .with_sqlite_max_bytes(options.sqlite_max_bytes);
     Ok(r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(0))

@@ -88,6 +88,7 @@ diesel::table! {
         id -> Integer,
         last_id -> BigInt,
         last_hash -> Text,
+        last_timestamp -> BigInt,
     }
 }
 
@@ -213,6 +214,7 @@ diesel::table! {
         from_ts -> BigInt,
         to_ts -> Nullable<BigInt>,
         event_id -> BigInt,
+        model_id -> Nullable<BigInt>,
     }
 }
 

@@ -28,10 +28,10 @@ use diesel::prelude::*;
 
 use crate::db::chain::{self, NewEvent};
 use crate::db::enums::Role;
-use crate::db::history;
 use crate::db::rows::ModelRow;
 use crate::db::schema::{registered_models, users};
 use crate::db::{DbConn, now_ms};
+use crate::db::{history, storage};
 use crate::error::{Error, Result};
 
 /// SQLite has one writer at a time. This process's writers queue here and
@@ -194,7 +194,7 @@ pub fn write<T>(
 ) -> Result<T> {
     let _turn = matches!(conn, DbConn::Sqlite(_))
         .then(|| SQLITE_WRITER.lock().unwrap_or_else(PoisonError::into_inner));
-    let (value, effects) = transaction(conn, "BEGIN IMMEDIATE", "BEGIN", |conn| {
+    let outcome = transaction(conn, "BEGIN IMMEDIATE", "BEGIN", |conn| {
         let mut tx = WriteTx {
             conn,
             events: Vec::new(),
@@ -221,7 +221,19 @@ pub fn write<T>(
             history::index(conn, &appended)?;
         }
         Ok((value, effects))
-    })?;
+    });
+    let (value, effects) = match outcome {
+        Ok(done) => {
+            storage::mark_written();
+            done
+        }
+        Err(error) => {
+            if matches!(error, Error::StorageFull(_)) {
+                storage::mark_full();
+            }
+            return Err(error);
+        }
+    };
     for effect in effects {
         effect();
     }

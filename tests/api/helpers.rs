@@ -283,6 +283,14 @@ impl TestApp {
         start(settings, self.db.take(), self.dir.take())
     }
 
+    /// Like [`TestApp::restart`], with changed settings.
+    pub fn restart_with(mut self, change: impl FnOnce(&mut Settings)) -> TestApp {
+        self.stop();
+        let mut settings = self.settings.clone();
+        change(&mut settings);
+        start(settings, self.db.take(), self.dir.take())
+    }
+
     /// A second server (a replica) on the same database and data directory.
     pub fn replica(&self) -> TestApp {
         start(self.settings.clone(), None, None)

@@ -13,6 +13,8 @@ mod promote;
 mod requests;
 
 pub use gate::Gate;
+#[cfg(test)]
+pub(crate) use gate::parse_duration;
 pub use history::History;
 pub use promote::Promote;
 pub use requests::Requests;
