@@ -61,6 +61,9 @@ pub struct ServerSettings {
     /// Seconds a client has to send a request's whole body, from the end of
     /// its head.
     pub body_read_timeout_seconds: u64,
+    /// Seconds every database connection may stay busy before `/readyz`
+    /// says not ready.
+    pub ready_pool_exhausted_seconds: u64,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// Whether answers of hot reads are kept until the next write (see
@@ -136,6 +139,13 @@ pub struct DatabaseSettings {
     pub connect_timeout_seconds: u64,
     /// Milliseconds SQLite waits on a locked database before giving up.
     pub sqlite_busy_timeout_ms: u32,
+    /// PostgreSQL: longest a statement of a request may run, in ms (0: no bound).
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL: longest a statement of a request may wait for a lock, in ms.
+    pub lock_timeout_ms: u64,
+    /// PostgreSQL: longest a migration may wait for a lock, in ms (migrations
+    /// have no statement bound).
+    pub migration_lock_timeout_ms: u64,
     /// Largest size of the SQLite file in MiB (0: no cap but the disk's);
     /// writes past it answer 507 like a full disk.
     pub sqlite_max_size_mb: u64,
@@ -148,6 +158,9 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout_seconds", &self.connect_timeout_seconds)
             .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("lock_timeout_ms", &self.lock_timeout_ms)
+            .field("migration_lock_timeout_ms", &self.migration_lock_timeout_ms)
             .field("sqlite_max_size_mb", &self.sqlite_max_size_mb)
             .finish()
     }
@@ -316,6 +329,10 @@ impl Settings {
             .set_default("database.connect_timeout_seconds", 3)?
             .set_default("database.sqlite_busy_timeout_ms", 5000)?
             .set_default("database.sqlite_max_size_mb", 0)?
+            .set_default("database.statement_timeout_ms", 5000)?
+            .set_default("database.lock_timeout_ms", 3000)?
+            .set_default("database.migration_lock_timeout_ms", 60_000)?
+            .set_default("server.ready_pool_exhausted_seconds", 10)?
             .set_default("auth.token_ttl_seconds", 3600)?
             .set_default("auth.jwt_algorithm", "HS256")?
             .set_default("auth.issuer", "modelgate")?

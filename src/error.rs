@@ -68,6 +68,9 @@ pub enum Error {
     /// operator frees or adds space (507).
     #[error("{0}")]
     StorageFull(String),
+    /// The database did not finish the work within its bound (503).
+    #[error("{0}")]
+    Timeout(String),
     /// The database cannot be reached right now (503).
     #[error("{0}")]
     Unavailable(String),
@@ -100,7 +103,7 @@ impl Error {
             Error::RequestTimeout(_) => "REQUEST_TIMEOUT",
             Error::RateLimited { .. } => "REQUEST_LIMIT_EXCEEDED",
             Error::StorageFull(_) => "STORAGE_FULL",
-            Error::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
+            Error::Timeout(_) | Error::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
             Error::Internal { .. } => "INTERNAL_ERROR",
         }
     }
@@ -113,6 +116,7 @@ impl Error {
             Error::Unavailable(_) => {
                 "the database is temporarily unavailable; retry later".to_owned()
             }
+            Error::Timeout(message) => message.clone(),
             other => other.to_string(),
         }
     }
@@ -186,6 +190,17 @@ impl From<diesel::result::Error> for Error {
                 Error::StorageFull(
                     "the database's storage is full: nothing can be written until space is freed; \
                      reads still work"
+                        .to_owned(),
+                )
+            }
+            D::DatabaseError(_, info)
+                if info.message().starts_with("canceling statement due to") =>
+            {
+                // statement_timeout or lock_timeout: the database is stalled
+                // or a lock is held too long; the transaction is rolled back
+                tracing::warn!(detail = %info.message(), "database work timed out");
+                Error::Timeout(
+                    "the database did not answer in time; nothing was changed, retry later"
                         .to_owned(),
                 )
             }

@@ -15,7 +15,7 @@ use crate::auth::audit_key::AuditKey;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
-use crate::db::{self, DbUrl, Pool, PoolOptions};
+use crate::db::{self, DbUrl, Pool, PoolOptions, PostgresTimeouts};
 use crate::domain::audit;
 use crate::domain::policy::Policy;
 use crate::web::auth::TrustedProxies;
@@ -103,25 +103,56 @@ pub fn connect(settings: &Settings) -> Result<(DbUrl, Pool), StartupError> {
             connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds.max(1)),
             sqlite_busy_timeout_ms: settings.database.sqlite_busy_timeout_ms,
             sqlite_max_bytes: settings.database.sqlite_max_size_mb.saturating_mul(1 << 20),
+            postgres_timeouts: request_timeouts(settings),
         },
     )
     .map_err(StartupError::Config)?;
     Ok((url, pool))
 }
 
-/// Applies pending migrations (serialized across replicas on PostgreSQL).
-pub fn migrate(pool: &Pool, url: &DbUrl) -> Result<usize, StartupError> {
+/// The bounds of a request's statements on PostgreSQL.
+fn request_timeouts(settings: &Settings) -> PostgresTimeouts {
+    PostgresTimeouts {
+        statement_ms: settings.database.statement_timeout_ms,
+        lock_ms: settings.database.lock_timeout_ms,
+    }
+}
+
+/// Applies pending migrations (serialized across replicas on PostgreSQL)
+/// and builds the history index if it is missing, on PostgreSQL under the
+/// migrations' own bounds (no statement bound, `migration_lock_timeout_ms`
+/// for locks) instead of a request's.
+pub fn migrate(pool: &Pool, url: &DbUrl, settings: &Settings) -> Result<usize, StartupError> {
     let mut conn = pool
         .get()
         .map_err(|e| StartupError::Database(format!("cannot connect: {e}")))?;
-    let applied = db::run_migrations(&mut conn)
+    let bounds = |conn: &mut db::DbConn, timeouts: PostgresTimeouts| match conn {
+        db::DbConn::Postgresql(pg) => {
+            use diesel::connection::SimpleConnection;
+            pg.batch_execute(&timeouts.set_sql())
+                .map_err(|e| StartupError::Database(format!("cannot set timeouts: {e}")))
+        }
+        db::DbConn::Sqlite(_) => Ok(()),
+    };
+    let migrating = PostgresTimeouts {
+        statement_ms: 0,
+        lock_ms: settings.database.migration_lock_timeout_ms,
+    };
+    bounds(&mut conn, migrating)?;
+    let applied = migrate_on(&mut conn, url)?;
+    bounds(&mut conn, request_timeouts(settings))?;
+    Ok(applied)
+}
+
+fn migrate_on(conn: &mut db::DbConn, url: &DbUrl) -> Result<usize, StartupError> {
+    let applied = db::run_migrations(conn)
         .map_err(|e| StartupError::Database(format!("migration failed: {e}")))?;
     tracing::info!(
         backend = url.backend(),
         applied,
         "database schema is current"
     );
-    let indexed = db::history::rebuild_if_empty(&mut conn)
+    let indexed = db::history::rebuild_if_empty(conn)
         .map_err(|e| StartupError::Database(format!("building the history index failed: {e}")))?;
     if indexed > 0 {
         tracing::info!(rows = indexed, "history index built from the event chain");
@@ -276,7 +307,7 @@ impl Application {
             })?;
         crate::telemetry::prometheus();
         let (url, pool) = connect(settings)?;
-        migrate(&pool, &url)?;
+        migrate(&pool, &url, settings)?;
         pin_keys(&pool, &keys, &audit_key)?;
         bootstrap(&pool, settings)?;
 
@@ -311,6 +342,16 @@ impl Application {
                 trusted_proxies,
             }),
             cache: Arc::new(ReadCache::new(settings.server.read_cache)),
+            readiness: crate::web::Readiness {
+                pool_exhausted_ms: i64::try_from(settings.server.ready_pool_exhausted_seconds)
+                    .unwrap_or(i64::MAX / 2)
+                    .saturating_mul(1000),
+                // a stall shows for two bounds (or 10 s without one)
+                stall_window_ms: i64::try_from(settings.database.statement_timeout_ms)
+                    .unwrap_or(5000)
+                    .max(5000)
+                    .saturating_mul(2),
+            },
         };
         let max_body = settings.server.max_body_bytes;
         let body_deadline = crate::web::deadline::BodyDeadline(Duration::from_secs(

@@ -71,18 +71,44 @@ pub async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
+    // 503 with the reason in the message (composed here: no driver text)
+    let not_ready = |why: String| Err(Error::Timeout(format!("not ready: {why}")));
+    let readiness = state.readiness;
     let pool = state.pool.clone();
-    // A short wait: a probe must answer quickly whether the database does or
-    // not. A pool whose every connection is busy serving is a working one.
-    let answer =
-        actix_web::web::block(move || crate::db::ping(&pool, std::time::Duration::from_secs(1)))
-            .await
-            .map_err(|_| Error::Unavailable("the server is shutting down".to_owned()))?;
-    if let Err(error) = answer {
-        let pool = state.pool.state();
-        let busy = pool.connections >= state.pool.max_size() && pool.idle_connections == 0;
-        if !busy {
-            return Err(error);
+    let pool_state = pool.state();
+    let exhausted = pool_state.connections >= pool.max_size() && pool_state.idle_connections == 0;
+    if let Some(since) = crate::db::health::pool_exhausted(exhausted)
+        && crate::db::now_ms() - since >= readiness.pool_exhausted_ms
+    {
+        return not_ready(format!(
+            "every database connection has been busy since {}",
+            crate::domain::history::format_instant(since)
+        ));
+    }
+    if let Some(at) = crate::db::health::stalled_since(readiness.stall_window_ms) {
+        return not_ready(format!(
+            "requests' database work timed out (last at {}) and none has finished since",
+            crate::domain::history::format_instant(at)
+        ));
+    }
+    // The ping runs on a thread of its own, never queued behind request
+    // work on the blocking pool, and the probe answers within a second
+    // whatever the database does (a ping left waiting ends with its
+    // statement bound).
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(crate::db::ping(
+            &pool,
+            std::time::Duration::from_millis(900),
+        ));
+    });
+    match tokio::time::timeout(std::time::Duration::from_secs(1), receiver).await {
+        Ok(Ok(Ok(()))) => {}
+        // a busy pool is a working one (until pool_exhausted_ms)
+        Ok(Ok(Err(_))) if exhausted => {}
+        Ok(Ok(Err(_))) => return not_ready("the database cannot be reached".to_owned()),
+        Ok(Err(_)) | Err(_) => {
+            return not_ready("the database did not answer within a second".to_owned());
         }
     }
     // Reads still work when the disk is full, so the replica stays in

@@ -48,7 +48,7 @@ impl Migrate {
     pub fn run(self, config: Option<&Path>) -> ExitCode {
         with_settings(config, |settings| {
             let (url, pool) = startup::connect(settings).map_err(|e| e.to_string())?;
-            let applied = startup::migrate(&pool, &url).map_err(|e| e.to_string())?;
+            let applied = startup::migrate(&pool, &url, settings).map_err(|e| e.to_string())?;
             println!("applied {applied} migration(s); the schema is current");
             Ok(())
         })
@@ -402,7 +402,7 @@ fn with_settings(
 /// Connects and brings the schema up to date (quietly).
 fn connection(settings: &Settings) -> Result<PooledConn, String> {
     let (url, pool) = startup::connect(settings).map_err(|e| e.to_string())?;
-    startup::migrate(&pool, &url).map_err(|e| e.to_string())?;
+    startup::migrate(&pool, &url, settings).map_err(|e| e.to_string())?;
     pool.get().map_err(|e| format!("cannot connect: {e}"))
 }
 

@@ -6,6 +6,7 @@
 pub mod chain;
 pub mod enums;
 pub mod fold;
+pub mod health;
 pub mod history;
 pub mod rows;
 pub mod schema;
@@ -84,6 +85,27 @@ pub struct ConnectionManager {
     url: DbUrl,
     busy_timeout_ms: u32,
     sqlite_max_bytes: u64,
+    postgres_timeouts: PostgresTimeouts,
+}
+
+/// The bounds every statement on a PostgreSQL connection of the pool runs
+/// under, in ms (0: none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PostgresTimeouts {
+    /// `statement_timeout`.
+    pub statement_ms: u64,
+    /// `lock_timeout`.
+    pub lock_ms: u64,
+}
+
+impl PostgresTimeouts {
+    /// The `SET` statements that apply them to a session.
+    pub fn set_sql(&self) -> String {
+        format!(
+            "SET statement_timeout = {}; SET lock_timeout = {};",
+            self.statement_ms, self.lock_ms
+        )
+    }
 }
 
 impl ConnectionManager {
@@ -93,7 +115,14 @@ impl ConnectionManager {
             url,
             busy_timeout_ms,
             sqlite_max_bytes: 0,
+            postgres_timeouts: PostgresTimeouts::default(),
         }
+    }
+
+    /// Bounds every statement of a PostgreSQL connection.
+    pub fn with_postgres_timeouts(mut self, timeouts: PostgresTimeouts) -> Self {
+        self.postgres_timeouts = timeouts;
+        self
     }
 
     /// Caps a SQLite file's size (0: no cap): a write past it fails as on a
@@ -107,9 +136,14 @@ impl ConnectionManager {
     pub fn establish(&self) -> Result<DbConn, diesel::r2d2::Error> {
         use diesel::r2d2::Error as E;
         match &self.url {
-            DbUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConn::Postgresql)
-                .map_err(E::ConnectionError),
+            DbUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url).map_err(E::ConnectionError)?;
+                if self.postgres_timeouts != PostgresTimeouts::default() {
+                    conn.batch_execute(&self.postgres_timeouts.set_sql())
+                        .map_err(E::QueryError)?;
+                }
+                Ok(DbConn::Postgresql(conn))
+            }
             DbUrl::Sqlite(path) => {
                 let text = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&text).map_err(E::ConnectionError)?;
@@ -184,6 +218,8 @@ pub struct PoolOptions {
     pub sqlite_busy_timeout_ms: u32,
     /// The SQLite file's size cap in bytes (0: none).
     pub sqlite_max_bytes: u64,
+    /// PostgreSQL's per-statement bounds.
+    pub postgres_timeouts: PostgresTimeouts,
 }
 
 /// Creates a directory (and its parents) readable by its owner only (0700).
@@ -220,7 +256,8 @@ pub fn build_pool(url: &DbUrl, options: &PoolOptions) -> Result<Pool, String> {
         }
     }
     let manager = ConnectionManager::new(url.clone(), options.sqlite_busy_timeout_ms)
-        .with_sqlite_max_bytes(options.sqlite_max_bytes);
+        .with_sqlite_max_bytes(options.sqlite_max_bytes)
+        .with_postgres_timeouts(options.postgres_timeouts);
     Ok(r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(0))

@@ -53,7 +53,9 @@ impl MlflowError {
             Error::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "INVALID_PARAMETER_VALUE"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "REQUEST_LIMIT_EXCEEDED"),
             Error::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "RESOURCE_EXHAUSTED"),
-            Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE"),
+            Error::Timeout(_) | Error::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE")
+            }
             Error::Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         }
     }
@@ -74,7 +76,7 @@ impl ResponseError for MlflowError {
             } => {
                 response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
             }
-            Error::Unavailable(_) => {
+            Error::Timeout(_) | Error::Unavailable(_) => {
                 response.insert_header((RETRY_AFTER, HeaderValue::from_static("1")));
             }
             _ => {}

@@ -24,7 +24,7 @@ impl ResponseError for Error {
             Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Timeout(_) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -43,7 +43,7 @@ impl ResponseError for Error {
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            Error::Unavailable(_) => {
+            Error::Timeout(_) | Error::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}

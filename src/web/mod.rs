@@ -34,6 +34,18 @@ pub struct AppState {
     pub auth: Arc<AuthContext>,
     /// Answers of hot reads, valid while nothing is written.
     pub cache: Arc<read_cache::ReadCache>,
+    /// What `/readyz` holds against the database.
+    pub readiness: Readiness,
+}
+
+/// When `/readyz` says not ready beyond an unanswered ping.
+#[derive(Debug, Clone, Copy)]
+pub struct Readiness {
+    /// Every connection busy for this long (ms).
+    pub pool_exhausted_ms: i64,
+    /// A request's database work timed out within this long (ms) and none
+    /// has finished since.
+    pub stall_window_ms: i64,
 }
 
 /// Registers the state, the token keys and the extractors' JSON error
@@ -59,8 +71,18 @@ impl AppState {
         let span = tracing::Span::current();
         web::block(move || {
             let _entered = span.enter();
+            let started = std::time::Instant::now();
             let mut conn = pool.get()?;
-            work(&mut conn)
+            let outcome = work(&mut conn);
+            // the time a request spent on the database, the wait for a
+            // connection included
+            metrics::histogram!("modelgate_db_seconds").record(started.elapsed().as_secs_f64());
+            match &outcome {
+                Err(Error::Timeout(_)) => crate::db::health::mark_timeout(),
+                Ok(_) => crate::db::health::mark_answered(),
+                Err(_) => {}
+            }
+            outcome
         })
         .await
         .map_err(|_| Error::Unavailable("the server is shutting down".to_owned()))?

@@ -239,8 +239,10 @@ pub fn start(settings: Settings, db: Option<TestDb>, dir: Option<tempfile::TempD
             panic!("server did not start: {error}");
         }
     };
+    // no request of a test waits forever: a server that hangs fails the test
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
         .build()
         .into();
     let mut app = TestApp {
