@@ -139,6 +139,9 @@ pub struct DatabaseSettings {
     pub connect_timeout_seconds: u64,
     /// Milliseconds SQLite waits on a locked database before giving up.
     pub sqlite_busy_timeout_ms: u32,
+    /// The longest a request waits on the database, in ms, whatever the
+    /// database does (0: no bound).
+    pub request_timeout_ms: u64,
     /// PostgreSQL: longest a statement of a request may run, in ms (0: no bound).
     pub statement_timeout_ms: u64,
     /// PostgreSQL: longest a statement of a request may wait for a lock, in ms.
@@ -158,6 +161,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout_seconds", &self.connect_timeout_seconds)
             .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("lock_timeout_ms", &self.lock_timeout_ms)
             .field("migration_lock_timeout_ms", &self.migration_lock_timeout_ms)
@@ -330,6 +334,7 @@ impl Settings {
             .set_default("database.sqlite_busy_timeout_ms", 5000)?
             .set_default("database.sqlite_max_size_mb", 0)?
             .set_default("database.statement_timeout_ms", 5000)?
+            .set_default("database.request_timeout_ms", 10_000)?
             .set_default("database.lock_timeout_ms", 3000)?
             .set_default("database.migration_lock_timeout_ms", 60_000)?
             .set_default("server.ready_pool_exhausted_seconds", 10)?

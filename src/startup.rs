@@ -342,6 +342,9 @@ impl Application {
                 trusted_proxies,
             }),
             cache: Arc::new(ReadCache::new(settings.server.read_cache)),
+            health: Arc::default(),
+            request_timeout: (settings.database.request_timeout_ms > 0)
+                .then(|| Duration::from_millis(settings.database.request_timeout_ms)),
             readiness: crate::web::Readiness {
                 pool_exhausted_ms: i64::try_from(settings.server.ready_pool_exhausted_seconds)
                     .unwrap_or(i64::MAX / 2)

@@ -40,7 +40,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         pool.connections.saturating_sub(pool.idle_connections),
     ));
     ::metrics::gauge!("modelgate_db_pool_max_connections").set(f64::from(state.pool.max_size()));
-    let full = crate::db::storage::full_since().is_some();
+    let full = state.health.storage_full_since().is_some();
     ::metrics::gauge!("modelgate_storage_full").set(if full { 1.0 } else { 0.0 });
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
@@ -77,7 +77,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
     let pool = state.pool.clone();
     let pool_state = pool.state();
     let exhausted = pool_state.connections >= pool.max_size() && pool_state.idle_connections == 0;
-    if let Some(since) = crate::db::health::pool_exhausted(exhausted)
+    if let Some(since) = state.health.pool_exhausted(exhausted)
         && crate::db::now_ms() - since >= readiness.pool_exhausted_ms
     {
         return not_ready(format!(
@@ -85,7 +85,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
             crate::domain::history::format_instant(since)
         ));
     }
-    if let Some(at) = crate::db::health::stalled_since(readiness.stall_window_ms) {
+    if let Some(at) = state.health.stalled_since(readiness.stall_window_ms) {
         return not_ready(format!(
             "requests' database work timed out (last at {}) and none has finished since",
             crate::domain::history::format_instant(at)
@@ -113,7 +113,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
     }
     // Reads still work when the disk is full, so the replica stays in
     // service; the probe (and the metrics) say what is wrong.
-    if let Some(since) = crate::db::storage::full_since() {
+    if let Some(since) = state.health.storage_full_since() {
         return Ok(HttpResponse::Ok().json(HealthResponse {
             status: "storage_full",
             message: Some(format!(

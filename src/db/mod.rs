@@ -6,7 +6,6 @@
 pub mod chain;
 pub mod enums;
 pub mod fold;
-pub mod health;
 pub mod history;
 pub mod rows;
 pub mod schema;

@@ -1,36 +1,30 @@
-//! Whether the database's storage is full, as the writes find it: a write
-//! that fails because the disk (or the SQLite file's configured cap) is full
-//! marks it, the next write that commits clears it, and a mark older than a
-//! minute lapses (the next write to fail marks it again). `/readyz` and the
-//! metrics report it; reads go on being served meanwhile.
+//! What the last write transaction on this thread came to, for the caller
+//! that ran it (the web layer keeps, per server, whether the database's
+//! storage is full: a write that fails for lack of space marks it, the next
+//! write that commits clears it). A thread-local, so servers sharing a
+//! process (tests) keep apart.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::cell::Cell;
 
-use crate::db::now_ms;
-
-/// When a write last failed for lack of space (ms since the epoch; 0: not
-/// since the last commit).
-static FULL_AT: AtomicI64 = AtomicI64::new(0);
-
-/// How long a mark holds without a new failure.
-const LAPSE_MS: i64 = 60_000;
-
-/// A write failed: storage is full.
-pub fn mark_full() {
-    FULL_AT.store(now_ms(), Ordering::Relaxed);
-    metrics::counter!("modelgate_storage_full_total").increment(1);
+/// How a write transaction ended, as far as storage goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// It committed: there was space.
+    Committed,
+    /// It failed for lack of space.
+    StorageFull,
 }
 
-/// A write committed: there was space.
-pub fn mark_written() {
-    if FULL_AT.load(Ordering::Relaxed) != 0 {
-        FULL_AT.store(0, Ordering::Relaxed);
-    }
+thread_local! {
+    static LAST_WRITE: Cell<Option<WriteOutcome>> = const { Cell::new(None) };
 }
 
-/// When storage was last found full, if that is recent and no write has
-/// committed since.
-pub fn full_since() -> Option<i64> {
-    let at = FULL_AT.load(Ordering::Relaxed);
-    (at != 0 && now_ms() - at < LAPSE_MS).then_some(at)
+/// Records how a write ended (only [`super::write`] calls it).
+pub(super) fn note(outcome: WriteOutcome) {
+    LAST_WRITE.with(|last| last.set(Some(outcome)));
+}
+
+/// How the last write on this thread ended since the last call, if any ran.
+pub fn take() -> Option<WriteOutcome> {
+    LAST_WRITE.with(Cell::take)
 }

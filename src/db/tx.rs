@@ -224,12 +224,12 @@ pub fn write<T>(
     });
     let (value, effects) = match outcome {
         Ok(done) => {
-            storage::mark_written();
+            storage::note(storage::WriteOutcome::Committed);
             done
         }
         Err(error) => {
             if matches!(error, Error::StorageFull(_)) {
-                storage::mark_full();
+                storage::note(storage::WriteOutcome::StorageFull);
             }
             return Err(error);
         }

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod deadline;
 pub mod error;
+pub mod health;
 pub mod read_cache;
 pub mod routes;
 
@@ -36,6 +37,10 @@ pub struct AppState {
     pub cache: Arc<read_cache::ReadCache>,
     /// What `/readyz` holds against the database.
     pub readiness: Readiness,
+    /// How the database has been answering this server.
+    pub health: Arc<health::DbHealth>,
+    /// The longest a request waits on the database (`None`: no bound).
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 /// When `/readyz` says not ready beyond an unanswered ping.
@@ -68,24 +73,41 @@ impl AppState {
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let health = self.health.clone();
         let span = tracing::Span::current();
-        web::block(move || {
+        let work = web::block(move || {
             let _entered = span.enter();
             let started = std::time::Instant::now();
+            crate::db::storage::take(); // nothing left from other work on this thread
             let mut conn = pool.get()?;
             let outcome = work(&mut conn);
             // the time a request spent on the database, the wait for a
             // connection included
             metrics::histogram!("modelgate_db_seconds").record(started.elapsed().as_secs_f64());
-            match &outcome {
-                Err(Error::Timeout(_)) => crate::db::health::mark_timeout(),
-                Ok(_) => crate::db::health::mark_answered(),
-                Err(_) => {}
-            }
+            health.observe(crate::db::storage::take(), &outcome);
             outcome
-        })
-        .await
-        .map_err(|_| Error::Unavailable("the server is shutting down".to_owned()))?
+        });
+        let shutting_down = |_| Error::Unavailable("the server is shutting down".to_owned());
+        let Some(bound) = self.request_timeout else {
+            return work.await.map_err(shutting_down)?;
+        };
+        match tokio::time::timeout(bound, work).await {
+            Ok(done) => done.map_err(shutting_down)?,
+            // Statement and lock bounds end most stalls inside the database;
+            // this one holds whatever it does (a commit waiting for a lost
+            // synchronous standby ignores them). The work goes on on its
+            // thread and may still complete.
+            Err(_) => {
+                let error = Error::Timeout(format!(
+                    "the database did not answer within {} ms (database.request_timeout_ms); \
+                     a change may still be applied: read before retrying",
+                    bound.as_millis()
+                ));
+                self.health
+                    .observe::<()>(None, &Err(Error::Timeout(String::new())));
+                Err(error)
+            }
+        }
     }
 
     /// Runs database work for an authenticated caller: checks the caller

@@ -8,6 +8,7 @@ mod bad_input;
 mod binary;
 mod disk_full;
 mod events;
+mod failover;
 mod gate;
 mod guard_paths;
 mod guards;
