@@ -555,30 +555,25 @@ pub fn rebuild_if_empty(conn: &mut DbConn) -> Result<usize> {
     })
 }
 
-/// Inserts rows in batches (each backend on its own connection: batch
-/// inserts do not compile for the multi-backend one).
+/// Inserts rows into a table in batches of a thousand, each backend on its
+/// own connection (batch inserts do not compile for the multi-backend one).
+macro_rules! insert_batches {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        for chunk in $rows.chunks(1000) {
+            match &mut *$conn {
+                DbConn::Postgresql(pg) => diesel::insert_into($table).values(chunk).execute(pg)?,
+                DbConn::Sqlite(sqlite) => {
+                    diesel::insert_into($table).values(chunk).execute(sqlite)?
+                }
+            };
+        }
+    };
+}
+
+/// Inserts the rebuilt index.
 fn insert_all(conn: &mut DbConn, names: Vec<NameSpan>, resolutions: Vec<Resolution>) -> Result<()> {
-    const BATCH: usize = 1000;
-    for chunk in names.chunks(BATCH) {
-        match conn {
-            DbConn::Postgresql(pg) => diesel::insert_into(model_names::table)
-                .values(chunk)
-                .execute(pg)?,
-            DbConn::Sqlite(sqlite) => diesel::insert_into(model_names::table)
-                .values(chunk)
-                .execute(sqlite)?,
-        };
-    }
-    for chunk in resolutions.chunks(BATCH) {
-        match conn {
-            DbConn::Postgresql(pg) => diesel::insert_into(resolution_history::table)
-                .values(chunk)
-                .execute(pg)?,
-            DbConn::Sqlite(sqlite) => diesel::insert_into(resolution_history::table)
-                .values(chunk)
-                .execute(sqlite)?,
-        };
-    }
+    insert_batches!(conn, model_names::table, names);
+    insert_batches!(conn, resolution_history::table, resolutions);
     Ok(())
 }
 

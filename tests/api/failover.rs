@@ -245,6 +245,9 @@ fn writes_resume_on_the_promoted_standby_with_every_acknowledged_write_kept() {
     let acknowledged = Mutex::new(BTreeSet::new());
     let refused = Mutex::new(Vec::new());
     let readiness = Mutex::new(Vec::new());
+    // figures the README quotes (printed, never asserted: machines are noisy)
+    let longest = Mutex::new(Duration::ZERO);
+    let mut outage = (Instant::now(), Instant::now());
     std::thread::scope(|scope| {
         // the helpers stop even when this thread panics (else the scope waits forever)
         struct Stop<'a>(&'a AtomicBool);
@@ -258,8 +261,13 @@ fn writes_resume_on_the_promoted_standby_with_every_acknowledged_write_kept() {
             scope.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
                     // the client gives up after 60 s: a hung request fails below
+                    let started = Instant::now();
                     let response =
                         app.post("/api/v1/models/m/versions", json!({"source": "s3://b/m"}));
+                    longest
+                        .lock()
+                        .map(|mut l| *l = (*l).max(started.elapsed()))
+                        .ok();
                     match response.status {
                         201 => {
                             let version = response.json["version"].as_i64().unwrap_or_default();
@@ -289,6 +297,7 @@ fn writes_resume_on_the_promoted_standby_with_every_acknowledged_write_kept() {
             "writes before the failover",
         );
         eprintln!("failover: stopping the primary");
+        outage.0 = Instant::now();
         pair.stop(&pair.primary);
         // the probe notices before the operator promotes (with only the
         // read-only standby up, no connection can write)
@@ -304,6 +313,7 @@ fn writes_resume_on_the_promoted_standby_with_every_acknowledged_write_kept() {
         // the operator promotes the standby and clears what it inherited
         let standby = pair.standby.display().to_string();
         eprintln!("failover: promoting the standby");
+        let promoted = Instant::now();
         pg(&pair.bin, "pg_ctl", &["-D", &standby, "-w", "promote"]);
         eprintln!("failover: promoted");
         // as an operator would, with psql (ALTER SYSTEM runs outside any transaction)
@@ -319,6 +329,16 @@ fn writes_resume_on_the_promoted_standby_with_every_acknowledged_write_kept() {
         eprintln!("failover: synchronous_standby_names cleared");
         // writes resume on the new primary, modelgate untouched
         wait_for(
+            || acknowledged.lock().map_or(0, |a| a.len()) > before,
+            "the first write after the promotion",
+        );
+        outage.1 = Instant::now();
+        eprintln!(
+            "failover: writes resumed {:?} after the promotion, {:?} after the primary stopped",
+            outage.1 - promoted,
+            outage.1 - outage.0
+        );
+        wait_for(
             || acknowledged.lock().map_or(0, |a| a.len()) >= before + 20,
             "writes after the promotion",
         );
@@ -331,6 +351,12 @@ fn writes_resume_on_the_promoted_standby_with_every_acknowledged_write_kept() {
 
     let acknowledged = acknowledged.into_inner().unwrap_or_default();
     let refused = refused.into_inner().unwrap_or_default();
+    eprintln!(
+        "failover: {} writes acknowledged, {} refused with 503, the longest request {:?}",
+        acknowledged.len(),
+        refused.len(),
+        longest.into_inner().unwrap_or_default()
+    );
     let readiness = readiness.into_inner().unwrap_or_default();
     // what the writers were refused in between: 503s, never a 500 or a hang
     for (status, text) in &refused {

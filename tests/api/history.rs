@@ -77,6 +77,15 @@ fn index(app: &TestApp) -> (Vec<history::NameSpan>, Vec<history::Resolution>) {
     history::stored(&mut pooled).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Empties the history index, as in a database written before it existed.
+fn empty_index(conn: &mut DbConn) {
+    for table in ["model_names", "resolution_history"] {
+        diesel::sql_query(format!("DELETE FROM {table}"))
+            .execute(conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 #[test]
 fn each_instant_answers_what_every_stage_and_alias_of_a_name_resolved_to() {
     let app = spawn_app();
@@ -220,11 +229,7 @@ fn each_instant_answers_what_every_stage_and_alias_of_a_name_resolved_to() {
     {
         let mut pooled = app.conn();
         let conn: &mut DbConn = &mut pooled;
-        for table in ["model_names", "resolution_history"] {
-            diesel::sql_query(format!("DELETE FROM {table}"))
-                .execute(conn)
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        empty_index(conn);
         let written = history::rebuild_if_empty(conn).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(written, kept.0.len() + kept.1.len());
     }
@@ -243,11 +248,7 @@ fn a_restart_builds_the_index_of_a_database_written_before_it_existed() {
     {
         let mut pooled = app.conn();
         let conn: &mut DbConn = &mut pooled;
-        for table in ["model_names", "resolution_history"] {
-            diesel::sql_query(format!("DELETE FROM {table}"))
-                .execute(conn)
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        empty_index(conn);
     }
     let app = app.restart();
     assert_eq!(index(&app), kept);
