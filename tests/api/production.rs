@@ -557,7 +557,14 @@ fn a_stalled_database_answers_503_within_the_bound_and_serves_again_when_it_ends
     // a write and an uncached read wait at most their bound, then 503 with
     // Retry-After, changing nothing (the client gives up after 60 s: a hang
     // fails the test)
+    let started = Instant::now();
     let write = app.post("/api/v1/models/m/versions", json!({"source": "s3://b/m"}));
+    // figures the README quotes (printed, never asserted)
+    eprintln!(
+        "stall: the write answered {} after {:?}",
+        write.status,
+        started.elapsed()
+    );
     let message = write.expect_error(503, "TEMPORARILY_UNAVAILABLE");
     assert!(message.contains("did not answer in time"), "{message}");
     assert_eq!(
@@ -572,7 +579,13 @@ fn a_stalled_database_answers_503_within_the_bound_and_serves_again_when_it_ends
     )
     .expect_error(503, "TEMPORARILY_UNAVAILABLE");
     // the probe answers at once, not ready, and says why
+    let started = Instant::now();
     let ready = app.get("/readyz");
+    eprintln!(
+        "stall: /readyz answered {} after {:?}",
+        ready.status,
+        started.elapsed()
+    );
     let why = ready.expect_error(503, "TEMPORARILY_UNAVAILABLE");
     assert!(why.contains("timed out"), "{why}");
     let metrics = app.get("/metrics").text.clone();
