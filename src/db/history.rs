@@ -108,14 +108,18 @@ fn stage_in(payload: &serde_json::Value, key: &str) -> Option<Stage> {
     payload[key].as_str().and_then(|s| s.parse().ok())
 }
 
-fn effect(event: &EventRow) -> Result<Effect> {
+/// An event's payload, parsed (every reader of the chain parses it once).
+pub fn payload(event: &EventRow) -> Result<serde_json::Value> {
+    serde_json::from_str(&event.payload)
+        .map_err(|e| Error::internal_from(format!("event {} payload", event.id), e))
+}
+
+fn effect(event: &EventRow, payload: &serde_json::Value) -> Effect {
     let Some(name) = event.model_name.clone() else {
-        return Ok(Effect::Nothing);
+        return Effect::Nothing;
     };
-    let payload: serde_json::Value = serde_json::from_str(&event.payload)
-        .map_err(|e| Error::internal_from(format!("event {} payload", event.id), e))?;
     let text = |key: &str| payload[key].as_str().map(str::to_owned);
-    Ok(match event.event_type.as_str() {
+    match event.event_type.as_str() {
         "model.created" => Effect::Created(name),
         "model.renamed" => match (text("from"), text("to")) {
             (Some(from), Some(to)) => Effect::Renamed { from, to },
@@ -125,8 +129,8 @@ fn effect(event: &EventRow) -> Result<Effect> {
         "version.created" => Effect::Touches(name, vec![Slot::Stage(Stage::None)]),
         "version.stage_changed" => {
             let stages = [
-                stage_in(&payload, "from_stage"),
-                stage_in(&payload, "to_stage"),
+                stage_in(payload, "from_stage"),
+                stage_in(payload, "to_stage"),
             ];
             Effect::Touches(
                 name,
@@ -134,7 +138,7 @@ fn effect(event: &EventRow) -> Result<Effect> {
             )
         }
         "version.deleted" => {
-            let stage = stage_in(&payload, "stage").map(Slot::Stage);
+            let stage = stage_in(payload, "stage").map(Slot::Stage);
             let aliases = payload["removed_aliases"]
                 .as_array()
                 .into_iter()
@@ -147,7 +151,7 @@ fn effect(event: &EventRow) -> Result<Effect> {
             None => Effect::Nothing,
         },
         _ => Effect::Nothing,
-    })
+    }
 }
 
 /// The model that holds `name` now: its key and its row id.
@@ -279,7 +283,7 @@ pub(super) fn index(conn: &mut DbConn, appended: &[EventRow]) -> Result<()> {
     // by model key: its row id, and each touched slot
     let mut touched: BTreeMap<i64, (Option<i64>, BTreeMap<Slot, Touch>)> = BTreeMap::new();
     for event in appended {
-        match effect(event)? {
+        match effect(event, &payload(event)?) {
             Effect::Created(name) => {
                 let model_id: Option<i64> = registered_models::table
                     .filter(registered_models::name.eq(&name))
@@ -377,8 +381,8 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Applies the next event.
-    pub fn apply(&mut self, event: &EventRow) -> Result<()> {
+    /// Applies the next event (`payload`: its payload, parsed).
+    pub fn apply(&mut self, event: &EventRow, payload: &serde_json::Value) {
         // events appended before time was kept monotonic may step back
         let ts = self
             .millisecond
@@ -387,7 +391,7 @@ impl Replay {
             self.settle();
             self.millisecond = Some(ts);
         }
-        match effect(event)? {
+        match effect(event, payload) {
             Effect::Created(name) => {
                 self.models.insert(event.id, Model::default());
                 self.hold(name, event.id, ts, event.id);
@@ -402,15 +406,13 @@ impl Replay {
             }
             Effect::Touches(name, slots) => {
                 let Some(&key) = self.holders.get(&name) else {
-                    return Ok(());
+                    return;
                 };
                 let model = self.models.entry(key).or_default();
-                let payload: serde_json::Value =
-                    serde_json::from_str(&event.payload).unwrap_or_default();
                 match (event.event_type.as_str(), event.version) {
                     ("version.created", Some(version)) => model.enter(version, Stage::None),
                     ("version.stage_changed", Some(version)) => {
-                        if let Some(stage) = stage_in(&payload, "to_stage") {
+                        if let Some(stage) = stage_in(payload, "to_stage") {
                             model.enter(version, stage);
                         }
                     }
@@ -438,7 +440,6 @@ impl Replay {
             }
             Effect::Nothing => {}
         }
-        Ok(())
     }
 
     fn hold(&mut self, name: String, key: i64, ts: i64, event_id: i64) {
@@ -539,7 +540,7 @@ pub fn rebuild_if_empty(conn: &mut DbConn) -> Result<usize> {
         }
         let mut replay = Replay::default();
         chain::walk(conn, |event| {
-            replay.apply(event)?;
+            replay.apply(event, &payload(event)?);
             Ok(ControlFlow::Continue(()))
         })?;
         let (names, resolutions) = replay.finish();
@@ -700,7 +701,8 @@ mod tests {
 
         let mut replay = Replay::default();
         for event in &events {
-            replay.apply(event).unwrap_or_else(|e| panic!("{e}"));
+            let parsed = payload(event).unwrap_or_else(|e| panic!("{e}"));
+            replay.apply(event, &parsed);
         }
         let (names, resolutions) = replay.finish();
         assert_eq!(stored(&mut conn).ok(), Some((names, resolutions.clone())));

@@ -25,7 +25,7 @@ use crate::db::{self, DbConn, now_ms};
 use crate::domain::events::check_links;
 use crate::domain::lifecycle::activity_type;
 use crate::domain::sql::{Page, PageToken};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A signed checkpoint of the event chain.
 #[derive(
@@ -249,8 +249,9 @@ fn replay_differs(conn: &mut DbConn) -> Result<Option<String>> {
     let mut requests = Requests::new();
     let mut history = history::Replay::default();
     walk(conn, |event| {
-        apply_event(&mut models, &mut requests, event)?;
-        history.apply(event)?;
+        let payload = history::payload(event)?;
+        apply_event(&mut models, &mut requests, event, &payload)?;
+        history.apply(event, &payload);
         Ok(ControlFlow::Continue(()))
     })?;
     let mut tables: BTreeMap<String, Replayed> = registered_models::table
@@ -500,9 +501,8 @@ fn apply_event(
     models: &mut BTreeMap<String, Replayed>,
     requests: &mut Requests,
     event: &EventRow,
+    payload: &serde_json::Value,
 ) -> Result<()> {
-    let payload: serde_json::Value = serde_json::from_str(&event.payload)
-        .map_err(|e| Error::internal_from(format!("event {} payload", event.id), e))?;
     let name = event.model_name.clone().unwrap_or_default();
     let text = |key: &str| payload[key].as_str().map(str::to_owned);
     match event.event_type.as_str() {

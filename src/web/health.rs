@@ -34,13 +34,17 @@ impl DbHealth {
             None => {}
         }
         match outcome {
-            Err(Error::Timeout(_)) => {
-                self.timed_out_at.store(now_ms(), Ordering::Relaxed);
-                metrics::counter!("modelgate_db_timeouts_total").increment(1);
-            }
+            Err(Error::Timeout(_)) => self.timed_out(),
             Ok(_) => self.timed_out_at.store(0, Ordering::Relaxed),
             Err(_) => {}
         }
+    }
+
+    /// Database work ran past its bound (inside the database, or the
+    /// request gave up waiting for it).
+    pub fn timed_out(&self) {
+        self.timed_out_at.store(now_ms(), Ordering::Relaxed);
+        metrics::counter!("modelgate_db_timeouts_total").increment(1);
     }
 
     /// When writes last found the storage full, if that still holds.

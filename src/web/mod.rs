@@ -103,8 +103,7 @@ impl AppState {
                      a change may still be applied: read before retrying",
                     bound.as_millis()
                 ));
-                self.health
-                    .observe::<()>(None, &Err(Error::Timeout(String::new())));
+                self.health.timed_out();
                 Err(error)
             }
         }

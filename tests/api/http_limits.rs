@@ -11,6 +11,22 @@ fn raw_exchange(port: u16, request: &[u8]) -> String {
     slow_exchange(port, request, b"")
 }
 
+/// Asserts an answer's status line and that it carries each header line
+/// (compared in lowercase).
+fn assert_answer(answer: &str, status_line: &str, headers: &[&str]) {
+    assert!(
+        answer.starts_with(&format!("HTTP/1.1 {status_line}\r\n")),
+        "{answer}"
+    );
+    let lowercase = answer.to_ascii_lowercase();
+    for header in headers {
+        assert!(
+            lowercase.contains(&format!("{header}\r\n")),
+            "{header}: {answer}"
+        );
+    }
+}
+
 #[test]
 fn an_oversized_head_or_request_line_gets_an_empty_answer_from_the_parser() {
     let app = spawn_app();
@@ -18,37 +34,17 @@ fn an_oversized_head_or_request_line_gets_an_empty_answer_from_the_parser() {
     huge_header.extend(std::iter::repeat_n(b'a', 1_000_000));
     huge_header.extend(b"\r\n\r\n");
     let answer = raw_exchange(app.port, &huge_header);
-    assert!(
-        answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
-        "{answer}"
-    );
-    assert!(
-        answer
-            .to_ascii_lowercase()
-            .contains("content-length: 0\r\n"),
-        "{answer}"
-    );
-    assert!(
-        answer
-            .to_ascii_lowercase()
-            .contains("connection: close\r\n"),
-        "{answer}"
+    assert_answer(
+        &answer,
+        "431 Request Header Fields Too Large",
+        &["content-length: 0", "connection: close"],
     );
 
     let mut long_uri = b"GET /api/v1/models?".to_vec();
     long_uri.extend(std::iter::repeat_n(b'a', 70_000));
     long_uri.extend(b" HTTP/1.1\r\nHost: x\r\n\r\n");
     let answer = raw_exchange(app.port, &long_uri);
-    assert!(
-        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
-        "{answer}"
-    );
-    assert!(
-        answer
-            .to_ascii_lowercase()
-            .contains("content-length: 0\r\n"),
-        "{answer}"
-    );
+    assert_answer(&answer, "400 Bad Request", &["content-length: 0"]);
 
     // and the server goes on answering normally
     app.get("/api/v1/models").expect(200);
@@ -94,16 +90,7 @@ fn a_body_trickled_past_its_deadline_gets_408_and_the_connection_closed() {
     let head = b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\n\
                  Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"username\": \"";
     let answer = slow_exchange(app.port, head, TRICKLE);
-    assert!(
-        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
-        "{answer}"
-    );
-    assert!(
-        answer
-            .to_ascii_lowercase()
-            .contains("connection: close\r\n"),
-        "{answer}"
-    );
+    assert_answer(&answer, "408 Request Timeout", &["connection: close"]);
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
     let body: serde_json::Value =
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
@@ -124,10 +111,7 @@ fn a_body_trickled_past_its_deadline_gets_408_and_the_connection_closed() {
         app.admin_header()
     );
     let answer = slow_exchange(app.port, head.as_bytes(), TRICKLE);
-    assert!(
-        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
-        "{answer}"
-    );
+    assert_answer(&answer, "408 Request Timeout", &[]);
     assert_eq!(app.snapshot(), before, "a cut-off request changed nothing");
     app.create_model("served");
 }
@@ -140,16 +124,7 @@ fn a_head_trickled_past_its_deadline_gets_the_connection_closed() {
         b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nX-Slow: ",
         TRICKLE,
     );
-    assert!(
-        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
-        "{answer}"
-    );
-    assert!(
-        answer
-            .to_ascii_lowercase()
-            .contains("content-length: 0\r\n"),
-        "{answer}"
-    );
+    assert_answer(&answer, "408 Request Timeout", &["content-length: 0"]);
     app.get("/api/v1/models").expect(200);
 
     // a longer deadline is honoured: a head sent over 7 s (past the HTTP
@@ -162,5 +137,5 @@ fn a_head_trickled_past_its_deadline_gets_the_connection_closed() {
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",
         rest,
     );
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert_answer(&answer, "200 OK", &[]);
 }
