@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -67,8 +68,8 @@ impl Deployment {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn: {e}"));
-        let stdout = capture(child.stdout.take());
-        let stderr = capture(child.stderr.take());
+        let (stdout, stdout_reader) = capture(child.stdout.take());
+        let (stderr, stderr_reader) = capture(child.stderr.take());
         let started = Instant::now();
         let port = loop {
             let log = stderr.lock().map(|l| l.clone()).unwrap_or_default();
@@ -91,6 +92,7 @@ impl Deployment {
             address: format!("http://127.0.0.1:{port}"),
             stdout,
             stderr,
+            readers: stdout_reader.into_iter().chain(stderr_reader).collect(),
         }
     }
 }
@@ -101,9 +103,13 @@ impl Drop for Deployment {
     }
 }
 
-fn capture(stream: Option<impl std::io::Read + Send + 'static>) -> Arc<Mutex<String>> {
+/// Collects a child's output line by line on a thread of its own, which ends
+/// when the child's end of the pipe closes.
+fn capture(
+    stream: Option<impl std::io::Read + Send + 'static>,
+) -> (Arc<Mutex<String>>, Option<JoinHandle<()>>) {
     let buffer = Arc::new(Mutex::new(String::new()));
-    if let Some(stream) = stream {
+    let reader = stream.map(|stream| {
         let sink = buffer.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -112,9 +118,9 @@ fn capture(stream: Option<impl std::io::Read + Send + 'static>) -> Arc<Mutex<Str
                     text.push('\n');
                 }
             }
-        });
-    }
-    buffer
+        })
+    });
+    (buffer, reader)
 }
 
 pub(crate) struct Server {
@@ -122,6 +128,7 @@ pub(crate) struct Server {
     pub(crate) address: String,
     pub(crate) stdout: Arc<Mutex<String>>,
     pub(crate) stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
 }
 
 /// A failing test must not leave its server running.
@@ -198,11 +205,33 @@ impl Server {
         )
     }
 
+    /// Waits until standard output holds `needle`, failing after 30 s;
+    /// returns the output so far.
+    pub(crate) fn wait_for_stdout(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let stdout = self.stdout.lock().map(|t| t.clone()).unwrap_or_default();
+            if stdout.contains(needle) {
+                return stdout;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "'{needle}' not on standard output after 30 s: {stdout}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops the process and returns (stdout, stderr).
     pub(crate) fn stop(mut self) -> (String, String) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::thread::sleep(Duration::from_millis(100));
+        // the readers end once the pipes close: all the output is in
+        for reader in std::mem::take(&mut self.readers) {
+            reader
+                .join()
+                .unwrap_or_else(|_| panic!("an output reader panicked"));
+        }
         let read = |b: &Arc<Mutex<String>>| b.lock().map(|t| t.clone()).unwrap_or_default();
         (read(&self.stdout), read(&self.stderr))
     }
@@ -212,15 +241,13 @@ impl Server {
 fn first_start_prints_a_generated_admin_password_once_and_logs_no_secret() {
     let deployment = Deployment::new();
     let server = deployment.serve();
-    std::thread::sleep(Duration::from_millis(200));
-    let stdout = server.stdout.lock().map(|t| t.clone()).unwrap_or_default();
     // standard output is not a terminal here (a container's is its log
     // stream): the password goes to a file, and only its path is printed
     let file = deployment
         .dir
         .path()
         .join(modelgate::startup::ADMIN_PASSWORD_FILE);
-    assert!(stdout.contains(&file.display().to_string()), "{stdout}");
+    let stdout = server.wait_for_stdout(&file.display().to_string());
     let admin_password = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
         .trim()
@@ -322,8 +349,8 @@ fn first_start_prints_a_generated_admin_password_once_and_logs_no_secret() {
     assert!(!users.to_string().contains("argon2"), "{users}");
 
     // the generated password is printed on the first start only
+    // (stop collects everything the process wrote before it was killed)
     let server = deployment.serve();
-    std::thread::sleep(Duration::from_millis(200));
     let (stdout, _) = server.stop();
     assert!(!stdout.contains("password"), "{stdout}");
 }

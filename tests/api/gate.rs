@@ -2,6 +2,7 @@
 //! request, `gate --wait` blocks until it is decided, with the documented
 //! exit codes.
 
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -76,14 +77,15 @@ fn promote_to_production(app: &TestApp, pipeline: &str) -> (String, Value) {
     (version, requested["request"]["id"].clone())
 }
 
-/// Starts `gate --wait 60s`, checks that it blocks, runs `decide`, and
-/// returns the gate's exit code, its stderr and how long it took after the decision.
+/// Starts `gate --wait 60s`, waits (failing loudly after 30 s) until it
+/// reports that it is waiting for the request, runs `decide`, and returns the
+/// gate's exit code and everything it wrote to stderr.
 fn gate_across(
     app: &TestApp,
     pipeline: &str,
     version: &str,
     decide: impl FnOnce(),
-) -> (i32, String, Duration) {
+) -> (i32, String) {
     let mut child = modelgate(
         app,
         pipeline,
@@ -99,28 +101,45 @@ fn gate_across(
     )
     .spawn()
     .unwrap_or_else(|e| panic!("spawn gate: {e}"));
-    std::thread::sleep(Duration::from_millis(1500));
+    let stderr = child
+        .stderr
+        .take()
+        .unwrap_or_else(|| panic!("the gate's stderr is piped"));
+    let (lines, received) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut progress = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !progress.contains("waiting for request") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match received.recv_timeout(left) {
+            Ok(line) => progress.push_str(&format!("{line}\n")),
+            Err(_) => panic!("the gate said nothing about waiting within 30 s: {progress}"),
+        }
+    }
     assert!(
         child.try_wait().ok().flatten().is_none(),
-        "gate returned before the request was decided"
+        "gate returned before the request was decided: {progress}"
     );
     decide();
-    let decided = Instant::now();
-    let output = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("gate: {e}"));
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        decided.elapsed(),
-    )
+    let status = child.wait().unwrap_or_else(|e| panic!("gate: {e}"));
+    reader
+        .join()
+        .unwrap_or_else(|_| panic!("the stderr reader panicked"));
+    progress.extend(received.try_iter().map(|line| format!("{line}\n")));
+    (status.code().unwrap_or(-1), progress)
 }
 
 #[test]
 fn the_gate_opens_when_an_approver_approves() {
     let (app, pipeline, approver) = setup();
     let (version, request) = promote_to_production(&app, &pipeline);
-    let (code, progress, after) = gate_across(&app, &pipeline, &version, || {
+    let (code, progress) = gate_across(&app, &pipeline, &version, || {
         let (code, approved, errors) = run(
             &app,
             &approver,
@@ -137,10 +156,6 @@ fn the_gate_opens_when_an_approver_approves() {
     });
     assert_eq!(code, 0, "{progress}");
     assert!(progress.contains("0/1 approvals"), "{progress}");
-    assert!(
-        after < Duration::from_secs(10),
-        "the gate noticed within its polling interval"
-    );
     assert_eq!(
         app.get(&format!("/api/v1/models/churn/versions/{version}"))
             .expect(200)["current_stage"],
@@ -159,7 +174,7 @@ fn the_gate_opens_when_an_approver_approves() {
 fn the_gate_exits_1_when_the_request_is_rejected() {
     let (app, pipeline, approver) = setup();
     let (version, request) = promote_to_production(&app, &pipeline);
-    let (code, progress, _) = gate_across(&app, &pipeline, &version, || {
+    let (code, progress) = gate_across(&app, &pipeline, &version, || {
         let (code, _, errors) = run(
             &app,
             &approver,
@@ -292,4 +307,76 @@ fn a_gate_usage_error_exits_3_not_2() {
     assert_eq!(code, 3, "{errors}");
     let (code, _, errors) = run(&app, &pipeline, &["gate", "churn", "1"]);
     assert_eq!(code, 3, "{errors}");
+}
+
+/// `gate` without `--wait` on a version whose newest request for the stage
+/// is no longer pending: exit code and stderr.
+fn gate_now(app: &TestApp, pipeline: &str, version: &str) -> (i32, String) {
+    let (code, _, errors) = run(
+        app,
+        pipeline,
+        &["gate", "churn", version, "--stage", "Production"],
+    );
+    (code, errors)
+}
+
+#[test]
+fn the_gate_exits_1_for_a_cancelled_a_stale_and_an_applied_then_moved_request() {
+    let (app, pipeline, approver) = setup();
+
+    // cancelled by its requester
+    let (cancelled, request) = promote_to_production(&app, &pipeline);
+    let (code, _, errors) = run(
+        &app,
+        &pipeline,
+        &["requests", "cancel", &request.to_string()],
+    );
+    assert_eq!(code, 0, "{errors}");
+    let (code, errors) = gate_now(&app, &pipeline, &cancelled);
+    assert_eq!(code, 1, "{errors}");
+    assert!(
+        errors.contains(&format!("request {request} was cancelled by ci-bot")),
+        "{errors}"
+    );
+
+    // stale: another version moved into Staging archiving the existing ones
+    let (stale, request) = promote_to_production(&app, &pipeline);
+    let other = app.create_version("churn");
+    app.transition("churn", other, "Staging", true).expect(200);
+    assert_eq!(
+        app.stage("churn", stale.parse().unwrap_or_default()),
+        "Archived"
+    );
+    let (code, errors) = gate_now(&app, &pipeline, &stale);
+    assert_eq!(code, 1, "{errors}");
+    assert!(
+        errors.contains(&format!("request {request} went stale")),
+        "{errors}"
+    );
+
+    // applied, then moved on by someone else
+    let (moved, request) = promote_to_production(&app, &pipeline);
+    let (code, approved, errors) = run(
+        &app,
+        &approver,
+        &["requests", "approve", &request.to_string()],
+    );
+    assert_eq!(code, 0, "{errors}");
+    assert_eq!(approved["status"], "applied");
+    assert_eq!(gate_now(&app, &pipeline, &moved).0, 0);
+    app.transition(
+        "churn",
+        moved.parse().unwrap_or_default(),
+        "Archived",
+        false,
+    )
+    .expect(200);
+    let (code, errors) = gate_now(&app, &pipeline, &moved);
+    assert_eq!(code, 1, "{errors}");
+    assert!(
+        errors.contains(&format!(
+            "request {request} was applied, but churn version {moved} has since moved to Archived"
+        )),
+        "{errors}"
+    );
 }

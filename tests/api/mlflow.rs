@@ -444,10 +444,19 @@ fn oversized_basic_credentials_and_filters_are_client_errors() {
     call(&app, "GET", &many, None).expect_error(400, "INVALID_PARAMETER_VALUE");
 }
 
-/// Waits until the clock has moved on, so that the next write gets a later
-/// millisecond timestamp than the last one.
+/// Waits until the clock has moved past the millisecond it shows now, so that
+/// the next write gets a later timestamp than every write already answered.
 fn next_millisecond() {
-    std::thread::sleep(std::time::Duration::from_millis(5));
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default()
+    };
+    let start = now();
+    while now() <= start {
+        std::thread::yield_now();
+    }
 }
 
 /// What a search returns, in order: every page of `search` (`order_by` and

@@ -257,6 +257,38 @@ fn a_request_whose_version_moved_goes_stale_and_cannot_be_approved() {
 }
 
 #[test]
+fn another_versions_archive_existing_makes_a_pending_request_stale_with_an_event() {
+    let app = spawn_app();
+    let p = people(&app);
+    staged_model(&app, "m", 1);
+    let id = request(&app, &p.carol, "m", 1, json!({"stage": "Production"}))["id"].clone();
+    // version 2 enters Staging and archives the versions already there
+    app.create_version("m");
+    app.transition("m", 2, "Staging", true).expect(200);
+    assert_eq!(
+        app.stages("m"),
+        vec![(1, "Archived".into()), (2, "Staging".into())]
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/transition-requests/{id}"))
+            .expect(200)["status"],
+        "stale"
+    );
+    let events = app
+        .get("/api/v1/events?model=m&type=request.stale")
+        .expect(200)["events"]
+        .clone();
+    let events = events.as_array().cloned().unwrap_or_default();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["version"], 1);
+    assert_eq!(events[0]["payload"]["id"], id);
+    assert_eq!(events[0]["payload"]["from_stage"], "Staging");
+    assert_eq!(events[0]["payload"]["current_stage"], "Archived");
+    decide(&app, &p.april, &id, "approve").expect_error(409, "CONFLICT");
+    assert_eq!(app.stage("m", 1), "Archived");
+}
+
+#[test]
 fn requests_are_validated_against_the_policy() {
     let app = spawn_app();
     let p = people(&app);
