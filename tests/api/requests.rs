@@ -582,3 +582,52 @@ fn approving_follows_the_policy_in_force_not_the_one_at_request_time() {
     let message = decide(&stricter, &p.april, &id, "approve").expect_error(409, "CONFLICT");
     assert!(message.contains("no longer allows"), "{message}");
 }
+
+#[test]
+fn the_default_policy_answers_the_designs_nine_rules() {
+    let app = spawn_app();
+    let viewer = app.user_token("vic", "viewer");
+    let policy = app
+        .call_as(Some(&viewer), "GET", "/api/v1/policy", None)
+        .expect(200)
+        .clone();
+    let rules: Vec<(String, String, String, i64)> = policy["rules"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rules in {policy}"))
+        .iter()
+        .map(|rule| {
+            (
+                rule["from"].as_str().unwrap_or_default().to_owned(),
+                rule["to"].as_str().unwrap_or_default().to_owned(),
+                rule["direct"].as_str().unwrap_or_default().to_owned(),
+                rule["approvals"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let design = [
+        ("None", "Staging", "contributor"),
+        ("None", "Archived", "contributor"),
+        ("Staging", "None", "contributor"),
+        ("Staging", "Production", "admin"),
+        ("Staging", "Archived", "contributor"),
+        ("Production", "Staging", "approver"),
+        ("Production", "Archived", "approver"),
+        ("Archived", "Staging", "contributor"),
+        ("Archived", "Production", "approver"),
+    ];
+    let mut expected: Vec<(String, String, String, i64)> = design
+        .iter()
+        .map(|(from, to, direct)| ((*from).into(), (*to).into(), (*direct).into(), 1))
+        .collect();
+    let mut sorted = rules.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected, "{policy}");
+    assert_eq!(rules.len(), 9);
+    assert_eq!(
+        policy["guards"],
+        json!([{"stage": "Production", "gate": [
+            {"from": "Staging", "to": "Production", "direct": "admin", "approvals": 1},
+        ]}])
+    );
+}

@@ -93,3 +93,33 @@ fn without_trusted_proxies_a_forwarded_header_is_ignored() {
         429
     );
 }
+
+#[test]
+fn a_correct_login_clears_the_users_earlier_failures() {
+    let app = spawn_app_with_config("[auth]\nlogin_max_failures_per_user = 3\n");
+    app.user_token("vera", "viewer");
+    let login = |password: &str| {
+        app.call_as(
+            None,
+            "POST",
+            "/api/v1/auth/token",
+            Some(json!({"username": "vera", "password": password})),
+        )
+        .status
+    };
+    // two failures, one short of the limit, then a success
+    assert_eq!(login("wrong-password"), 401);
+    assert_eq!(login("wrong-password"), 401);
+    assert_eq!(login("password-vera"), 200);
+    // the earlier failures no longer count: two more are still answered 401,
+    // and the user can still sign in (with them counted, the limit of 3
+    // would refuse the second and the sign-in with 429)
+    assert_eq!(login("wrong-password"), 401);
+    assert_eq!(login("wrong-password"), 401);
+    assert_eq!(login("password-vera"), 200);
+    // and the limit itself holds: three failures in a row refuse the user
+    for _ in 0..3 {
+        assert_eq!(login("wrong-password"), 401);
+    }
+    assert_eq!(login("password-vera"), 429);
+}

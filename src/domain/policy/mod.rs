@@ -306,6 +306,66 @@ mod tests {
         }
     }
 
+    /// DESIGN §4's table, written out independently of `default_rules`:
+    /// every ordered pair of stages, its direct role, or no rule.
+    #[test]
+    fn default_table_has_the_designs_nine_rules_and_no_other() {
+        use Stage::*;
+        let design = [
+            ((None, Staging), Role::Contributor),
+            ((Staging, Production), Role::Admin),
+            ((Production, Archived), Role::Approver),
+            ((Archived, Production), Role::Approver),
+            ((Production, Staging), Role::Approver),
+            ((Staging, None), Role::Contributor),
+            ((Staging, Archived), Role::Contributor),
+            ((None, Archived), Role::Contributor),
+            ((Archived, Staging), Role::Contributor),
+        ];
+        let policy = Policy::default_rules();
+        let stages = [None, Staging, Production, Archived];
+        let roles = [Role::Viewer, Role::Contributor, Role::Approver, Role::Admin];
+        for from in stages {
+            for to in stages {
+                let expected =
+                    design
+                        .iter()
+                        .find(|(pair, _)| *pair == (from, to))
+                        .map(|(_, direct)| Rule {
+                            from,
+                            to,
+                            direct: *direct,
+                            approvals: 1,
+                        });
+                assert_eq!(policy.rule(from, to), expected, "{from} -> {to}");
+                for (rank, role) in roles.into_iter().enumerate() {
+                    // cleared: the rule itself, not a guard raising it
+                    let decision = policy.decide(role, from, to, true);
+                    match expected {
+                        Option::None => assert!(decision.is_err(), "{from} -> {to} as {role}"),
+                        Some(rule)
+                            if rank
+                                >= roles
+                                    .iter()
+                                    .position(|r| *r == rule.direct)
+                                    .unwrap_or(usize::MAX) =>
+                        {
+                            assert!(
+                                matches!(decision, Ok(Decision::Direct(_))),
+                                "{from} -> {to} as {role}: {decision:?}"
+                            )
+                        }
+                        Some(_) => assert!(
+                            matches!(decision, Ok(Decision::NeedsApproval(_))),
+                            "{from} -> {to} as {role}: {decision:?}"
+                        ),
+                    }
+                }
+            }
+        }
+        assert_eq!(policy.rules().count(), design.len());
+    }
+
     #[test]
     fn default_table_matches_the_design() {
         let policy = Policy::default_rules();
