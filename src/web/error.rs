@@ -255,4 +255,77 @@ mod tests {
             Some(&b"GET, PATCH"[..])
         );
     }
+
+    #[actix_web::test]
+    async fn the_middleware_rewrites_a_plain_error_into_the_json_body_and_leaves_the_rest() {
+        use actix_web::{App, middleware::from_fn, test};
+        let plain = |status: StatusCode, text: &'static str| {
+            move || async move {
+                HttpResponse::build(status)
+                    .content_type("text/plain")
+                    .body(text)
+            }
+        };
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(json_errors))
+                .route(
+                    "/404",
+                    web::get().to(plain(StatusCode::NOT_FOUND, "no such file")),
+                )
+                .route(
+                    "/413",
+                    web::get().to(plain(StatusCode::PAYLOAD_TOO_LARGE, "too big")),
+                )
+                .route("/401", web::get().to(plain(StatusCode::UNAUTHORIZED, "")))
+                .route(
+                    "/409",
+                    web::get().to(plain(StatusCode::CONFLICT, " taken ")),
+                )
+                .route(
+                    "/500",
+                    web::get().to(plain(StatusCode::INTERNAL_SERVER_ERROR, "stack trace here")),
+                )
+                .route("/ok", web::get().to(plain(StatusCode::OK, "fine")))
+                .route(
+                    "/json",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, Error>(Error::Conflict("moved".into()))
+                    }),
+                ),
+        )
+        .await;
+        let cases = [
+            ("/404", 404, "ENDPOINT_NOT_FOUND", "no such file"),
+            ("/413", 413, "REQUEST_TOO_LARGE", "too big"),
+            ("/401", 401, "UNAUTHENTICATED", "Unauthorized"),
+            ("/409", 409, "INVALID_PARAMETER_VALUE", "taken"),
+            ("/500", 500, "INTERNAL_ERROR", "internal server error"),
+            ("/json", 409, "CONFLICT", "moved"),
+        ];
+        for (path, status, code, message) in cases {
+            let response =
+                test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+            assert_eq!(response.status().as_u16(), status, "{path}");
+            assert_eq!(
+                response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| v.as_bytes()),
+                Some(&b"application/json"[..]),
+                "{path}"
+            );
+            let body: serde_json::Value = test::read_body_json(response).await;
+            assert_eq!(
+                body,
+                serde_json::json!({"error_code": code, "message": message}),
+                "{path}"
+            );
+        }
+        // a success is not touched
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/ok").to_request()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(test::read_body(response).await, "fine");
+    }
 }

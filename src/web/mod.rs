@@ -146,21 +146,27 @@ impl AppState {
             .map_or_else(|| req.path(), |pq| pq.as_str())
             .to_owned();
         let cache = self.cache.clone();
-        let answer = self
+        let (answer, cache_status) = self
             .db(move |conn| {
                 let Authorized { head, .. } = authorize(conn)?;
                 if let Some(answer) = cache.get(head, &key) {
-                    return Ok(answer);
+                    return Ok((answer, "modelgate; hit"));
                 }
                 let answer = serde_json::to_vec(&work(conn)?)
                     .map(web::Bytes::from)
                     .map_err(|e| Error::internal_from("cannot encode the answer", e))?;
-                cache.put(head, key, answer.clone());
-                Ok(answer)
+                let status = if cache.put(head, key, answer.clone()) {
+                    "modelgate; fwd=miss; stored"
+                } else {
+                    "modelgate; fwd=miss"
+                };
+                Ok((answer, status))
             })
             .await?;
         Ok(HttpResponse::Ok()
             .content_type(actix_web::http::header::ContentType::json())
+            // RFC 9211: whether the answer came from the read cache
+            .insert_header(("Cache-Status", cache_status))
             .body(answer))
     }
 }

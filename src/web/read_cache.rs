@@ -73,9 +73,11 @@ impl ReadCache {
     /// other head than the cache's starts afresh: a newer one because data
     /// changed, an older one because the database went back (a restored
     /// backup), whose old answers must not come back when its ids catch up.
-    pub fn put(&self, head: i64, key: String, answer: Bytes) {
+    /// Whether the answer was kept (not when the cache is off or full, or
+    /// the answer too large).
+    pub fn put(&self, head: i64, key: String, answer: Bytes) -> bool {
         if !self.enabled {
-            return;
+            return false;
         }
         let mut generation = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if head != generation.head {
@@ -89,13 +91,14 @@ impl ReadCache {
             || generation.answers.len() >= MAX_ENTRIES
             || generation.bytes + size > MAX_BYTES
         {
-            return;
+            return false;
         }
         let key_len = key.len();
         if let Some(previous) = generation.answers.insert(key, answer) {
             generation.bytes -= key_len + previous.len();
         }
         generation.bytes += size;
+        true
     }
 }
 

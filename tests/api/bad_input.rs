@@ -272,6 +272,17 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
         "ENDPOINT_NOT_FOUND",
     );
     refused(&app, "GET", "/", None, &[], 404, "ENDPOINT_NOT_FOUND");
+    // a file the Swagger UI does not have: its handler answers a plain 404,
+    // which the JSON-error middleware rewrites
+    refused(
+        &app,
+        "GET",
+        "/docs/no-such-asset.js",
+        None,
+        &[],
+        404,
+        "ENDPOINT_NOT_FOUND",
+    );
     let before = app.snapshot();
     let response = app.raw("PUT", "/api/v1/models", None, &[]);
     response.expect_error(405, "METHOD_NOT_ALLOWED");

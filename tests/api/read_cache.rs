@@ -5,8 +5,26 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-/// The cached reads of model `m`, native and MLflow, as (path, answer).
-fn reads(server: &TestApp) -> Vec<(&'static str, Value)> {
+const HIT: &str = "modelgate; hit";
+const MISS: &str = "modelgate; fwd=miss; stored";
+
+/// A read that must not come from the cache (a write came in between): its
+/// answer, which was computed and kept.
+fn fresh(server: &TestApp, path: &str) -> crate::helpers::TestResponse {
+    let response = server.get(path);
+    if response.status == 200 {
+        assert_eq!(
+            response.headers.get("cache-status").map(String::as_str),
+            Some(MISS),
+            "{path}"
+        );
+    }
+    response
+}
+
+/// The cached reads of model `m`, native and MLflow, as (path, answer),
+/// each answered from the cache or not as `cache_status` says.
+fn reads(server: &TestApp, cache_status: &str) -> Vec<(&'static str, Value)> {
     [
         "/api/v1/models/m",
         "/api/v1/models?max_results=10",
@@ -28,6 +46,11 @@ fn reads(server: &TestApp) -> Vec<(&'static str, Value)> {
             Some("application/json"),
             "{path}"
         );
+        assert_eq!(
+            response.headers.get("cache-status").map(String::as_str),
+            Some(cache_status),
+            "{path}"
+        );
         (path, response.json)
     })
     .collect()
@@ -45,10 +68,12 @@ fn cached_reads_follow_every_write_on_every_replica() {
     }
     app.transition("m", 2, "Production", false).expect(200);
 
-    // twice each, so the second answers come from the cache, and alike
-    let first = reads(&replica);
-    assert_eq!(reads(&replica), first);
-    assert_eq!(reads(&app), first);
+    // twice each, so the second answers come from the cache, and alike;
+    // each replica has its own cache
+    let first = reads(&replica, MISS);
+    assert_eq!(reads(&replica, HIT), first);
+    assert_eq!(reads(&app, MISS), first);
+    assert_eq!(reads(&app, HIT), first);
     assert_eq!(first[0].1["description"], Value::Null);
     assert_eq!(first[2].1["version"], 2);
 
@@ -56,35 +81,34 @@ fn cached_reads_follow_every_write_on_every_replica() {
     app.patch("/api/v1/models/m", json!({"description": "fraud"}))
         .expect(200);
     assert_eq!(
-        replica.get("/api/v1/models/m").expect(200)["description"],
+        fresh(&replica, "/api/v1/models/m").expect(200)["description"],
         "fraud"
     );
     assert_eq!(
-        replica
-            .get("/api/2.0/mlflow/registered-models/get?name=m")
-            .expect(200)["registered_model"]["description"],
+        fresh(&replica, "/api/2.0/mlflow/registered-models/get?name=m").expect(200)["registered_model"]
+            ["description"],
         "fraud"
     );
 
     app.transition("m", 1, "Production", true).expect(200);
-    let latest = replica
-        .get("/api/v1/models/m/latest?stage=Production")
+    let latest = fresh(&replica, "/api/v1/models/m/latest?stage=Production")
         .expect(200)
         .clone();
     assert_eq!(latest["version"], 1);
-    let mlflow_latest = replica
-        .get("/api/2.0/mlflow/registered-models/get-latest-versions?name=m&stages=Production")
-        .expect(200)
-        .clone();
+    let mlflow_latest = fresh(
+        &replica,
+        "/api/2.0/mlflow/registered-models/get-latest-versions?name=m&stages=Production",
+    )
+    .expect(200)
+    .clone();
     assert_eq!(mlflow_latest["model_versions"][0]["version"], "1");
     assert_eq!(
-        replica.get("/api/v1/models/m/versions/1").expect(200)["current_stage"],
+        fresh(&replica, "/api/v1/models/m/versions/1").expect(200)["current_stage"],
         "Production"
     );
 
     app.create_version("m");
-    let page = replica
-        .get("/api/v1/models/m/versions?max_results=100")
+    let page = fresh(&replica, "/api/v1/models/m/versions?max_results=100")
         .expect(200)
         .clone();
     assert_eq!(page["versions"].as_array().map(Vec::len), Some(3));
@@ -94,30 +118,27 @@ fn cached_reads_follow_every_write_on_every_replica() {
         json!({"value": "risk"}),
     )
     .expect(200);
-    let version = replica
-        .get("/api/2.0/mlflow/model-versions/get?name=m&version=1")
-        .expect(200)
-        .clone();
+    let version = fresh(
+        &replica,
+        "/api/2.0/mlflow/model-versions/get?name=m&version=1",
+    )
+    .expect(200)
+    .clone();
     assert_eq!(
         version["model_version"]["tags"],
         json!([{"key": "owner", "value": "risk"}])
     );
 
     assert_eq!(app.delete("/api/v1/models/m/versions/1").status, 204);
-    replica
-        .get("/api/v1/models/m/versions/1")
-        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    fresh(&replica, "/api/v1/models/m/versions/1").expect_error(404, "RESOURCE_DOES_NOT_EXIST");
     // version 2 was archived when 1 went to Production
-    replica
-        .get("/api/v1/models/m/latest?stage=Production")
+    fresh(&replica, "/api/v1/models/m/latest?stage=Production")
         .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
 
     assert_eq!(app.delete("/api/v1/models/m").status, 204);
-    replica
-        .get("/api/2.0/mlflow/registered-models/get?name=m")
+    fresh(&replica, "/api/2.0/mlflow/registered-models/get?name=m")
         .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
-    let models = replica
-        .get("/api/v1/models?max_results=10")
+    let models = fresh(&replica, "/api/v1/models?max_results=10")
         .expect(200)
         .clone();
     assert_eq!(models["models"], json!([]));
@@ -150,5 +171,94 @@ fn a_cached_answer_never_reaches_a_caller_refused_since() {
     assert_eq!(
         app.call_as(None, "GET", "/api/v1/models/m", None).status,
         401
+    );
+}
+
+/// Reads `path` until it is answered from the cache (the second read at
+/// the latest).
+fn warm(server: &TestApp, path: &str) {
+    server.get(path).expect(200);
+    let again = server.get(path);
+    assert_eq!(again.status, 200, "{path}: {}", again.text);
+    assert_eq!(
+        again.headers.get("cache-status").map(String::as_str),
+        Some(HIT),
+        "{path}"
+    );
+}
+
+#[test]
+fn writes_through_mlflow_an_approval_and_the_command_line_empty_the_cache() {
+    let app = spawn_app();
+    app.create_model("m");
+    app.create_version("m");
+    app.transition("m", 1, "Staging", false).expect(200);
+    let model = "/api/v1/models/m";
+    let version = "/api/v1/models/m/versions/1";
+    let mlflow_version = "/api/2.0/mlflow/model-versions/get?name=m&version=1";
+
+    // the MLflow layer
+    warm(&app, model);
+    app.patch(
+        "/api/2.0/mlflow/registered-models/update",
+        json!({"name": "m", "description": "through mlflow"}),
+    )
+    .expect(200);
+    assert_eq!(
+        fresh(&app, model).expect(200)["description"],
+        "through mlflow"
+    );
+    warm(&app, mlflow_version);
+    app.post(
+        "/api/2.0/mlflow/model-versions/set-tag",
+        json!({"name": "m", "version": "1", "key": "owner", "value": "risk"}),
+    )
+    .expect(200);
+    assert_eq!(
+        fresh(&app, mlflow_version).expect(200)["model_version"]["tags"],
+        json!([{"key": "owner", "value": "risk"}])
+    );
+
+    // an approval applies the move
+    let carol = app.user_token("carol", "contributor");
+    let april = app.user_token("april", "approver");
+    let request = app
+        .call_as(
+            Some(&carol),
+            "POST",
+            "/api/v1/models/m/versions/1/transition-requests",
+            Some(json!({"stage": "Production"})),
+        )
+        .expect(201)["id"]
+        .clone();
+    warm(&app, version);
+    app.call_as(
+        Some(&april),
+        "POST",
+        &format!("/api/v1/transition-requests/{request}/approve"),
+        Some(json!({})),
+    )
+    .expect(200);
+    assert_eq!(
+        fresh(&app, version).expect(200)["current_stage"],
+        "Production"
+    );
+
+    // the command line
+    warm(&app, version);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_modelgate"))
+        .args(["promote", "m", "1", "--to", "Archived"])
+        .env("MODELGATE_URL", &app.address)
+        .env("MODELGATE_TOKEN", &april)
+        .output()
+        .unwrap_or_else(|e| panic!("run modelgate: {e}"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        fresh(&app, version).expect(200)["current_stage"],
+        "Archived"
     );
 }

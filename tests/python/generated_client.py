@@ -59,7 +59,11 @@ def main(base_url: str, admin_password: str) -> None:
     me = get_me.sync(client=admin)
     assert me is not None and me.username == "admin" and me.role == Role.ADMIN, me
 
-    for username, role in [("gen-carol", Role.CONTRIBUTOR), ("gen-april", Role.APPROVER)]:
+    for username, role in [
+        ("gen-carol", Role.CONTRIBUTOR),
+        ("gen-april", Role.APPROVER),
+        ("gen-avery", Role.APPROVER),
+    ]:
         user = create_user.sync(
             client=admin,
             body=CreateUserRequest(username=username, password=f"{username}-password", role=role),
@@ -67,6 +71,7 @@ def main(base_url: str, admin_password: str) -> None:
         assert not isinstance(user, ErrorBody) and user is not None and user.role == role, user
     carol = login(base_url, "gen-carol", "gen-carol-password")
     april = login(base_url, "gen-april", "gen-april-password")
+    avery = login(base_url, "gen-avery", "gen-avery-password")
 
     model = create_model.sync(
         client=carol,
@@ -100,23 +105,31 @@ def main(base_url: str, admin_password: str) -> None:
     assert refused.status_code == 403, refused
     assert isinstance(refused.parsed, ErrorBody) and refused.parsed.error_code == "APPROVAL_REQUIRED"
 
+    # an approver opens the request: four eyes, so not even an approver may
+    # approve a request of their own; a contributor may not approve at all;
+    # another approver may
     request = create_transition_request.sync(
         name="generated-client-model",
         version=1,
-        client=carol,
+        client=april,
         body=CreateTransitionRequestRequest(stage=Stage.PRODUCTION, comment="ready"),
     )
     assert isinstance(request, TransitionRequest), request
     assert request.status == RequestStatus.PENDING and request.from_stage == Stage.STAGING, request
-
-    # the requester cannot approve; the approver can
-    own = approve_transition_request.sync_detailed(id=request.id, client=carol, body=DecisionRequest())
+    own = approve_transition_request.sync_detailed(id=request.id, client=april, body=DecisionRequest())
     assert own.status_code == 403, own
+    assert isinstance(own.parsed, ErrorBody) and own.parsed.error_code == "PERMISSION_DENIED", own
+    assert "own request" in own.parsed.message, own.parsed
+    by_role = approve_transition_request.sync_detailed(id=request.id, client=carol, body=DecisionRequest())
+    assert by_role.status_code == 403, by_role
+    still = get_transition_request.sync(id=request.id, client=carol)
+    assert isinstance(still, TransitionRequest) and still.status == RequestStatus.PENDING, still
+    assert still.approvals == [], still
     approved = approve_transition_request.sync(
-        id=request.id, client=april, body=DecisionRequest(comment="reviewed")
+        id=request.id, client=avery, body=DecisionRequest(comment="reviewed")
     )
     assert isinstance(approved, TransitionRequest), approved
-    assert approved.status == RequestStatus.APPLIED and approved.approvals[0].user == "gen-april", approved
+    assert approved.status == RequestStatus.APPLIED and approved.approvals[0].user == "gen-avery", approved
     again = get_transition_request.sync(id=request.id, client=carol)
     assert isinstance(again, TransitionRequest) and again.status == RequestStatus.APPLIED, again
 
@@ -131,9 +144,9 @@ def main(base_url: str, admin_password: str) -> None:
     kinds = [(a.activity_type, a.user) for a in trail.activities]
     assert kinds == [
         ("APPLIED_TRANSITION", "gen-carol"),
-        ("REQUESTED_TRANSITION", "gen-carol"),
-        ("APPROVED_REQUEST", "gen-april"),
-        ("APPLIED_TRANSITION", "gen-april"),
+        ("REQUESTED_TRANSITION", "gen-april"),
+        ("APPROVED_REQUEST", "gen-avery"),
+        ("APPLIED_TRANSITION", "gen-avery"),
     ], kinds
 
     model = get_model.sync(name="generated-client-model", client=carol)
