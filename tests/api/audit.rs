@@ -111,6 +111,21 @@ fn an_edited_event_rechained_to_the_head_breaks_the_signed_checkpoint() {
 }
 
 #[test]
+fn a_deleted_event_is_caught_whether_or_not_the_chain_is_rewritten() {
+    let (app, checkpoint) = audited_app();
+    let events = app.count("events");
+    // a row from the middle, the rest left as it was
+    sql(&app, "DELETE FROM events WHERE id = 3");
+    assert_eq!(app.count("events"), events - 1);
+    let what = tampered(&app, &[]);
+    assert!(what.contains("event 3 is missing (found 4 next)"), "{what}");
+    // hashes re-chained over the gap: the gap still shows
+    rechain(&app);
+    let what = tampered(&app, std::slice::from_ref(&checkpoint));
+    assert!(what.contains("event 3 is missing (found 4 next)"), "{what}");
+}
+
+#[test]
 fn a_cut_tail_with_a_rewritten_head_is_caught_by_a_kept_checkpoint() {
     let (app, checkpoint) = audited_app();
     // the forger also removes the stored checkpoints

@@ -181,3 +181,100 @@ fn two_concurrent_promotions_with_archiving_leave_exactly_one_version_in_product
         assert!(in_production[0] == a || in_production[0] == b);
     }
 }
+
+/// Makes the database refuse, mid-transaction, the statement `when` names:
+/// a trigger on the table raising an error.
+fn inject_failure(app: &crate::helpers::TestApp, table: &str, when: &str) {
+    use diesel::connection::SimpleConnection;
+    let statements = match &app.db {
+        Some(crate::helpers::TestDb::Postgres { .. }) => format!(
+            "CREATE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
+             CREATE TRIGGER injected_failure BEFORE INSERT OR UPDATE ON {table} \
+             FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION injected_failure();"
+        ),
+        _ => format!(
+            "CREATE TRIGGER injected_failure_update BEFORE UPDATE ON {table} WHEN {when} \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END; \
+             CREATE TRIGGER injected_failure_insert BEFORE INSERT ON {table} WHEN {when} \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+        ),
+    };
+    let mut conn = app.conn();
+    conn.batch_execute(&statements)
+        .unwrap_or_else(|e| panic!("{statements}: {e}"));
+}
+
+#[test]
+fn a_move_that_archives_others_is_undone_whole_when_the_database_fails_midway() {
+    // versions 1 and 2 in Production, 3 in Staging: moving 3 to Production
+    // with archive_existing_versions archives 1, then fails on 2
+    let setup = || {
+        let app = spawn_app();
+        app.create_model("m");
+        for version in 1..=3 {
+            app.create_version("m");
+            app.transition("m", version, "Staging", false).expect(200);
+        }
+        app.transition("m", 1, "Production", false).expect(200);
+        app.transition("m", 2, "Production", false).expect(200);
+        app
+    };
+    for (table, when) in [
+        // archiving the second of the two
+        (
+            "model_versions",
+            "NEW.version = 2 AND NEW.current_stage = 'Archived'",
+        ),
+        // or appending the move's event, the write's last statement
+        ("events", "NEW.event_type = 'version.stage_changed'"),
+    ] {
+        for api in ["native", "mlflow", "approval"] {
+            let app = setup();
+            let approver = app.user_token("april", "approver");
+            let carol = app.user_token("carol", "contributor");
+            let request = app
+                .call_as(
+                    Some(&carol),
+                    "POST",
+                    "/api/v1/models/m/versions/3/transition-requests",
+                    Some(json!({"stage": "Production", "archive_existing_versions": true})),
+                )
+                .expect(201)["id"]
+                .clone();
+            inject_failure(&app, table, when);
+            let before = app.snapshot();
+            let response = match api {
+                "native" => app.post(
+                    "/api/v1/models/m/versions/3/stage",
+                    json!({"stage": "Production", "archive_existing_versions": true}),
+                ),
+                "mlflow" => app.post(
+                    "/api/2.0/mlflow/model-versions/transition-stage",
+                    json!({"name": "m", "version": "3", "stage": "Production",
+                           "archive_existing_versions": true}),
+                ),
+                _ => app.call_as(
+                    Some(&approver),
+                    "POST",
+                    &format!("/api/v1/transition-requests/{request}/approve"),
+                    Some(json!({})),
+                ),
+            };
+            // (MLflow's code for a server error is the same)
+            let message = response.expect_error(500, "INTERNAL_ERROR");
+            assert!(!message.contains("injected"), "{api}: {message}");
+            assert_eq!(app.snapshot(), before, "{api} through {table}");
+            assert_eq!(
+                app.stages("m"),
+                vec![
+                    (1, "Production".into()),
+                    (2, "Production".into()),
+                    (3, "Staging".into())
+                ],
+                "{api} through {table}"
+            );
+            app.assert_audit_intact();
+        }
+    }
+}
