@@ -33,18 +33,11 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let pool = state.pool.state();
-    ::metrics::gauge!("modelgate_db_pool_connections", "state" => "idle")
-        .set(f64::from(pool.idle_connections));
-    ::metrics::gauge!("modelgate_db_pool_connections", "state" => "in_use").set(f64::from(
-        pool.connections.saturating_sub(pool.idle_connections),
-    ));
-    ::metrics::gauge!("modelgate_db_pool_max_connections").set(f64::from(state.pool.max_size()));
-    let full = state.health.storage_full_since().is_some();
-    ::metrics::gauge!("modelgate_storage_full").set(if full { 1.0 } else { 0.0 });
+    let mut text = crate::telemetry::prometheus().render();
+    text.push_str(&state.health.render_metrics(&state.pool));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(crate::telemetry::prometheus().render())
+        .body(text)
 }
 
 /// The process is up.

@@ -147,6 +147,18 @@ impl Server {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        let (status, text) = self.send(token, method, path, body);
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Like `call`, with the answer's body as text.
+    pub(crate) fn send(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, String) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -168,8 +180,11 @@ impl Server {
         };
         let mut response = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        (status, text)
     }
 
     /// Like `call`, but a connection failure (a killed server) is `None`, and

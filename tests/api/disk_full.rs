@@ -72,12 +72,12 @@ fn a_full_database_answers_507_says_so_and_resumes_with_nothing_lost() {
             .is_some_and(|m| m.contains("storage is full")),
         "{ready}"
     );
+    // this server's own series: three writes found no space
     let metrics = app.get("/metrics").text.clone();
-    assert!(metrics.contains("modelgate_storage_full 1"), "{metrics}");
+    let lines: Vec<&str> = metrics.lines().collect();
+    assert!(lines.contains(&"modelgate_storage_full 1"), "{metrics}");
     assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("modelgate_storage_full_total ") && !l.ends_with(" 0")),
+        lines.contains(&"modelgate_storage_full_total 3"),
         "{metrics}"
     );
 

@@ -258,18 +258,19 @@ fn bearer_and_basic_authentication_and_roles_apply() {
     .expect_error(401, "UNAUTHENTICATED");
     app.raw("GET", &path, None, &[("Authorization", "Basic !!!")])
         .expect_error(401, "UNAUTHENTICATED");
-    for _ in 0..3 {
+    for attempt in 0..3 {
         // the second and later requests are answered from the cache
-        assert_eq!(
-            app.raw(
-                "GET",
-                &path,
-                None,
-                &[("Authorization", &basic("carol", "password-carol"))]
-            )
-            .status,
-            200
+        let response = app.raw(
+            "GET",
+            &path,
+            None,
+            &[("Authorization", &basic("carol", "password-carol"))],
         );
+        assert_eq!(response.status, 200, "{}", response.text);
+        let cache_status = response.headers.get("cache-status").map(String::as_str);
+        if attempt > 0 {
+            assert_eq!(cache_status, Some("modelgate; hit"));
+        }
     }
     assert_eq!(
         app.raw(

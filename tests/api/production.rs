@@ -64,57 +64,122 @@ fn admin_token(server: &Server, password: &str) -> String {
     token
 }
 
+/// The value of each series of a Prometheus text page.
+fn series(page: &str) -> std::collections::BTreeMap<&str, f64> {
+    page.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            Some((name, value.parse().ok()?))
+        })
+        .collect()
+}
+
 #[test]
-fn metrics_show_requests_latency_pool_transitions_and_requests() {
-    let app = spawn_app();
-    let approver = app.user_token("april", "approver");
-    app.create_model("m");
-    for v in 1..=2 {
-        app.create_version("m");
-        app.transition("m", v, "Staging", false).expect(200);
-    }
-    for (version, action) in [(1, "approve"), (2, "reject")] {
-        let id = app
-            .post(
-                &format!("/api/v1/models/m/versions/{version}/transition-requests"),
-                json!({"stage": "Production"}),
-            )
-            .expect(201)["id"]
-            .clone();
-        app.call_as(
-            Some(&approver),
-            "POST",
-            &format!("/api/v1/transition-requests/{id}/{action}"),
-            None,
-        )
-        .expect(200);
-    }
-    let metrics = app.raw("GET", "/metrics", None, &[]);
-    assert_eq!(metrics.status, 200);
-    assert!(
-        metrics
-            .headers
-            .get("content-type")
-            .is_some_and(|c| c.starts_with("text/plain"))
-    );
-    for series in [
-        r#"modelgate_http_requests_total{route="/api/v1/models/{name}/versions",method="POST",status="201"}"#,
-        r#"modelgate_http_request_duration_seconds_bucket{route="/api/v1/models",le="0.005"}"#,
-        r#"modelgate_http_request_duration_seconds_count{route="/api/v1/models/{name}/versions/{version}/stage"}"#,
-        r#"modelgate_db_pool_connections{state="idle"}"#,
-        r#"modelgate_db_pool_connections{state="in_use"}"#,
-        r#"modelgate_transitions_total{to_stage="Staging"}"#,
-        r#"modelgate_transitions_total{to_stage="Production"}"#,
-        r#"modelgate_transition_requests_total{event="opened"}"#,
-        r#"modelgate_transition_requests_total{event="approved"}"#,
-        r#"modelgate_transition_requests_total{event="rejected"}"#,
-    ] {
+fn metrics_count_this_servers_requests_transitions_and_requests() {
+    // a process of its own, so that every series is this server's alone
+    let deployment = Deployment::new();
+    let server = deployment.serve();
+    let admin = admin_token(&server, &admin_password(&server));
+    let call = |token: &str, method: &str, path: &str, body: Value| {
+        let (status, answer) = server.call(Some(token), method, path, Some(body));
         assert!(
-            metrics.text.contains(series),
-            "missing {series} in:\n{}",
-            metrics.text
+            (200..300).contains(&status),
+            "{method} {path}: {status} {answer}"
+        );
+        answer
+    };
+    call(
+        &admin,
+        "POST",
+        "/api/v1/users",
+        json!({"username": "april", "password": "password-april", "role": "approver"}),
+    );
+    let (status, approver) = server.login("april", "password-april");
+    assert_eq!(status, 200);
+    call(&admin, "POST", "/api/v1/models", json!({"name": "m"}));
+    for version in 1..=2 {
+        call(
+            &admin,
+            "POST",
+            "/api/v1/models/m/versions",
+            json!({"source": "s3://b/m"}),
+        );
+        call(
+            &admin,
+            "POST",
+            &format!("/api/v1/models/m/versions/{version}/stage"),
+            json!({"stage": "Staging"}),
         );
     }
+    for (version, action) in [(1, "approve"), (2, "reject")] {
+        let id = call(
+            &admin,
+            "POST",
+            &format!("/api/v1/models/m/versions/{version}/transition-requests"),
+            json!({"stage": "Production"}),
+        )["id"]
+            .clone();
+        call(
+            &approver,
+            "POST",
+            &format!("/api/v1/transition-requests/{id}/{action}"),
+            json!({}),
+        );
+    }
+    let (status, page) = server.send(None, "GET", "/metrics", None);
+    assert_eq!(status, 200);
+    let values = series(&page);
+    for (name, expected) in [
+        (
+            r#"modelgate_http_requests_total{route="/api/v1/models/{name}/versions",method="POST",status="201"}"#,
+            2.0,
+        ),
+        (
+            r#"modelgate_http_requests_total{route="/api/v1/models",method="POST",status="201"}"#,
+            1.0,
+        ),
+        (
+            r#"modelgate_http_request_duration_seconds_count{route="/api/v1/models/{name}/versions/{version}/stage"}"#,
+            2.0,
+        ),
+        (r#"modelgate_transitions_total{to_stage="Staging"}"#, 2.0),
+        (r#"modelgate_transitions_total{to_stage="Production"}"#, 1.0),
+        (
+            r#"modelgate_transition_requests_total{event="opened"}"#,
+            2.0,
+        ),
+        (
+            r#"modelgate_transition_requests_total{event="approved"}"#,
+            1.0,
+        ),
+        (
+            r#"modelgate_transition_requests_total{event="rejected"}"#,
+            1.0,
+        ),
+        ("modelgate_storage_full", 0.0),
+        ("modelgate_storage_full_total", 0.0),
+        ("modelgate_db_timeouts_total", 0.0),
+    ] {
+        assert_eq!(values.get(name), Some(&expected), "{name} in:\n{page}");
+    }
+    let models_bucket =
+        r#"modelgate_http_request_duration_seconds_bucket{route="/api/v1/models",le="+Inf"}"#;
+    assert_eq!(values.get(models_bucket), Some(&1.0), "{page}");
+    let pool = |state: &str| {
+        values
+            .get(format!(r#"modelgate_db_pool_connections{{state="{state}"}}"#).as_str())
+            .copied()
+    };
+    let (idle, in_use) = (pool("idle"), pool("in_use"));
+    assert!(idle.is_some_and(|n| n >= 1.0), "{page}");
+    assert!(in_use.is_some(), "{page}");
+    assert!(
+        values
+            .get("modelgate_db_pool_max_connections")
+            .is_some_and(|max| *max >= idle.unwrap_or_default() + in_use.unwrap_or_default()),
+        "{page}"
+    );
 }
 
 fn set_connections(admin_url: &str, database: &str, allowed: bool) {
