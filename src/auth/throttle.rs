@@ -47,7 +47,11 @@ impl LoginThrottle {
     /// verification (a few run at a time), so parallel guesses queued behind
     /// those meet the failures of the ones before them.
     pub fn check(&self, username: &str, address: &str) -> Result<(), u64> {
-        let now = Instant::now();
+        self.check_at(username, address, Instant::now())
+    }
+
+    /// [`LoginThrottle::check`] at the instant `now`.
+    fn check_at(&self, username: &str, address: &str, now: Instant) -> Result<(), u64> {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = None::<Duration>;
         for key in Self::keys(username, address) {
@@ -87,7 +91,11 @@ impl LoginThrottle {
     /// A wrong password (or a disabled user's): the user and the address
     /// count it.
     pub fn fail(&self, username: &str, address: &str) {
-        let now = Instant::now();
+        self.fail_at(username, address, Instant::now());
+    }
+
+    /// [`LoginThrottle::fail`] at the instant `now`.
+    fn fail_at(&self, username: &str, address: &str, now: Instant) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         // Bound the memory an attacker can make us hold.
         if failures.len() > 100_000 {
@@ -188,11 +196,22 @@ mod tests {
 
     #[test]
     fn failures_expire_after_the_window() {
-        let window = Duration::from_millis(300);
+        // instants given, not waited for
+        let window = Duration::from_secs(300);
         let throttle = LoginThrottle::new(1, 0, window);
-        failed_login(&throttle, "alice", "a");
-        assert_eq!(refused(&throttle, "alice", "a"), 1, "waits round up to 1s");
-        std::thread::sleep(window + Duration::from_millis(50));
-        admitted(&throttle, "alice", "a");
+        let start = Instant::now();
+        let at = |seconds: u64| start + Duration::from_secs(seconds);
+        assert_eq!(throttle.check_at("alice", "a", at(0)), Ok(()));
+        throttle.fail_at("alice", "a", at(0));
+        assert_eq!(throttle.check_at("alice", "a", at(0)), Err(300));
+        assert_eq!(throttle.check_at("alice", "a", at(299)), Err(1));
+        // the wait rounds up to a whole second, never 0
+        let almost = start + window - Duration::from_millis(1);
+        assert_eq!(throttle.check_at("alice", "a", almost), Err(1));
+        assert_eq!(throttle.check_at("alice", "a", at(300)), Ok(()));
+        // a failure counts from its own instant
+        throttle.fail_at("alice", "a", at(400));
+        assert_eq!(throttle.check_at("alice", "a", at(699)), Err(1));
+        assert_eq!(throttle.check_at("alice", "a", at(700)), Ok(()));
     }
 }
