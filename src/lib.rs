@@ -13,4 +13,5 @@ mod fuzz;
 pub mod mlflow;
 pub mod startup;
 pub mod telemetry;
+pub mod ui;
 pub mod web;

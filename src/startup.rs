@@ -379,7 +379,9 @@ impl Application {
                 .configure(|cfg| edge::configure(cfg, state.clone(), max_body))
                 .configure(api::routes)
                 .split_for_parts();
-            let app = app.configure(crate::mlflow::configure);
+            let app = app
+                .configure(crate::mlflow::configure)
+                .configure(crate::ui::configure);
             app.wrap(from_fn(edge::deadline::body_deadline))
                 .wrap(from_fn(edge::error::json_errors))
                 .app_data(body_deadline)

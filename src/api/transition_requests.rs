@@ -201,6 +201,7 @@ pub async fn list_transition_requests(
             .transpose()?,
         max_results: page_size(query.max_results)?,
         page_token: query.page_token.filter(|t| !t.is_empty()),
+        ..RequestQuery::default()
     };
     let page = state
         .db_as(caller, Role::Viewer, move |conn, _| {

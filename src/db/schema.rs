@@ -140,6 +140,21 @@ diesel::allow_tables_to_appear_in_same_query!(users, api_tokens);
 diesel::allow_tables_to_appear_in_same_query!(users, event_chain_head);
 
 diesel::table! {
+    ui_sessions (id) {
+        id -> BigInt,
+        secret_hash -> Text,
+        user_id -> BigInt,
+        generation -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(ui_sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(ui_sessions, users);
+diesel::allow_tables_to_appear_in_same_query!(ui_sessions, event_chain_head);
+
+diesel::table! {
     transition_requests (id) {
         id -> BigInt,
         model_id -> BigInt,

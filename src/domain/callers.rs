@@ -9,7 +9,7 @@ use crate::auth::Actor;
 use crate::auth::tokens::{Claims, TokenKind};
 use crate::db::DbConn;
 use crate::db::enums::Role;
-use crate::db::schema::{api_tokens, event_chain_head, users};
+use crate::db::schema::{api_tokens, event_chain_head, ui_sessions, users};
 use crate::error::{Error, Result};
 
 /// An authorised caller, and the registry's write position ([`Authorized::head`])
@@ -87,6 +87,59 @@ pub fn authorize(conn: &mut DbConn, claims: &Claims, need: Role) -> Result<Autho
     }
     Ok(Authorized {
         actor: permitted(&claims.sub, role, need)?,
+        head: head.unwrap_or(0),
+    })
+}
+
+/// A session and its user, as [`authorize_session`] reads them.
+#[derive(Queryable)]
+struct SessionRow {
+    username: String,
+    role: Role,
+    disabled: bool,
+    generation: i64,
+    session_generation: i64,
+    expires_at: i64,
+    head: Option<i64>,
+}
+
+/// Checks a web UI session (by the SHA-256 of its secret) against the
+/// database: it exists and has not expired, its user is enabled and still in
+/// the session's generation, and the user's role reaches `need`. One
+/// statement reads the session, its user and the event head.
+pub fn authorize_session(conn: &mut DbConn, secret_hash: &str, need: Role) -> Result<Authorized> {
+    let found: Option<SessionRow> = ui_sessions::table
+        .inner_join(users::table)
+        .filter(ui_sessions::secret_hash.eq(secret_hash))
+        .select((
+            users::username,
+            users::role,
+            users::disabled,
+            users::session_generation,
+            ui_sessions::generation,
+            ui_sessions::expires_at,
+            head_subquery(),
+        ))
+        .first(conn)
+        .optional()?;
+    let ended = || Error::Unauthenticated("the session has ended; sign in again".to_owned());
+    let Some(SessionRow {
+        username,
+        role,
+        disabled,
+        generation,
+        session_generation,
+        expires_at,
+        head,
+    }) = found
+    else {
+        return Err(ended());
+    };
+    if disabled || generation != session_generation || expires_at <= crate::db::now_ms() {
+        return Err(ended());
+    }
+    Ok(Authorized {
+        actor: permitted(&username, role, need)?,
         head: head.unwrap_or(0),
     })
 }

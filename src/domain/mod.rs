@@ -5,7 +5,7 @@
 //! Imports run one way (`docs/ARCHITECTURE.md`):
 //! `types`, `filter`, `sql`, `policy` <- `lookup` <- `lifecycle` <- `versions`
 //! <- `models`, `version_search`, `aliases`, `requests`; `events`, `users`,
-//! `tokens` and `callers` stand beside them.
+//! `tokens`, `sessions` and `callers` stand beside them.
 
 pub mod aliases;
 pub mod audit;
@@ -19,6 +19,7 @@ pub mod lookup;
 pub mod models;
 pub mod policy;
 pub mod requests;
+pub mod sessions;
 pub mod sql;
 pub mod tokens;
 pub mod types;

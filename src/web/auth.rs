@@ -15,7 +15,7 @@ use crate::auth::tokens::{Claims, TokenKeys};
 use crate::db::DbConn;
 use crate::db::enums::Role;
 use crate::domain::callers::{self, Authorized};
-use crate::domain::users;
+use crate::domain::{sessions, users};
 use crate::error::{Error, Result};
 use crate::web::AppState;
 
@@ -129,6 +129,11 @@ pub enum Credentials {
         /// The client's address, for throttling failures.
         address: String,
     },
+    /// A web UI session's cookie secret (never logged).
+    Session {
+        /// The cookie's value.
+        secret: String,
+    },
 }
 
 impl From<Caller> for Credentials {
@@ -147,6 +152,7 @@ impl std::fmt::Debug for Credentials {
                 .debug_struct("Basic")
                 .field("username", username)
                 .finish_non_exhaustive(),
+            Credentials::Session { .. } => f.debug_struct("Session").finish_non_exhaustive(),
         }
     }
 }
@@ -498,7 +504,7 @@ impl AppState {
         need: Role,
     ) -> Result<impl FnOnce(&mut DbConn) -> Result<Authorized> + Send + 'static> {
         let verified = match &who {
-            Credentials::Bearer(_) => None,
+            Credentials::Bearer(_) | Credentials::Session { .. } => None,
             Credentials::Basic {
                 username,
                 password,
@@ -511,6 +517,9 @@ impl AppState {
                 callers::resolve_verified(conn, &user.username, &user.hash, need)
             }
             (Credentials::Basic { .. }, None) => Err(refused()),
+            (Credentials::Session { secret }, _) => {
+                callers::authorize_session(conn, &sessions::secret_hash(secret), need)
+            }
         })
     }
 }

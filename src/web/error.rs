@@ -78,7 +78,8 @@ pub fn extractor_config(
 
 /// Middleware: an error answer that is not JSON yet (from actix's own
 /// extractors or a static asset route) is rewritten into the JSON error body
-/// with the same status, so every error a client sees has one shape.
+/// with the same status, so every error a client sees has one shape. The web
+/// UI's error pages (HTML) are left as they are.
 pub async fn json_errors(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
@@ -91,11 +92,10 @@ pub async fn json_errors(
     use actix_web::http::header::CONTENT_TYPE;
     let response = next.call(req).await?;
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    let is_json_or_page = response.headers().get(CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || is_json_or_page {
         return Ok(response.map_into_left_body());
     }
     let (request, body) = response.into_parts();

@@ -271,7 +271,15 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
         404,
         "ENDPOINT_NOT_FOUND",
     );
-    refused(&app, "GET", "/", None, &[], 404, "ENDPOINT_NOT_FOUND");
+    refused(
+        &app,
+        "GET",
+        "/nothing",
+        None,
+        &[],
+        404,
+        "ENDPOINT_NOT_FOUND",
+    );
     // a file the Swagger UI does not have: its handler answers a plain 404,
     // which the JSON-error middleware rewrites
     refused(

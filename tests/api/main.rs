@@ -34,5 +34,6 @@ mod storage;
 mod telemetry;
 mod throttle;
 mod transitions;
+mod ui;
 mod versions;
 mod write_tx;

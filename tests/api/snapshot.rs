@@ -76,6 +76,13 @@ fn fill_every_table(app: &TestApp) {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let mut conn = app.conn();
+    // a web UI session (what signing in to the UI stores)
+    let admin: i64 = modelgate::db::schema::users::table
+        .filter(modelgate::db::schema::users::username.eq("admin"))
+        .select(modelgate::db::schema::users::id)
+        .first(&mut *conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    modelgate::domain::sessions::start(&mut conn, admin, 0, 3600).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         modelgate::domain::audit::checkpoint(&mut conn, &key)
             .unwrap_or_else(|e| panic!("{e}"))
@@ -145,6 +152,10 @@ fn the_snapshot_sees_a_changed_value_in_every_table() {
             "UPDATE audit_checkpoints SET signature = signature || '!'",
         ),
         ("model_names", "UPDATE model_names SET name = name || '!'"),
+        (
+            "ui_sessions",
+            "UPDATE ui_sessions SET expires_at = expires_at + 1",
+        ),
         (
             "resolution_history",
             "UPDATE resolution_history SET event_id = event_id + 100",

@@ -351,6 +351,11 @@ pub struct RequestQuery {
     pub version: Option<VersionNumber>,
     /// Only requests to this stage.
     pub to_stage: Option<Stage>,
+    /// Only requests this user opened.
+    pub requested_by: Option<String>,
+    /// Only requests this user could still approve: opened by someone else
+    /// and not approved by them yet (with `status` pending, the inbox).
+    pub awaiting: Option<String>,
     /// Page size.
     pub max_results: i64,
     /// Continuation.
@@ -376,6 +381,18 @@ pub fn list(conn: &mut DbConn, query: RequestQuery) -> Result<Page<TransitionReq
     }
     if let Some(to) = query.to_stage {
         select = select.filter(transition_requests::to_stage.eq(to));
+    }
+    if let Some(user) = &query.requested_by {
+        select = select.filter(transition_requests::requested_by.eq(user.clone()));
+    }
+    if let Some(user) = &query.awaiting {
+        select = select
+            .filter(transition_requests::requested_by.ne(user.clone()))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                request_approvals::table
+                    .filter(request_approvals::request_id.eq(transition_requests::id))
+                    .filter(request_approvals::user_name.eq(user.clone())),
+            )));
     }
     if let Some(token) = &query.page_token {
         let before = PageToken::decode(token, "requests")?.int_key()?;
