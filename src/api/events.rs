@@ -90,6 +90,7 @@ pub async fn list_events(
         max_results: page_size(query.max_results)?,
         page_token: query.page_token.filter(|t| !t.is_empty()),
         include_identity: false,
+        ..EventQuery::default()
     };
     let page = state
         .db_as(caller, Role::Viewer, move |conn, actor| {

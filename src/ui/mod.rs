@@ -11,6 +11,9 @@
 //! derived from that secret; the sign-in form, before any session, carries one
 //! matching a cookie of its own.
 
+mod admin;
+mod governance;
+mod graph;
 mod pages;
 mod views;
 
@@ -95,6 +98,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/signin", web::post().to(signin))
             .route("/signout", web::post().to(signout))
             .configure(pages::configure)
+            .configure(governance::configure)
+            .configure(admin::configure)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(UiError::Page(Error::EndpointNotFound(
                     "there is no such page".to_owned(),

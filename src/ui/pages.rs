@@ -34,6 +34,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             "/models/{name}/versions/{version}/requests",
             web::post().to(open_request),
         )
+        .route("/compare", web::get().to(compare_page))
         .route("/requests", web::get().to(inbox_page))
         .route("/requests/{id}", web::get().to(request_page))
         .route("/requests/{id}/{action}", web::post().to(decide));
@@ -356,4 +357,69 @@ async fn decide(
         }
     }
     Ok(see_other(&views::request_href(id)))
+}
+
+/// `?model=&a=&b=` of the compare page.
+#[derive(Debug, Deserialize)]
+struct CompareQuery {
+    model: String,
+    a: String,
+    b: String,
+}
+
+async fn compare_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<CompareQuery>,
+) -> UiResult {
+    let CompareQuery { model, a, b } = query.into_inner();
+    let (viewer, ((va, ta), (vb, tb))) = state
+        .page(&req, Role::Viewer, move |conn, _| {
+            let name = ModelName::parse(model)?;
+            let mut side = |text: &str| -> crate::error::Result<_> {
+                let version = VersionNumber::parse(text)?;
+                Ok((
+                    versions::get(conn, &name, version)?,
+                    lifecycle::trail(conn, &name, version)?,
+                ))
+            };
+            Ok((side(&a)?, side(&b)?))
+        })
+        .await?;
+    let (a, b) = (VersionItem::from(va), VersionItem::from(vb));
+    let mut rows = vec![
+        views::CompareRow::new("Stage", a.stage.name.clone(), b.stage.name.clone()),
+        views::CompareRow::new("Source", a.source.clone(), b.source.clone()),
+        views::CompareRow::new("Run", a.run_id.clone(), b.run_id.clone()),
+        views::CompareRow::new("Description", a.description.clone(), b.description.clone()),
+        views::CompareRow::new("Registered by", a.created_by.clone(), b.created_by.clone()),
+        views::CompareRow::new("Registered", a.created.clone(), b.created.clone()),
+        views::CompareRow::new("Aliases", a.aliases.join(", "), b.aliases.join(", ")),
+    ];
+    let keys: std::collections::BTreeSet<&String> =
+        a.tags.iter().chain(&b.tags).map(|(k, _)| k).collect();
+    let tag = |tags: &[(String, String)], key: &str| {
+        tags.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    for key in keys {
+        rows.push(views::CompareRow::new(
+            format!("Tag {key}"),
+            tag(&a.tags, key),
+            tag(&b.tags, key),
+        ));
+    }
+    html(&views::ComparePage {
+        viewer,
+        nav: "models",
+        model_href: views::model_href(&a.name),
+        name: a.name.clone(),
+        rows,
+        trail_a: ta.into_iter().map(views::TrailItem::from).collect(),
+        trail_b: tb.into_iter().map(views::TrailItem::from).collect(),
+        a,
+        b,
+    })
 }

@@ -426,3 +426,264 @@ pub struct RequestPage {
     /// Why the viewer cannot decide, when pending.
     pub why_not: String,
 }
+
+/// An event in the audit feed.
+#[derive(Debug, Clone)]
+pub struct EventItem {
+    /// Position in the chain.
+    pub id: i64,
+    /// When.
+    pub at: String,
+    /// When, for machines.
+    pub at_iso: String,
+    /// Its type.
+    pub event_type: String,
+    /// The model concerned and its page.
+    pub model: Option<(String, String)>,
+    /// The version concerned and its page.
+    pub version: Option<(i64, String)>,
+    /// Who.
+    pub actor: String,
+    /// The payload, compact.
+    pub details: String,
+    /// The start of its chain hash.
+    pub hash: String,
+}
+
+impl From<crate::domain::events::Event> for EventItem {
+    fn from(e: crate::domain::events::Event) -> Self {
+        let mut details = e.payload.to_string();
+        if details.chars().count() > 240 {
+            details = details.chars().take(240).collect::<String>() + "…";
+        }
+        EventItem {
+            id: e.id,
+            at: when(e.timestamp),
+            at_iso: machine_time(e.timestamp),
+            version: match (&e.model_name, e.version) {
+                (Some(name), Some(v)) => Some((v, version_href(name, v))),
+                _ => None,
+            },
+            model: e.model_name.map(|name| {
+                let href = model_href(&name);
+                (name, href)
+            }),
+            event_type: e.event_type,
+            actor: e.actor,
+            details,
+            hash: e.hash.chars().take(12).collect(),
+        }
+    }
+}
+
+/// The audit page.
+#[derive(Template)]
+#[template(path = "audit.html", config = "src/ui/askama.toml")]
+pub struct AuditPage {
+    /// Who is signed in.
+    pub viewer: Viewer,
+    /// The navigation entry.
+    pub nav: &'static str,
+    /// The model filter, as typed.
+    pub model: String,
+    /// The type filter, as typed.
+    pub event_type: String,
+    /// From, as typed.
+    pub since: String,
+    /// To, as typed.
+    pub until: String,
+    /// This page of events, oldest first.
+    pub events: Vec<EventItem>,
+    /// The next page's address.
+    pub next: Option<String>,
+    /// The chain's head.
+    pub head_id: i64,
+    /// Its hash.
+    pub head_hash: String,
+    /// The newest signed checkpoint: the event it covers and when.
+    pub checkpoint: Option<(i64, String)>,
+    /// A verification just run: whether it held, and what it found.
+    pub verdict: Option<(bool, String)>,
+    /// Whether the viewer may run one.
+    pub can_verify: bool,
+}
+
+/// A rule on the policy page.
+#[derive(Debug, Clone)]
+pub struct RuleItem {
+    /// From.
+    pub from: StageBadge,
+    /// To.
+    pub to: StageBadge,
+    /// The lowest role that moves directly.
+    pub direct: String,
+    /// Approvals a request needs.
+    pub approvals: u32,
+    /// Whether it is the gate into a guarded stage.
+    pub gate: bool,
+}
+
+/// The policy page.
+#[derive(Template)]
+#[template(path = "policy.html", config = "src/ui/askama.toml")]
+pub struct PolicyPage {
+    /// Who is signed in.
+    pub viewer: Viewer,
+    /// The navigation entry.
+    pub nav: &'static str,
+    /// The rules.
+    pub rules: Vec<RuleItem>,
+    /// Guarded stages and their gates, described.
+    pub guards: Vec<(String, String)>,
+    /// Alias rules: alias, direct role, approvals, required stage.
+    pub alias_rules: Vec<(String, String, u32, String)>,
+    /// The stage graph (SVG, made on the server).
+    pub graph: String,
+}
+
+/// A user on the admin page.
+#[derive(Debug, Clone)]
+pub struct UserItem {
+    /// Login name.
+    pub username: String,
+    /// Its address.
+    pub href: String,
+    /// Role.
+    pub role: String,
+    /// Disabled.
+    pub disabled: bool,
+    /// Created.
+    pub created: String,
+}
+
+impl From<crate::domain::users::User> for UserItem {
+    fn from(u: crate::domain::users::User) -> Self {
+        UserItem {
+            href: format!("{PREFIX}/admin/users/{}", enc(&u.username)),
+            role: u.role.as_str().to_owned(),
+            disabled: u.disabled,
+            created: when(u.creation_timestamp),
+            username: u.username,
+        }
+    }
+}
+
+/// The users page.
+#[derive(Template)]
+#[template(path = "users.html", config = "src/ui/askama.toml")]
+pub struct UsersPage {
+    /// Who is signed in.
+    pub viewer: Viewer,
+    /// The navigation entry.
+    pub nav: &'static str,
+    /// The users.
+    pub users: Vec<UserItem>,
+    /// Every role.
+    pub roles: Vec<&'static str>,
+    /// Whether more users exist than shown.
+    pub more: bool,
+}
+
+/// A pipeline token on the admin page (never its value).
+#[derive(Debug, Clone)]
+pub struct TokenItem {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Whose.
+    pub username: String,
+    /// Created by.
+    pub created_by: String,
+    /// Created.
+    pub created: String,
+    /// Expires.
+    pub expires: String,
+    /// Revoked, when.
+    pub revoked: String,
+    /// Where its revoke form posts.
+    pub revoke_action: String,
+}
+
+impl From<crate::domain::tokens::ApiToken> for TokenItem {
+    fn from(t: crate::domain::tokens::ApiToken) -> Self {
+        TokenItem {
+            revoke_action: format!("{PREFIX}/admin/tokens/{}/revoke", t.id),
+            id: t.id,
+            created: when(t.creation_timestamp),
+            expires: when(t.expires_at),
+            revoked: t.revoked_at.map(when).unwrap_or_default(),
+            name: t.name,
+            username: t.username,
+            created_by: t.created_by,
+        }
+    }
+}
+
+/// The tokens page.
+#[derive(Template)]
+#[template(path = "tokens.html", config = "src/ui/askama.toml")]
+pub struct TokensPage {
+    /// Who is signed in.
+    pub viewer: Viewer,
+    /// The navigation entry.
+    pub nav: &'static str,
+    /// The tokens, newest first.
+    pub tokens: Vec<TokenItem>,
+    /// A token just created: name, value (shown this once), user.
+    pub created: Option<(String, String, String)>,
+    /// Whether more tokens exist than shown.
+    pub more: bool,
+    /// The default lifetime in days.
+    pub default_days: i64,
+}
+
+/// One compared field: its label, the two values, and whether they differ.
+#[derive(Debug, Clone)]
+pub struct CompareRow {
+    /// What.
+    pub label: String,
+    /// The left version's value.
+    pub a: String,
+    /// The right version's value.
+    pub b: String,
+    /// Whether they differ.
+    pub differs: bool,
+}
+
+impl CompareRow {
+    /// A row.
+    pub fn new(label: impl Into<String>, a: impl Into<String>, b: impl Into<String>) -> Self {
+        let (a, b) = (a.into(), b.into());
+        CompareRow {
+            label: label.into(),
+            differs: a != b,
+            a,
+            b,
+        }
+    }
+}
+
+/// Two versions side by side.
+#[derive(Template)]
+#[template(path = "compare.html", config = "src/ui/askama.toml")]
+pub struct ComparePage {
+    /// Who is signed in.
+    pub viewer: Viewer,
+    /// The navigation entry.
+    pub nav: &'static str,
+    /// The model.
+    pub name: String,
+    /// The model's page.
+    pub model_href: String,
+    /// The left version.
+    pub a: VersionItem,
+    /// The right version.
+    pub b: VersionItem,
+    /// Metadata, stages and tags, row by row.
+    pub rows: Vec<CompareRow>,
+    /// The left version's trail.
+    pub trail_a: Vec<TrailItem>,
+    /// The right version's trail.
+    pub trail_b: Vec<TrailItem>,
+}

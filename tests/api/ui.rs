@@ -561,3 +561,201 @@ fn the_session_cookie_is_secure_behind_a_trusted_proxy_that_says_https() {
     let form = browser.send_with("GET", "/ui/signin", None, &[("X-Forwarded-Proto", "https")]);
     assert!(!form.cookies().join(" ").contains("Secure"), "{form:?}");
 }
+
+#[test]
+fn the_policy_page_draws_the_rules_and_the_audit_page_filters_the_feed() {
+    let app = spawn_app();
+    app.create_model("churn");
+    app.create_model("fraud");
+    app.create_version("churn");
+    app.transition("churn", 1, "Staging", false).expect(200);
+    let mut vera = Browser::user(&app, "vera", "viewer");
+
+    let policy = vera.get("/ui/policy");
+    policy.expect(200);
+    assert_eq!(policy.body.matches("<line ").count(), 9, "{}", policy.body);
+    assert!(policy.body.contains(r#"role="img""#), "{}", policy.body);
+    assert!(
+        policy.body.contains("Production (guarded)"),
+        "{}",
+        policy.body
+    );
+    assert_eq!(policy.body.matches("gate into a guarded stage").count(), 1);
+
+    let all = vera.get("/ui/audit");
+    all.expect(200);
+    assert!(all.body.contains("model.created"), "{}", all.body);
+    // identity events are for admins
+    assert!(!all.body.contains("user.created"), "{}", all.body);
+    assert!(!all.body.contains("Verify every link"), "{}", all.body);
+    let churn = vera.get("/ui/audit?model=churn&type=version.stage_changed");
+    churn.expect(200);
+    assert!(
+        churn.body.contains("version.stage_changed"),
+        "{}",
+        churn.body
+    );
+    assert!(!churn.body.contains("model.created"), "{}", churn.body);
+    let later = vera.get("/ui/audit?since=2999-01-01T00:00");
+    assert!(later.body.contains("No events match."), "{}", later.body);
+    let earlier = vera.get("/ui/audit?until=2000-01-01T00:00");
+    assert!(
+        earlier.body.contains("No events match."),
+        "{}",
+        earlier.body
+    );
+    vera.get("/ui/audit?since=yesterday").expect(400);
+    // asking to verify as a viewer runs nothing
+    let asked = vera.get("/ui/audit?verify=1");
+    assert!(!asked.body.contains("link up"), "{}", asked.body);
+
+    let mut admin = Browser::new(&app);
+    admin
+        .sign_in("admin", crate::helpers::ADMIN_PASSWORD)
+        .redirects_to("/ui/requests");
+    let verified = admin.get("/ui/audit?verify=1");
+    assert!(
+        verified
+            .body
+            .contains("events link up: the chain is intact"),
+        "{}",
+        verified.body
+    );
+    assert!(verified.body.contains("user.created"), "{}", verified.body);
+}
+
+#[test]
+fn compare_shows_two_versions_side_by_side() {
+    let app = spawn_app();
+    app.create_model("churn");
+    app.create_version("churn");
+    app.create_version("churn");
+    app.put(
+        "/api/v1/models/churn/versions/2/tags/auc",
+        json!({"value": "0.91"}),
+    )
+    .expect(200);
+    app.transition("churn", 2, "Staging", false).expect(200);
+    let mut vera = Browser::user(&app, "vera", "viewer");
+    let page = vera.get("/ui/compare?model=churn&a=1&b=2");
+    page.expect(200);
+    assert!(
+        page.body.contains(r#"<tr class="differs">"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Tag auc"), "{}", page.body);
+    assert!(page.body.contains("Moved None → Staging"), "{}", page.body);
+    vera.get("/ui/compare?model=churn&a=1&b=9").expect(404);
+    vera.get("/ui/compare?model=churn&a=1").expect(400);
+}
+
+#[test]
+fn admins_manage_users_and_tokens_and_no_one_else_may() {
+    let app = spawn_app();
+    let mut carol = Browser::user(&app, "carol", "contributor");
+    carol.get("/ui/admin/users").expect(403);
+    let csrf = carol.get("/ui/models").csrf();
+    let before = app.snapshot();
+    carol
+        .post(
+            "/ui/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("username", "mallory"),
+                ("password", "long-enough"),
+                ("role", "admin"),
+            ],
+        )
+        .expect(403);
+    assert_eq!(app.snapshot(), before);
+
+    let mut admin = Browser::new(&app);
+    admin
+        .sign_in("admin", crate::helpers::ADMIN_PASSWORD)
+        .redirects_to("/ui/requests");
+    let users = admin.get("/ui/admin/users");
+    users.expect(200);
+    assert!(users.body.contains(">carol</th>"), "{}", users.body);
+    let csrf = users.csrf();
+    admin
+        .post(
+            "/ui/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("username", "dana"),
+                ("password", "dana-password"),
+                ("role", "approver"),
+            ],
+        )
+        .redirects_to("/ui/admin/users");
+    assert_eq!(
+        app.get("/api/v1/users/dana").expect(200)["role"],
+        "approver"
+    );
+    admin
+        .post(
+            "/ui/admin/users/dana",
+            &[("csrf", &csrf), ("role", "viewer")],
+        )
+        .redirects_to("/ui/admin/users");
+    assert_eq!(app.get("/api/v1/users/dana").expect(200)["role"], "viewer");
+    // disabling carol ends her session at once
+    admin
+        .post(
+            "/ui/admin/users/carol",
+            &[("csrf", &csrf), ("disabled", "true")],
+        )
+        .redirects_to("/ui/admin/users");
+    assert_eq!(app.get("/api/v1/users/carol").expect(200)["disabled"], true);
+    carol
+        .get("/ui/models")
+        .redirects_to("/ui/signin?next=%2Fui%2Fmodels");
+    admin
+        .post("/ui/admin/users/dana", &[("csrf", &csrf)])
+        .expect(400);
+
+    // a token is shown once, on the answer to the form, and can be revoked
+    let created = admin.post(
+        "/ui/admin/tokens",
+        &[
+            ("csrf", &csrf),
+            ("name", "nightly"),
+            ("username", "dana"),
+            ("days", "30"),
+        ],
+    );
+    created.expect(200);
+    let token = created
+        .body
+        .split(r#"readonly>"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no token on the page: {}", created.body))
+        .to_owned();
+    assert_eq!(created.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        app.call_as(Some(&token), "GET", "/api/v1/me", None)
+            .expect(200)["username"],
+        "dana"
+    );
+    let listed = admin.get("/ui/admin/tokens");
+    assert!(!listed.body.contains(&token), "never shown again");
+    assert!(listed.body.contains("Revoke nightly"), "{}", listed.body);
+    admin
+        .post("/ui/admin/tokens/1/revoke", &[("csrf", &csrf)])
+        .redirects_to("/ui/admin/tokens");
+    app.call_as(Some(&token), "GET", "/api/v1/me", None)
+        .expect_error(401, "UNAUTHENTICATED");
+    admin
+        .post(
+            "/ui/admin/tokens",
+            &[
+                ("csrf", &csrf),
+                ("name", "x"),
+                ("username", "dana"),
+                ("days", "many"),
+            ],
+        )
+        .expect(400);
+}
