@@ -43,6 +43,8 @@ async fn users_page(state: web::Data<AppState>, req: HttpRequest) -> UiResult {
 /// The new-user form.
 #[derive(Deserialize)]
 struct NewUserForm {
+    /// Missing counts as wrong: refused as a CSRF failure.
+    #[serde(default)]
     csrf: String,
     username: String,
     password: String,
@@ -82,6 +84,8 @@ async fn create_user(
 /// A user's row form: a new role, or disable / enable.
 #[derive(Deserialize)]
 struct ChangeUserForm {
+    /// Missing counts as wrong: refused as a CSRF failure.
+    #[serde(default)]
     csrf: String,
     role: Option<String>,
     disabled: Option<String>,
@@ -143,6 +147,8 @@ async fn tokens_page(state: web::Data<AppState>, req: HttpRequest) -> UiResult {
 /// The new-token form.
 #[derive(Deserialize)]
 struct NewTokenForm {
+    /// Missing counts as wrong: refused as a CSRF failure.
+    #[serde(default)]
     csrf: String,
     name: String,
     username: String,
@@ -190,6 +196,8 @@ async fn create_token(
 /// A form with only its CSRF token.
 #[derive(Deserialize)]
 struct TokenOnlyForm {
+    /// Missing counts as wrong: refused as a CSRF failure.
+    #[serde(default)]
     csrf: String,
 }
 

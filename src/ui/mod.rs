@@ -441,6 +441,8 @@ fn render_signin(
 struct SignInForm {
     username: String,
     password: String,
+    /// Missing counts as wrong: refused as a CSRF failure.
+    #[serde(default)]
     csrf: String,
     next: Option<String>,
 }
@@ -491,6 +493,8 @@ async fn signin(
 /// A form that carries only its CSRF token (and maybe a comment).
 #[derive(Deserialize)]
 struct TokenForm {
+    /// Missing counts as wrong: refused as a CSRF failure.
+    #[serde(default)]
     csrf: String,
 }
 

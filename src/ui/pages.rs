@@ -190,6 +190,8 @@ async fn version_page(
 /// The "request a move" form.
 #[derive(Deserialize)]
 struct RequestForm {
+    /// Missing counts as wrong: refused as a CSRF failure.
+    #[serde(default)]
     csrf: String,
     stage: String,
     archive_existing_versions: Option<String>,
@@ -307,6 +309,8 @@ async fn request_page(
 /// The form of approve, reject and cancel.
 #[derive(Deserialize)]
 struct DecisionForm {
+    /// Missing counts as wrong: refused as a CSRF failure.
+    #[serde(default)]
     csrf: String,
     comment: Option<String>,
 }
