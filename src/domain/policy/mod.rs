@@ -596,4 +596,35 @@ mod tests {
             assert!(error.contains(expected), "{error}");
         }
     }
+
+    #[test]
+    fn reachable_stages_follow_rules_from_the_stage_reached_and_only_usable_ones() {
+        let policy = Policy::from_settings(&settings(
+            vec![
+                rule("None", "Staging", "contributor"),
+                rule("Staging", "Production", "admin"),
+            ],
+            None,
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let all = |_: &Rule| true;
+        assert_eq!(
+            policy.reachable_from(Stage::None, all),
+            BTreeSet::from([Stage::None, Stage::Staging, Stage::Production])
+        );
+        // only rules out of a stage already reached lead on
+        assert_eq!(
+            policy.reachable_from(Stage::Staging, all),
+            BTreeSet::from([Stage::Staging, Stage::Production])
+        );
+        assert_eq!(
+            policy.reachable_from(Stage::Archived, all),
+            BTreeSet::from([Stage::Archived])
+        );
+        // and only the rules `usable` admits
+        assert_eq!(
+            policy.reachable_from(Stage::None, |r| r.direct == Role::Contributor),
+            BTreeSet::from([Stage::None, Stage::Staging])
+        );
+    }
 }
