@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::auth::Actor;
 use crate::db::chain::NewEvent;
-use crate::db::enums::RequestStatus;
+use crate::db::enums::{RequestStatus, Stage};
 use crate::db::rows::{ModelRow, NewModelRow, VersionRow};
 use crate::db::schema::{
     model_versions, registered_model_aliases, registered_model_tags, registered_models,
@@ -173,14 +173,7 @@ fn hydrate(conn: &mut DbConn, rows: Vec<ModelRow>) -> Result<Vec<RegisteredModel
         aliases.entry(model_id).or_default().insert(alias, version);
     }
 
-    // The newest version per (model, stage): within a model, row ids grow with
-    // version numbers (both are assigned under the model's lock).
-    let latest_ids: Vec<Option<i64>> = model_versions::table
-        .filter(model_versions::model_id.eq_any(&ids))
-        .group_by((model_versions::model_id, model_versions::current_stage))
-        .select(diesel::dsl::max(model_versions::id))
-        .load(conn)?;
-    let latest_ids: Vec<i64> = latest_ids.into_iter().flatten().collect();
+    let latest_ids = newest_per_stage(conn, &ids)?;
     let mut latest: HashMap<String, Vec<ModelVersion>> = HashMap::new();
     if !latest_ids.is_empty() {
         let version_rows: Vec<VersionRow> = model_versions::table
@@ -211,6 +204,50 @@ fn hydrate(conn: &mut DbConn, rows: Vec<ModelRow>) -> Result<Vec<RegisteredModel
                 last_updated_timestamp: row.last_updated_timestamp,
             }
         })
+        .collect())
+}
+
+/// The newest version in each stage of each model, as version row ids: one
+/// probe of `model_versions_by_stage` (model, stage, version) per model and
+/// stage, so the cost does not grow with a model's number of versions.
+fn newest_per_stage(conn: &mut DbConn, model_ids: &[i64]) -> Result<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Newest {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        none: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        staging: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        production: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        archived: Option<i64>,
+    }
+    if model_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let probe = |stage: Stage| {
+        format!(
+            "(SELECT v.id FROM model_versions v WHERE v.model_id = m.id \
+             AND v.current_stage = '{}' ORDER BY v.version DESC LIMIT 1)",
+            stage.as_str()
+        )
+    };
+    // the ids are the database's own integers, not text from a request
+    let ids: Vec<String> = model_ids.iter().map(i64::to_string).collect();
+    let query = format!(
+        "SELECT {} AS none, {} AS staging, {} AS production, {} AS archived \
+         FROM registered_models m WHERE m.id IN ({})",
+        probe(Stage::None),
+        probe(Stage::Staging),
+        probe(Stage::Production),
+        probe(Stage::Archived),
+        ids.join(", ")
+    );
+    let rows: Vec<Newest> = diesel::sql_query(query).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .flat_map(|r| [r.none, r.staging, r.production, r.archived])
+        .flatten()
         .collect())
 }
 
