@@ -30,6 +30,28 @@ pub struct Settings {
     pub lifecycle: LifecycleSettings,
     /// Signed checkpoints of the event chain.
     pub audit: AuditSettings,
+    /// Webhook deliveries.
+    pub webhooks: WebhookSettings,
+}
+
+/// `[webhooks]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Deliver to loopback, private, link-local and metadata addresses.
+    pub allow_private_networks: bool,
+    /// Accept `http://` receivers (otherwise `https://` only).
+    pub allow_http: bool,
+    /// The waits between attempts (`5s,5m,30m,…`); after the last, a
+    /// delivery has failed. Each wait varies by up to a fifth, at random.
+    pub retry_schedule: String,
+    /// How long one attempt may take, in seconds.
+    pub timeout_seconds: u64,
+    /// Delivered and failed deliveries are purged after this many days.
+    pub retention_days: u64,
+    /// After a secret is rotated, the old one keeps signing beside the new
+    /// one for this many seconds.
+    pub rotation_overlap_seconds: u64,
 }
 
 /// `[audit]`
@@ -346,6 +368,15 @@ impl Settings {
             .set_default("auth.login_failure_window_seconds", 300)?
             .set_default("audit.checkpoint_every_events", 1000)?
             .set_default("audit.checkpoint_every_seconds", 300)?
+            .set_default("webhooks.allow_private_networks", false)?
+            .set_default("webhooks.allow_http", false)?
+            .set_default(
+                "webhooks.retry_schedule",
+                "5s,5m,30m,2h,5h,10h,10h,12h,12h,12h",
+            )?
+            .set_default("webhooks.timeout_seconds", 10)?
+            .set_default("webhooks.retention_days", 14)?
+            .set_default("webhooks.rotation_overlap_seconds", 86_400)?
             .set_default("log.format", "pretty")?
             .set_default("log.level", "info")?;
         match explicit {

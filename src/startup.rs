@@ -29,6 +29,7 @@ pub struct Application {
     server: Server,
     pool: Pool,
     checkpointer: Checkpointer,
+    webhooks: crate::webhooks::Worker,
 }
 
 /// Signs checkpoints of the event chain while the server runs: once
@@ -305,6 +306,10 @@ impl Application {
                     "auth.token_ttl_seconds must be between 60 and 31536000".to_owned(),
                 )
             })?;
+        let deliveries = Arc::new(
+            crate::webhooks::Delivery::from_settings(&settings.webhooks)
+                .map_err(StartupError::Config)?,
+        );
         crate::telemetry::prometheus();
         let (url, pool) = connect(settings)?;
         migrate(&pool, &url, settings)?;
@@ -342,6 +347,7 @@ impl Application {
                 trusted_proxies,
             }),
             cache: Arc::new(ReadCache::new(settings.server.read_cache)),
+            webhooks: deliveries.clone(),
             health: Arc::default(),
             request_timeout: (settings.database.request_timeout_ms > 0)
                 .then(|| Duration::from_millis(settings.database.request_timeout_ms)),
@@ -424,6 +430,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            webhooks: crate::webhooks::Worker::new(pool.clone(), deliveries),
             pool,
             checkpointer,
         })
@@ -447,6 +454,9 @@ impl Application {
     /// Serves until stopped (SIGTERM/SIGINT stop it gracefully), checkpointing
     /// the event chain as it goes and once more at the end.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // the webhook deliveries, on a thread of their own (blocking HTTP)
+        let stop_webhooks = self.webhooks.stopper();
+        let webhooks = self.webhooks.spawn()?;
         let checkpointer = self.checkpointer.clone();
         let ticker = actix_web::rt::spawn(async move {
             let mut since = std::time::Instant::now();
@@ -457,6 +467,8 @@ impl Application {
         });
         let result = self.server.await;
         ticker.abort();
+        stop_webhooks.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = actix_web::rt::task::spawn_blocking(move || webhooks.join()).await;
         self.checkpointer
             .tick(&mut std::time::Instant::now(), true)
             .await;

@@ -12,6 +12,7 @@ pub mod tokens;
 pub mod transition_requests;
 pub mod users;
 pub mod versions;
+pub mod webhooks;
 
 use actix_web::App;
 use utoipa::OpenApi;
@@ -34,7 +35,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(versions::configure)
             .configure(transition_requests::configure)
             .configure(events::configure)
-            .configure(audit::configure),
+            .configure(audit::configure)
+            .configure(webhooks::configure),
     );
 }
 
@@ -60,6 +62,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         (name = "policy", description = "The lifecycle rules in force"),
         (name = "events", description = "The hash-chained event feed"),
         (name = "audit", description = "Signed checkpoints of the event chain"),
+        (name = "webhooks", description = "Subscriptions to the event log, delivered signed, at least once (admin)"),
         (name = "health", description = "Probes"),
     )
 )]

@@ -301,7 +301,7 @@ pub fn revert_all_migrations(conn: &mut DbConn) -> Result<usize, MigrationError>
     }
 }
 
-pub use tx::{WriteTx, read, write};
+pub use tx::{WriteTx, bookkeeping, read, write};
 
 /// Milliseconds since the Unix epoch, now: how every time is stored.
 pub fn now_ms() -> i64 {

@@ -240,6 +240,16 @@ pub fn write<T>(
     Ok(value)
 }
 
+/// Runs `f` as one transaction over bookkeeping that is not registry data
+/// (webhook deliveries, their cursor and leases): no event is appended, and
+/// the read cache is not invalidated. SQLite's write lock is taken up front,
+/// in this process's writer queue, as for [`write`].
+pub fn bookkeeping<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
+    let _turn = matches!(conn, DbConn::Sqlite(_))
+        .then(|| SQLITE_WRITER.lock().unwrap_or_else(PoisonError::into_inner));
+    transaction(conn, "BEGIN IMMEDIATE", "BEGIN", f)
+}
+
 /// Runs `f` in one consistent read-only snapshot (multi-query reads):
 /// PostgreSQL's REPEATABLE READ; SQLite's deferred transaction.
 pub fn read<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {

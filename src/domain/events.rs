@@ -50,8 +50,8 @@ pub struct EventQuery {
     pub max_results: i64,
     /// Continuation from a previous page.
     pub page_token: Option<String>,
-    /// Include `user.*` and `token.*` events (the user directory and the
-    /// token inventory): for admins only.
+    /// Include `user.*`, `token.*` and `webhook.*` events (the user
+    /// directory, the token inventory, the subscriptions): for admins only.
     pub include_identity: bool,
     /// Only events at or after this instant (ms since the epoch).
     pub since: Option<i64>,
@@ -109,7 +109,8 @@ pub fn list(conn: &mut DbConn, query: EventQuery) -> Result<Page<Event>> {
         // filtered in the query, so pages and their tokens skip them too
         select = select
             .filter(events::event_type.not_like("user.%"))
-            .filter(events::event_type.not_like("token.%"));
+            .filter(events::event_type.not_like("token.%"))
+            .filter(events::event_type.not_like("webhook.%"));
     }
     let rows: Vec<EventRow> = select.load(conn)?;
     let items = rows

@@ -26,3 +26,4 @@ pub mod types;
 pub mod users;
 pub mod version_search;
 pub mod versions;
+pub mod webhooks;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub auth: Arc<AuthContext>,
     /// Answers of hot reads, valid while nothing is written.
     pub cache: Arc<read_cache::ReadCache>,
+    /// Webhook delivery settings (receiver rules, secret overlap).
+    pub webhooks: Arc<crate::webhooks::Delivery>,
     /// What `/readyz` holds against the database.
     pub readiness: Readiness,
     /// How the database has been answering this server.

@@ -569,6 +569,15 @@ impl TestApp {
     /// `sqlite_sequence`, is an id counter; on PostgreSQL the same counter is
     /// a sequence (not a table), which even a rolled-back insert advances, so
     /// neither backend's counter says whether a request changed anything.
+    /// Runs one SQL statement on the test database (a test's own setup).
+    pub fn execute(&self, statement: &str) {
+        use diesel::RunQueryDsl;
+        let mut conn = self.conn();
+        diesel::sql_query(statement)
+            .execute(&mut *conn)
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let mut pooled = self.conn();
         let conn: &mut DbConn = &mut pooled;

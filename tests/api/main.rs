@@ -36,4 +36,5 @@ mod throttle;
 mod transitions;
 mod ui;
 mod versions;
+mod webhooks;
 mod write_tx;

@@ -59,7 +59,7 @@ fn every_operation_is_documented_secured_and_named() {
             }
         }
     }
-    assert_eq!(operations, 44);
+    assert_eq!(operations, 52);
     for id in [
         "create_model_version",
         "approve_transition_request",

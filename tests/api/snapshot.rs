@@ -76,6 +76,18 @@ fn fill_every_table(app: &TestApp) {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let mut conn = app.conn();
+    // a subscription (disabled: nothing is sent) and a delivery of it
+    let webhook = app
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": "https://hooks.invalid/in", "events": ["*"], "enabled": false}),
+        )
+        .expect(201)["id"]
+        .clone();
+    app.execute(&format!(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, message_id, state, attempts, \
+         next_attempt_at, creation_timestamp) VALUES ({webhook}, 1, 'msg_1', 'failed', 1, 0, 0)"
+    ));
     // a web UI session (what signing in to the UI stores)
     let admin: i64 = modelgate::db::schema::users::table
         .filter(modelgate::db::schema::users::username.eq("admin"))
@@ -155,6 +167,18 @@ fn the_snapshot_sees_a_changed_value_in_every_table() {
         (
             "ui_sessions",
             "UPDATE ui_sessions SET expires_at = expires_at + 1",
+        ),
+        (
+            "webhooks",
+            "UPDATE webhooks SET description = COALESCE(description, '') || '!'",
+        ),
+        (
+            "webhook_deliveries",
+            "UPDATE webhook_deliveries SET attempts = attempts + 1",
+        ),
+        (
+            "webhook_cursor",
+            "UPDATE webhook_cursor SET last_event_id = last_event_id + 1",
         ),
         (
             "resolution_history",

@@ -11,6 +11,7 @@ use super::ServerArgs;
 use super::http::Client;
 use crate::api::transition_requests::ListRequestsResponse;
 use crate::db::enums::{RequestStatus, Stage};
+pub use crate::domain::types::parse_duration;
 use crate::domain::types::percent_encode_segment as enc;
 use crate::domain::versions::ModelVersion;
 
@@ -149,39 +150,6 @@ impl GateOutcome {
             GateOutcome::Failed(_) => super::FAILED,
         }
     }
-}
-
-/// Parses `90s`, `30m`, `2h`, `1h30m` or a plain number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration '{text}': use e.g. 90s, 30m, 2h or 1h30m");
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    let mut total = 0u64;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(bad()),
-        };
-        let amount: u64 = digits.parse().map_err(|_| bad())?;
-        total = amount
-            .checked_mul(unit)
-            .and_then(|s| total.checked_add(s))
-            .ok_or_else(bad)?;
-        digits.clear();
-    }
-    if !digits.is_empty() || text.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ impl AliasRule {
 }
 
 /// `*` matches any run of characters, `?` one; anything else itself.
-pub(super) fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
+pub fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
     match (pattern.split_first(), text.split_first()) {
         (None, _) => text.is_empty(),
         (Some((b'*', rest)), _) => {

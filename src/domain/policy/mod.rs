@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::config::{LifecycleSettings, RuleSettings};
 use crate::db::enums::{Role, Stage};
 
-pub use aliases::AliasRule;
+pub use aliases::{AliasRule, glob_matches};
 pub use guards::Guard;
 pub use report::PolicyReport;
 

@@ -1,0 +1,495 @@
+//! The webhook delivery worker, one per server: it follows the event log
+//! into deliveries ([`webhooks::fan_out`]), leases subscriptions with a
+//! delivery due ([`webhooks::claim`]) and sends each one's deliveries in
+//! event order, signed as the Standard Webhooks specification says:
+//! `webhook-id` (the same on every attempt), `webhook-timestamp` (seconds)
+//! and `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of
+//! `id.timestamp.body` under each signing secret, space-separated). A 2xx is
+//! delivered; 410 disables the subscription; anything else, a timeout or a
+//! refused connection waits for the next step of the retry schedule (with
+//! jitter, or the receiver's `Retry-After` when longer). Redirects are not
+//! followed, at most 1 KiB of an answer is kept, and every address a name
+//! resolves to is checked before it is connected to.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::config::WebhookSettings;
+use crate::db::rows::EventRow;
+use crate::db::{Pool, now_ms};
+use crate::domain::webhooks::{self, Attempt, UrlRules, WebhookRow, is_public};
+use crate::error::{Error, Result};
+
+/// How long a lease holds a subscription (renewed by each round).
+const LEASE_MS: i64 = 60_000;
+/// Subscriptions leased per round.
+const CLAIM: i64 = 16;
+/// Deliveries sent per subscription per round (others wait their turn).
+const PER_ROUND: usize = 100;
+/// At most this much of a receiver's answer is kept.
+const KEEP_BYTES: usize = 1024;
+
+/// The parsed `[webhooks]` settings.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Receiver rules.
+    pub rules: UrlRules,
+    /// Waits between attempts.
+    pub schedule: Vec<Duration>,
+    /// Per-attempt bound.
+    pub timeout: Duration,
+    /// How long finished deliveries are kept.
+    pub retention: Duration,
+    /// How long a rotated-out secret keeps signing.
+    pub overlap: Duration,
+}
+
+impl Delivery {
+    /// Reads the settings; the error names the bad one.
+    pub fn from_settings(settings: &WebhookSettings) -> std::result::Result<Self, String> {
+        let schedule = settings
+            .retry_schedule
+            .split(',')
+            .map(str::trim)
+            .filter(|step| !step.is_empty())
+            .map(crate::domain::types::parse_duration)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| format!("webhooks.retry_schedule: {e}"))?;
+        if schedule.is_empty() || schedule.len() > 50 {
+            return Err("webhooks.retry_schedule must list 1 to 50 waits, e.g. 5s,5m,30m".into());
+        }
+        if settings.timeout_seconds == 0 || settings.timeout_seconds > 300 {
+            return Err("webhooks.timeout_seconds must be between 1 and 300".into());
+        }
+        Ok(Delivery {
+            rules: UrlRules {
+                allow_http: settings.allow_http,
+                allow_private_networks: settings.allow_private_networks,
+            },
+            schedule,
+            timeout: Duration::from_secs(settings.timeout_seconds),
+            retention: Duration::from_secs(settings.retention_days.saturating_mul(86_400)),
+            overlap: Duration::from_secs(settings.rotation_overlap_seconds),
+        })
+    }
+
+    /// When the next attempt is due after `attempts` failed ones, or `None`
+    /// when the schedule is used up: the step's wait, up to a fifth more or
+    /// less at random, or the receiver's `Retry-After` when that is longer.
+    pub fn retry_at(&self, attempts: usize, retry_after: Option<u64>, now: i64) -> Option<i64> {
+        let step = self.schedule.get(attempts.checked_sub(1)?)?;
+        let base = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
+        let jitter = base / 5;
+        let spread = if jitter > 0 {
+            rand::random_range(-jitter..=jitter)
+        } else {
+            0
+        };
+        let wait = base.saturating_add(spread).max(0);
+        let asked = retry_after
+            .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Some(now.saturating_add(wait.max(asked.min(86_400_000))))
+    }
+}
+
+/// The signature header value for `message_id.timestamp.body` under each
+/// secret (`whsec_` and base64).
+pub fn sign(secrets: &[String], message_id: &str, timestamp: i64, body: &[u8]) -> String {
+    let engine = base64::engine::general_purpose::STANDARD;
+    secrets
+        .iter()
+        .filter_map(|secret| {
+            let key = engine
+                .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+                .ok()?;
+            let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
+            mac.update(message_id.as_bytes());
+            mac.update(b".");
+            mac.update(timestamp.to_string().as_bytes());
+            mac.update(b".");
+            mac.update(body);
+            Some(format!("v1,{}", engine.encode(mac.finalize().into_bytes())))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The body of a delivery: `{"type", "timestamp", "data"}`.
+pub fn body(event: &EventRow) -> Value {
+    let payload: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
+    // a request event carries the request, or its id, at the top
+    let request = payload.get("request").unwrap_or(&payload);
+    let field = |name: &str| {
+        payload
+            .get(name)
+            .or_else(|| request.get(name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let request_id = if event.event_type.starts_with("request.") {
+        request.get("id").cloned().unwrap_or(Value::Null)
+    } else {
+        field("request_id")
+    };
+    json!({
+        "type": event.event_type,
+        "timestamp": crate::domain::history::format_instant(event.timestamp),
+        "data": {
+            "event_id": event.id,
+            "event_hash": event.hash,
+            "model": event.model_name,
+            "version": event.version,
+            "from_stage": field("from_stage"),
+            "to_stage": field("to_stage"),
+            "actor": event.actor,
+            "request_id": request_id,
+            "details": payload,
+        }
+    })
+}
+
+/// Resolves names like the default resolver, then drops every address that
+/// is not public (unless private networks are allowed): the connection can
+/// only go to an address checked here, so a name that resolves elsewhere on
+/// a second lookup (DNS rebinding) gains nothing.
+#[derive(Debug)]
+struct CheckedResolver {
+    allow_private_networks: bool,
+}
+
+impl ureq::unversioned::resolver::Resolver for CheckedResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let resolved = ureq::unversioned::resolver::DefaultResolver::default()
+            .resolve(uri, config, timeout)?;
+        let mut allowed = self.empty();
+        for address in resolved.iter().copied() {
+            if self.allow_private_networks || is_public(address.ip()) {
+                allowed.push(address);
+            }
+        }
+        if allowed.is_empty() {
+            return Err(ureq::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} resolves only to loopback, private, link-local or metadata addresses \
+                     (webhooks.allow_private_networks is false)",
+                    uri.host().unwrap_or_default()
+                ),
+            )));
+        }
+        Ok(allowed)
+    }
+}
+
+/// An HTTP agent for receivers: the checked resolver, no redirects, no
+/// proxy from the environment, the attempt's time bound.
+fn agent(delivery: &Delivery) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .timeout_global(Some(delivery.timeout))
+        .user_agent("modelgate-webhooks")
+        .build();
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        CheckedResolver {
+            allow_private_networks: delivery.rules.allow_private_networks,
+        },
+    )
+}
+
+/// Sends one signed POST; never fails (what happened is in the attempt).
+pub fn send(
+    delivery: &Delivery,
+    url: &str,
+    secrets: &[String],
+    message_id: &str,
+    body: &[u8],
+) -> (Attempt, String) {
+    let started = Instant::now();
+    let timestamp = now_ms() / 1000;
+    let request = ureq::http::Request::builder()
+        .method("POST")
+        .uri(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", message_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header(
+            "webhook-signature",
+            sign(secrets, message_id, timestamp, body),
+        )
+        .body(body.to_vec());
+    let outcome = match request {
+        Ok(request) => agent(delivery).run(request),
+        Err(error) => {
+            let attempt = Attempt {
+                status: None,
+                error: Some(format!("cannot build the request: {error}")),
+                latency_ms: 0,
+                retry_after: None,
+            };
+            return (attempt, String::new());
+        }
+    };
+    let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    match outcome {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let mut kept = Vec::new();
+            let _ = std::io::Read::read_to_end(
+                &mut std::io::Read::take(response.body_mut().as_reader(), KEEP_BYTES as u64),
+                &mut kept,
+            );
+            let text = String::from_utf8_lossy(&kept).into_owned();
+            let error = (!(200..300).contains(&status))
+                .then(|| format!("the receiver answered {status}: {text}"));
+            (
+                Attempt {
+                    status: Some(status),
+                    error,
+                    latency_ms,
+                    retry_after,
+                },
+                text,
+            )
+        }
+        Err(error) => (
+            Attempt {
+                status: None,
+                error: Some(format!("no answer: {error}")),
+                latency_ms,
+                retry_after: None,
+            },
+            String::new(),
+        ),
+    }
+}
+
+/// The worker of one server.
+pub struct Worker {
+    pool: Pool,
+    delivery: Arc<Delivery>,
+    owner: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl Worker {
+    /// A worker with a lease-owner name of its own.
+    pub fn new(pool: Pool, delivery: Arc<Delivery>) -> Self {
+        Worker {
+            pool,
+            delivery,
+            owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// A handle that stops the loop.
+    pub fn stopper(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Runs rounds until stopped, on a thread of its own.
+    pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name("modelgate-webhooks".to_owned())
+            .spawn(move || self.run())
+    }
+
+    fn run(self) {
+        let mut last_purge = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            let busy = match self.round() {
+                Ok(busy) => busy,
+                Err(error) => {
+                    tracing::warn!(%error, "a webhook delivery round failed");
+                    false
+                }
+            };
+            if last_purge.elapsed() > Duration::from_secs(600) {
+                last_purge = Instant::now();
+                self.purge();
+            }
+            if !busy {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+
+    fn purge(&self) {
+        let before =
+            now_ms() - i64::try_from(self.delivery.retention.as_millis()).unwrap_or(i64::MAX / 2);
+        match self
+            .pool
+            .get()
+            .map_err(|e| Error::Unavailable(e.to_string()))
+            .and_then(|mut conn| webhooks::purge(&mut conn, before))
+        {
+            Ok(purged) if purged > 0 => tracing::info!(purged, "old webhook deliveries removed"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "purging webhook deliveries failed"),
+        }
+    }
+
+    /// One round: fan out new events, lease what is due, send. Answers
+    /// whether there was work (the next round follows at once).
+    pub fn round(&self) -> Result<bool> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| Error::Unavailable(format!("no database connection: {e}")))?;
+        let fanned = webhooks::fan_out(&mut conn)?;
+        let leased = webhooks::claim(&mut conn, &self.owner, LEASE_MS, CLAIM)?;
+        let mut sent = 0;
+        for webhook_id in leased {
+            for _ in 0..PER_ROUND {
+                if self.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Some((subscription, due, event)) =
+                    webhooks::next_due(&mut conn, &self.owner, webhook_id)?
+                else {
+                    break;
+                };
+                let delivered = self.deliver(&mut conn, &subscription, &due, &event)?;
+                sent += 1;
+                if !delivered {
+                    // the next one waits for this one's retry: event order
+                    break;
+                }
+            }
+            webhooks::release(&mut conn, &self.owner, webhook_id)?;
+        }
+        if let Ok((pending, oldest_ms)) = webhooks::backlog(&mut conn) {
+            metrics::gauge!("modelgate_webhook_pending_deliveries").set(pending as f64);
+            metrics::gauge!("modelgate_webhook_oldest_pending_seconds")
+                .set(oldest_ms as f64 / 1000.0);
+        }
+        Ok(fanned > 0 || sent > 0)
+    }
+
+    fn deliver(
+        &self,
+        conn: &mut crate::db::DbConn,
+        subscription: &WebhookRow,
+        due: &webhooks::DeliveryRow,
+        event: &EventRow,
+    ) -> Result<bool> {
+        let body = serde_json::to_vec(&body(event))
+            .map_err(|e| Error::internal_from("cannot encode a delivery", e))?;
+        let secrets = subscription.signing_secrets(now_ms());
+        let (attempt, _) = send(
+            &self.delivery,
+            &subscription.url,
+            &secrets,
+            &due.message_id,
+            &body,
+        );
+        let attempts = usize::try_from(due.attempts + 1).unwrap_or(usize::MAX);
+        let retry_at = self
+            .delivery
+            .retry_at(attempts, attempt.retry_after, now_ms());
+        let outcome = match attempt.status {
+            Some(status) if (200..300).contains(&status) => "delivered",
+            Some(410) => "gone",
+            _ if retry_at.is_none() => "failed",
+            _ => "retry",
+        };
+        metrics::counter!("modelgate_webhook_deliveries_total", "outcome" => outcome).increment(1);
+        if outcome != "delivered" {
+            tracing::info!(
+                webhook = subscription.id,
+                delivery = due.id,
+                attempts,
+                outcome,
+                error = attempt.error.as_deref().unwrap_or_default(),
+                "webhook delivery not accepted"
+            );
+        }
+        webhooks::record(conn, due, &attempt, retry_at)?;
+        Ok(outcome == "delivered")
+    }
+}
+
+/// The addresses a URL's host resolves to that a delivery may use (for the
+/// API's test delivery and its error message).
+pub fn usable_addresses(url: &str, allow_private_networks: bool) -> Vec<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return Vec::new();
+    };
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+    (host, port)
+        .to_socket_addrs()
+        .map(|found| {
+            found
+                .filter(|a| allow_private_networks || is_public(a.ip()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_follow_the_standard_webhooks_example() {
+        // the specification's published example
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned();
+        let body = br#"{"test": 2432232314}"#;
+        assert_eq!(
+            sign(&[secret], "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn retries_follow_the_schedule_with_jitter_and_end() {
+        let delivery = Delivery::from_settings(&WebhookSettings {
+            allow_private_networks: false,
+            allow_http: false,
+            retry_schedule: "10s,1m".to_owned(),
+            timeout_seconds: 5,
+            retention_days: 1,
+            rotation_overlap_seconds: 60,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..100 {
+            let first = delivery.retry_at(1, None, 0).unwrap_or_default();
+            assert!((8_000..=12_000).contains(&first), "{first}");
+            let second = delivery.retry_at(2, None, 0).unwrap_or_default();
+            assert!((48_000..=72_000).contains(&second), "{second}");
+        }
+        assert_eq!(delivery.retry_at(3, None, 0), None);
+        // a longer Retry-After wins
+        assert_eq!(delivery.retry_at(1, Some(600), 0), Some(600_000));
+    }
+}
