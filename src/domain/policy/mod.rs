@@ -627,4 +627,92 @@ mod tests {
             BTreeSet::from([Stage::None, Stage::Staging])
         );
     }
+
+    #[test]
+    fn a_weaker_rule_into_a_guarded_stage_needs_the_gates_approvals_and_role() {
+        let mut gate = rule("Staging", "Production", "admin");
+        gate.approvals = 2;
+        let policy = Policy::from_settings(&settings(
+            vec![
+                rule("None", "Staging", "contributor"),
+                gate,
+                rule("Staging", "Archived", "contributor"),
+                rule("Archived", "Production", "approver"),
+            ],
+            Some(vec![guard("Production", &["Staging"])]),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        // not a rollback: raised to the gate's two approvals and its role
+        let raised = policy.decide(Role::Approver, Stage::Archived, Stage::Production, false);
+        match raised {
+            Ok(Decision::NeedsApproval(requirement)) => {
+                assert_eq!(requirement.approvals, 2);
+                assert_eq!(requirement.direct, Role::Admin);
+                assert_eq!(
+                    requirement.raised_by.map(|g| g.stage),
+                    Some(Stage::Production)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // the gate itself is not raised by its own guard
+        match policy.decide(Role::Approver, Stage::Staging, Stage::Production, false) {
+            Ok(Decision::NeedsApproval(requirement)) => {
+                assert_eq!(requirement.approvals, 2);
+                assert_eq!(requirement.raised_by, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        // the report lists the weaker rule as a rollback only, not the gate
+        let report = policy.report();
+        assert_eq!(
+            report
+                .rollback_only
+                .iter()
+                .map(|r| (r.from, r.to))
+                .collect::<Vec<_>>(),
+            vec![(Stage::Archived, Stage::Production)]
+        );
+    }
+
+    #[test]
+    fn a_rule_as_strong_as_the_gate_is_not_listed_as_a_rollback_only() {
+        let policy = Policy::from_settings(&settings(
+            vec![
+                rule("None", "Staging", "contributor"),
+                rule("Staging", "Production", "admin"),
+                rule("Staging", "Archived", "contributor"),
+                rule("Archived", "Production", "admin"),
+            ],
+            Some(vec![guard("Production", &["Staging"])]),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(policy.report().rollback_only.is_empty());
+    }
+
+    #[test]
+    fn a_glob_star_still_needs_the_rest_of_the_pattern() {
+        assert!(glob_matches(b"prod-*-eu", b"prod-x-eu"));
+        assert!(glob_matches(b"prod-*-eu", b"prod--eu"));
+        assert!(!glob_matches(b"prod-*-eu", b"prod-x-us"));
+        assert!(!glob_matches(b"*b", b"aaa"));
+        assert!(glob_matches(b"*", b""));
+    }
+
+    #[test]
+    fn alias_rules_with_bad_or_overlong_patterns_are_refused() {
+        for alias in ["champ ion", "prod/eu", &"a".repeat(256)] {
+            let refused = Policy::from_settings(&LifecycleSettings {
+                rules: None,
+                guards: None,
+                alias_rules: Some(vec![AliasRuleSettings {
+                    alias: alias.to_owned(),
+                    direct: "approver".into(),
+                    approvals: 1,
+                    stage: None,
+                }]),
+            });
+            assert!(refused.is_err(), "{alias}");
+        }
+    }
 }
