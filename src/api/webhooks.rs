@@ -68,6 +68,18 @@ pub struct WebhookWithSecret {
     pub secret: String,
 }
 
+/// The answer to a change: the subscription, and its new secret only when
+/// it was rotated.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UpdatedWebhook {
+    /// The subscription.
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// The new secret, when `rotate_secret` was asked for (shown this once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
 /// A page of subscriptions.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListWebhooksResponse {
@@ -227,7 +239,7 @@ pub async fn get_webhook(
     params(IdPath),
     request_body = UpdateWebhookRequest,
     responses(
-        (status = 200, description = "The subscription; with `secret` when it was rotated", body = WebhookWithSecret),
+        (status = 200, description = "The subscription; with `secret` when it was rotated", body = UpdatedWebhook),
         WriteErrors
     ),
     security(("bearer_auth" = []))
@@ -259,10 +271,7 @@ pub async fn update_webhook(
             webhooks::update(conn, &actor, id, changes, rules, overlap)
         })
         .await?;
-    Ok(match secret {
-        Some(secret) => HttpResponse::Ok().json(WebhookWithSecret { webhook, secret }),
-        None => HttpResponse::Ok().json(webhook),
-    })
+    Ok(HttpResponse::Ok().json(UpdatedWebhook { webhook, secret }))
 }
 
 /// Deletes a subscription and its deliveries.
