@@ -113,15 +113,19 @@ pub struct IdPath {
 impl IdPath {
     /// The id, a positive integer; `what` names it in the message.
     pub fn parse(self, what: &str) -> Result<i64> {
-        self.id
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id >= 1)
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "{what} id must be a positive integer, got '{}'",
-                    self.id.escape_debug()
-                ))
-            })
+        parse_id(&self.id, what)
     }
+}
+
+/// An id from a path, a positive integer; `what` names it in the message.
+pub fn parse_id(text: &str, what: &str) -> Result<i64> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id >= 1)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{what} id must be a positive integer, got '{}'",
+                text.escape_debug()
+            ))
+        })
 }

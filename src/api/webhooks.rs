@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::PageQuery;
-use crate::api::params::IdPath;
+use crate::api::params::{IdPath, parse_id};
 use crate::db::enums::Role;
 use crate::db::now_ms;
 use crate::domain::types::ModelName;
@@ -125,18 +125,6 @@ pub struct DeliveryPath {
     /// The delivery.
     #[param(value_type = i64, minimum = 1)]
     delivery_id: String,
-}
-
-fn positive(text: &str, what: &str) -> Result<i64> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id >= 1)
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "{what} id must be a positive integer, got '{}'",
-                text.escape_debug()
-            ))
-        })
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
@@ -389,8 +377,8 @@ pub async fn redeliver(
     path: web::Path<DeliveryPath>,
 ) -> Result<HttpResponse> {
     let path = path.into_inner();
-    let id = positive(&path.id, "webhook")?;
-    let delivery_id = positive(&path.delivery_id, "delivery")?;
+    let id = parse_id(&path.id, "webhook")?;
+    let delivery_id = parse_id(&path.delivery_id, "delivery")?;
     let delivery = state
         .db_as(caller, Role::Admin, move |conn, _| {
             webhooks::redeliver(conn, id, delivery_id)

@@ -578,6 +578,31 @@ fn delivery_api((row, event_type): (DeliveryRow, String)) -> Delivery {
     }
 }
 
+/// Deliveries joined to their events.
+type DeliveriesWithEvents = diesel::dsl::InnerJoinOn<
+    webhook_deliveries::table,
+    events::table,
+    diesel::dsl::Eq<events::id, webhook_deliveries::event_id>,
+>;
+
+/// What the API shows of a delivery: its row and its event's type.
+type DeliveryWithType = (
+    diesel::dsl::AsSelect<DeliveryRow, db::Backend>,
+    events::event_type,
+);
+
+/// Deliveries with their event's type, as one boxed query to filter further.
+fn with_event_type() -> diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::Select<DeliveriesWithEvents, DeliveryWithType>,
+    db::Backend,
+> {
+    webhook_deliveries::table
+        .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
+        .select((DeliveryRow::as_select(), events::event_type))
+        .into_boxed()
+}
+
 /// A subscription's deliveries, newest first.
 pub fn deliveries(
     conn: &mut DbConn,
@@ -586,13 +611,10 @@ pub fn deliveries(
     page_token: Option<&str>,
 ) -> Result<Page<Delivery>> {
     find(conn, webhook_id)?;
-    let mut select = webhook_deliveries::table
-        .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
+    let mut select = with_event_type()
         .filter(webhook_deliveries::webhook_id.eq(webhook_id))
-        .select((DeliveryRow::as_select(), events::event_type))
         .order(webhook_deliveries::id.desc())
-        .limit(max_results + 1)
-        .into_boxed();
+        .limit(max_results + 1);
     if let Some(token) = page_token {
         select = select
             .filter(webhook_deliveries::id.lt(PageToken::decode(token, "deliveries")?.int_key()?));
@@ -622,10 +644,8 @@ pub fn redeliver(conn: &mut DbConn, webhook_id: i64, delivery_id: i64) -> Result
                 "webhook {webhook_id} has no delivery {delivery_id}"
             )));
         }
-        webhook_deliveries::table
-            .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
+        with_event_type()
             .filter(webhook_deliveries::id.eq(delivery_id))
-            .select((DeliveryRow::as_select(), events::event_type))
             .first(conn)
             .map(delivery_api)
             .map_err(Into::into)

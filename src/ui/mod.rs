@@ -238,6 +238,16 @@ fn csrf_token(secret: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// Refuses a form whose CSRF token is not the session's.
+fn check_form(secret: &str, csrf: &str) -> std::result::Result<(), UiError> {
+    if same_token(&csrf_token(secret), csrf) {
+        return Ok(());
+    }
+    Err(UiError::Page(Error::PermissionDenied(
+        "the form's CSRF token is missing or wrong; reload the page and try again".to_owned(),
+    )))
+}
+
 /// Compares two tokens in time independent of where they differ.
 fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -384,12 +394,7 @@ impl AppState {
         let secret = session_secret(req).ok_or_else(|| UiError::SignIn {
             next: format!("{PREFIX}/"),
         })?;
-        if !same_token(&csrf_token(&secret), csrf) {
-            return Err(UiError::Page(Error::PermissionDenied(
-                "the form's CSRF token is missing or wrong; reload the page and try again"
-                    .to_owned(),
-            )));
-        }
+        check_form(&secret, csrf)?;
         self.db_as(Credentials::Session { secret }, need, work)
             .await
             .map_err(|error| match error {
@@ -506,11 +511,7 @@ async fn signout(
     let Some(secret) = session_secret(&req) else {
         return Ok(see_other(&format!("{PREFIX}/signin")));
     };
-    if !same_token(&csrf_token(&secret), &form.csrf) {
-        return Err(UiError::Page(Error::PermissionDenied(
-            "the form's CSRF token is missing or wrong; reload the page and try again".to_owned(),
-        )));
-    }
+    check_form(&secret, &form.csrf)?;
     state.db(move |conn| sessions::end(conn, &secret)).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(removal(&req, SESSION_COOKIE))

@@ -11,7 +11,6 @@
 //! followed, at most 1 KiB of an answer is kept, and every address a name
 //! resolves to is checked before it is connected to.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -429,31 +428,6 @@ impl Worker {
         webhooks::record(conn, due, &attempt, retry_at)?;
         Ok(outcome == "delivered")
     }
-}
-
-/// The addresses a URL's host resolves to that a delivery may use (for the
-/// API's test delivery and its error message).
-pub fn usable_addresses(url: &str, allow_private_networks: bool) -> Vec<SocketAddr> {
-    use std::net::ToSocketAddrs;
-    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
-        return Vec::new();
-    };
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("http") {
-            80
-        } else {
-            443
-        });
-    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
-    (host, port)
-        .to_socket_addrs()
-        .map(|found| {
-            found
-                .filter(|a| allow_private_networks || is_public(a.ip()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
