@@ -751,20 +751,39 @@ pub fn claim(conn: &mut DbConn, owner: &str, lease_ms: i64, limit: i64) -> Resul
     }
     db::bookkeeping(conn, |conn| {
         let now = now_ms();
-        let due: Vec<i64> = webhook_deliveries::table
-            .inner_join(webhooks::table)
-            .filter(webhook_deliveries::state.eq(state::PENDING))
-            .filter(webhook_deliveries::next_attempt_at.le(now))
-            .filter(webhooks::enabled.eq(true))
-            .filter(
-                webhooks::lease_until
-                    .is_null()
-                    .or(webhooks::lease_until.lt(now)),
+        let due: Vec<i64> = match conn {
+            // rows another replica is leasing right now are skipped, not
+            // waited for
+            DbConn::Postgresql(_) => diesel::sql_query(
+                "SELECT w.id FROM webhooks w \
+                 WHERE w.enabled AND (w.lease_until IS NULL OR w.lease_until < $1) \
+                 AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id \
+                 AND d.state = 'pending' AND d.next_attempt_at <= $1) \
+                 ORDER BY w.id LIMIT $2 FOR UPDATE OF w SKIP LOCKED",
             )
-            .select(webhook_deliveries::webhook_id)
-            .distinct()
-            .limit(limit)
-            .load(conn)?;
+            .bind::<diesel::sql_types::BigInt, _>(now)
+            .bind::<diesel::sql_types::BigInt, _>(limit)
+            .load::<Leasable>(conn)?
+            .into_iter()
+            .map(|row| row.id)
+            .collect(),
+            // SQLite: the write lock taken by this transaction serializes
+            // claims
+            DbConn::Sqlite(_) => webhook_deliveries::table
+                .inner_join(webhooks::table)
+                .filter(webhook_deliveries::state.eq(state::PENDING))
+                .filter(webhook_deliveries::next_attempt_at.le(now))
+                .filter(webhooks::enabled.eq(true))
+                .filter(
+                    webhooks::lease_until
+                        .is_null()
+                        .or(webhooks::lease_until.lt(now)),
+                )
+                .select(webhook_deliveries::webhook_id)
+                .distinct()
+                .limit(limit)
+                .load(conn)?,
+        };
         let mut leased = Vec::new();
         for id in due {
             // conditional: a replica that leased it meanwhile keeps it
@@ -788,6 +807,12 @@ pub fn claim(conn: &mut DbConn, owner: &str, lease_ms: i64, limit: i64) -> Resul
     })
 }
 
+#[derive(QueryableByName)]
+struct Leasable {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
 /// Gives a lease back.
 pub fn release(conn: &mut DbConn, owner: &str, webhook_id: i64) -> Result<()> {
     diesel::update(
@@ -804,26 +829,47 @@ pub fn release(conn: &mut DbConn, owner: &str, webhook_id: i64) -> Result<()> {
 }
 
 /// The oldest pending delivery of a subscription, if it is due, with its
-/// event and the subscription as it is now; `None` while the lease is not
-/// `owner`'s.
+/// event and the subscription as it is now; `None` once the lease is not
+/// `owner`'s. The lease is renewed for `lease_ms` first.
 pub fn next_due(
     conn: &mut DbConn,
     owner: &str,
     webhook_id: i64,
+    lease_ms: i64,
 ) -> Result<Option<(WebhookRow, DeliveryRow, EventRow)>> {
-    db::read(conn, |conn| {
-        let now = now_ms();
-        let Some(subscription) = webhooks::table
-            .find(webhook_id)
-            .filter(webhooks::lease_owner.eq(owner))
-            .filter(webhooks::lease_until.gt(now))
-            .filter(webhooks::enabled.eq(true))
-            .select(WebhookRow::as_select())
-            .first(conn)
-            .optional()?
-        else {
+    let now = now_ms();
+    let Some(mut subscription) = webhooks::table
+        .find(webhook_id)
+        .filter(webhooks::lease_owner.eq(owner))
+        .filter(webhooks::lease_until.gt(now))
+        .filter(webhooks::enabled.eq(true))
+        .select(WebhookRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    // renewed once half of it is gone, so at least half a lease (longer
+    // than an attempt can take) is left when an attempt starts: no other
+    // worker takes the subscription while one is in flight
+    if subscription.lease_until.unwrap_or(0).saturating_sub(now) < lease_ms / 2 {
+        let until = now.saturating_add(lease_ms);
+        let renewed = db::bookkeeping(conn, |conn| {
+            Ok(diesel::update(
+                webhooks::table
+                    .find(webhook_id)
+                    .filter(webhooks::lease_owner.eq(owner))
+                    .filter(webhooks::lease_until.gt(now_ms())),
+            )
+            .set(webhooks::lease_until.eq(until))
+            .execute(conn)?)
+        })?;
+        if renewed == 0 {
             return Ok(None);
-        };
+        }
+        subscription.lease_until = Some(until);
+    }
+    db::read(conn, |conn| {
         // the oldest pending one, due or not: a later one never overtakes it
         let Some(delivery) = webhook_deliveries::table
             .filter(webhook_deliveries::webhook_id.eq(webhook_id))

@@ -26,10 +26,13 @@ use crate::db::{Pool, now_ms};
 use crate::domain::webhooks::{self, Attempt, UrlRules, WebhookRow, is_public};
 use crate::error::{Error, Result};
 
-/// How long a lease holds a subscription (renewed by each round).
-const LEASE_MS: i64 = 60_000;
-/// Subscriptions leased per round.
-const CLAIM: i64 = 16;
+/// The shortest lease on a subscription (see [`Worker::lease_ms`]); a
+/// server that dies holding one leaves it to others after at most this, or
+/// three attempts' time.
+const MIN_LEASE_MS: i64 = 5_000;
+/// Subscriptions one server leases, and sends to at once, per round: few,
+/// so replicas share the subscriptions.
+const PARALLEL: usize = 4;
 /// Deliveries sent per subscription per round (others wait their turn).
 const PER_ROUND: usize = 100;
 /// At most this much of a receiver's answer is kept.
@@ -350,41 +353,72 @@ impl Worker {
         }
     }
 
-    /// One round: fan out new events, lease what is due, send. Answers
-    /// whether there was work (the next round follows at once).
+    /// How long a lease holds: well past the longest attempt.
+    fn lease_ms(&self) -> i64 {
+        let attempt = i64::try_from(self.delivery.timeout.as_millis()).unwrap_or(i64::MAX / 4);
+        MIN_LEASE_MS.max(attempt.saturating_mul(3))
+    }
+
+    /// One round: fan out new events, lease what is due, send (up to
+    /// [`PARALLEL`] subscriptions at once, each on a connection of its own,
+    /// so a slow receiver does not hold the others up). Answers whether
+    /// there was work (the next round follows at once).
     pub fn round(&self) -> Result<bool> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| Error::Unavailable(format!("no database connection: {e}")))?;
-        let fanned = webhooks::fan_out(&mut conn)?;
-        let leased = webhooks::claim(&mut conn, &self.owner, LEASE_MS, CLAIM)?;
-        let mut sent = 0;
-        for webhook_id in leased {
-            for _ in 0..PER_ROUND {
-                if self.stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let Some((subscription, due, event)) =
-                    webhooks::next_due(&mut conn, &self.owner, webhook_id)?
-                else {
-                    break;
-                };
-                let delivered = self.deliver(&mut conn, &subscription, &due, &event)?;
-                sent += 1;
-                if !delivered {
-                    // the next one waits for this one's retry: event order
-                    break;
-                }
-            }
-            webhooks::release(&mut conn, &self.owner, webhook_id)?;
-        }
-        if let Ok((pending, oldest_ms)) = webhooks::backlog(&mut conn) {
+        let (fanned, leased) = {
+            let mut conn = self.connection()?;
+            let fanned = webhooks::fan_out(&mut conn)?;
+            let leased = webhooks::claim(&mut conn, &self.owner, self.lease_ms(), PARALLEL as i64)?;
+            (fanned, leased)
+        };
+        let sent = std::thread::scope(|scope| {
+            let senders: Vec<_> = leased
+                .iter()
+                .map(|&webhook_id| scope.spawn(move || self.drain(webhook_id)))
+                .collect();
+            senders.into_iter().try_fold(0, |sent, sender| {
+                let drained = sender
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::internal("a webhook sender panicked")))?;
+                Ok::<_, Error>(sent + drained)
+            })
+        })?;
+        if let Ok((pending, oldest_ms)) = webhooks::backlog(&mut *self.connection()?) {
             metrics::gauge!("modelgate_webhook_pending_deliveries").set(pending as f64);
             metrics::gauge!("modelgate_webhook_oldest_pending_seconds")
                 .set(oldest_ms as f64 / 1000.0);
         }
         Ok(fanned > 0 || sent > 0)
+    }
+
+    fn connection(&self) -> Result<crate::db::PooledConn> {
+        self.pool
+            .get()
+            .map_err(|e| Error::Unavailable(format!("no database connection: {e}")))
+    }
+
+    /// Sends a leased subscription's due deliveries in event order, stopping
+    /// at the first that is not accepted (the next waits for its retry);
+    /// gives the lease back. Answers how many were attempted.
+    fn drain(&self, webhook_id: i64) -> Result<usize> {
+        let mut conn = self.connection()?;
+        let mut sent = 0;
+        for _ in 0..PER_ROUND {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let Some((subscription, due, event)) =
+                webhooks::next_due(&mut conn, &self.owner, webhook_id, self.lease_ms())?
+            else {
+                break;
+            };
+            let delivered = self.deliver(&mut conn, &subscription, &due, &event)?;
+            sent += 1;
+            if !delivered {
+                break;
+            }
+        }
+        webhooks::release(&mut conn, &self.owner, webhook_id)?;
+        Ok(sent)
     }
 
     fn deliver(
