@@ -137,6 +137,23 @@ impl Receiver {
     }
 }
 
+/// Reads `path` until `done` holds for the answer (failing after 30 s): the
+/// worker records an attempt only after the receiver has answered it.
+fn settled(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = app.get(path).expect(200).clone();
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path}: not within 30 s: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Checks a delivery's Standard Webhooks signature against `secret`.
 fn signed_with(received: &Received, secret: &str) -> bool {
     let engine = base64::engine::general_purpose::STANDARD;
@@ -258,12 +275,15 @@ fn events_reach_matching_subscriptions_signed_and_filtered_by_type_and_model() {
     assert!(!only.iter().any(|d| signed_with(d, &all_secret)));
 
     // the deliveries are on record
-    let deliveries = app
-        .get(&format!(
-            "/api/v1/webhooks/{all_id}/deliveries?max_results=100"
-        ))
-        .expect(200)
-        .clone();
+    let deliveries = settled(
+        &app,
+        &format!("/api/v1/webhooks/{all_id}/deliveries?max_results=100"),
+        |d| {
+            d["deliveries"]
+                .as_array()
+                .is_some_and(|rows| rows.iter().all(|r| r["state"] != "pending"))
+        },
+    );
     let rows = deliveries["deliveries"]
         .as_array()
         .cloned()
@@ -302,10 +322,11 @@ fn failures_are_retried_in_event_order_and_410_disables_the_subscription() {
         arrived[2].header("webhook-id")
     );
     assert!(arrived.iter().all(|d| signed_with(d, &secret)));
-    let deliveries = app
-        .get(&format!("/api/v1/webhooks/{id}/deliveries"))
-        .expect(200)
-        .clone();
+    let deliveries = settled(&app, &format!("/api/v1/webhooks/{id}/deliveries"), |d| {
+        d["deliveries"]
+            .as_array()
+            .is_some_and(|rows| rows.iter().all(|r| r["state"] != "pending"))
+    });
     let first = deliveries["deliveries"]
         .as_array()
         .and_then(|d| d.last())
@@ -336,10 +357,9 @@ fn failures_are_retried_in_event_order_and_410_disables_the_subscription() {
     }
     app.create_version("churn");
     receiver.wait_until("the 410", |r| r.len() >= 7);
-    let disabled = app
-        .get(&format!("/api/v1/webhooks/{id}"))
-        .expect(200)
-        .clone();
+    let disabled = settled(&app, &format!("/api/v1/webhooks/{id}"), |w| {
+        w["enabled"] == false
+    });
     assert_eq!(disabled["enabled"], false, "{disabled}");
     assert!(
         disabled["disabled_reason"]
