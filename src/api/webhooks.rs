@@ -318,7 +318,8 @@ pub async fn test_webhook(
     let secrets = subscription.signing_secrets(now);
     // a blocking HTTP exchange of up to webhooks.timeout_seconds: off the workers
     let (attempt, text) = web::block(move || {
-        crate::webhooks::send(&delivery, &subscription.url, &secrets, &message_id, &bytes)
+        let agent = crate::webhooks::agent(&delivery);
+        crate::webhooks::send(&agent, &subscription.url, &secrets, &message_id, &bytes)
     })
     .await
     .map_err(|e| Error::internal_from("the test delivery stopped", e))?;

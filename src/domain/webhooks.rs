@@ -828,15 +828,26 @@ pub fn release(conn: &mut DbConn, owner: &str, webhook_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// The oldest pending delivery of a subscription, if it is due, with its
-/// event and the subscription as it is now; `None` once the lease is not
-/// `owner`'s. The lease is renewed for `lease_ms` first.
-pub fn next_due(
+/// A leased subscription as it is now and its due deliveries, oldest first,
+/// each with its event.
+pub struct Due {
+    /// The subscription.
+    pub subscription: WebhookRow,
+    /// Its deliveries to send now, in event order.
+    pub deliveries: Vec<(DeliveryRow, EventRow)>,
+}
+
+/// Up to `limit` of a subscription's pending deliveries, oldest first, as
+/// long as each is due (a later one never overtakes an earlier one that
+/// waits for its retry); `None` once the lease is not `owner`'s. The lease
+/// is renewed first when half of `lease_ms` is gone.
+pub fn due(
     conn: &mut DbConn,
     owner: &str,
     webhook_id: i64,
     lease_ms: i64,
-) -> Result<Option<(WebhookRow, DeliveryRow, EventRow)>> {
+    limit: i64,
+) -> Result<Option<Due>> {
     let now = now_ms();
     let Some(mut subscription) = webhooks::table
         .find(webhook_id)
@@ -849,46 +860,53 @@ pub fn next_due(
     else {
         return Ok(None);
     };
-    // renewed once half of it is gone, so at least half a lease (longer
-    // than an attempt can take) is left when an attempt starts: no other
-    // worker takes the subscription while one is in flight
     if subscription.lease_until.unwrap_or(0).saturating_sub(now) < lease_ms / 2 {
-        let until = now.saturating_add(lease_ms);
-        let renewed = db::bookkeeping(conn, |conn| {
-            Ok(diesel::update(
-                webhooks::table
-                    .find(webhook_id)
-                    .filter(webhooks::lease_owner.eq(owner))
-                    .filter(webhooks::lease_until.gt(now_ms())),
-            )
-            .set(webhooks::lease_until.eq(until))
-            .execute(conn)?)
-        })?;
-        if renewed == 0 {
-            return Ok(None);
+        match renew(conn, owner, webhook_id, lease_ms)? {
+            Some(until) => subscription.lease_until = Some(until),
+            None => return Ok(None),
         }
-        subscription.lease_until = Some(until);
     }
-    db::read(conn, |conn| {
-        // the oldest pending one, due or not: a later one never overtakes it
-        let Some(delivery) = webhook_deliveries::table
-            .filter(webhook_deliveries::webhook_id.eq(webhook_id))
-            .filter(webhook_deliveries::state.eq(state::PENDING))
-            .order(webhook_deliveries::id.asc())
-            .select(DeliveryRow::as_select())
-            .first(conn)
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        if delivery.next_attempt_at > now {
-            return Ok(None);
-        }
-        let event: EventRow = events::table
-            .find(delivery.event_id)
-            .select(EventRow::as_select())
-            .first(conn)?;
-        Ok(Some((subscription, delivery, event)))
+    let deliveries: Vec<(DeliveryRow, EventRow)> = webhook_deliveries::table
+        .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
+        .filter(webhook_deliveries::webhook_id.eq(webhook_id))
+        .filter(webhook_deliveries::state.eq(state::PENDING))
+        .order(webhook_deliveries::id.asc())
+        .limit(limit)
+        .select((DeliveryRow::as_select(), EventRow::as_select()))
+        .load(conn)?;
+    let deliveries = deliveries
+        .into_iter()
+        .take_while(|(delivery, _)| delivery.next_attempt_at <= now)
+        .collect();
+    Ok(Some(Due {
+        subscription,
+        deliveries,
+    }))
+}
+
+/// Extends `owner`'s unexpired lease on a subscription to `lease_ms` from
+/// now: each attempt starts with at least half a lease (longer than an
+/// attempt can take) left, so no other worker takes the subscription while
+/// one is in flight. Answers the new end, or `None` when the lease was lost.
+pub fn renew(
+    conn: &mut DbConn,
+    owner: &str,
+    webhook_id: i64,
+    lease_ms: i64,
+) -> Result<Option<i64>> {
+    db::bookkeeping(conn, |conn| {
+        let now = now_ms();
+        let until = now.saturating_add(lease_ms);
+        let renewed = diesel::update(
+            webhooks::table
+                .find(webhook_id)
+                .filter(webhooks::lease_owner.eq(owner))
+                .filter(webhooks::lease_until.gt(now))
+                .filter(webhooks::enabled.eq(true)),
+        )
+        .set(webhooks::lease_until.eq(until))
+        .execute(conn)?;
+        Ok((renewed == 1).then_some(until))
     })
 }
 
@@ -905,46 +923,74 @@ pub struct Attempt {
     pub retry_after: Option<u64>,
 }
 
-/// Records an attempt: delivered on 2xx; on 410 the subscription is
-/// disabled and the delivery failed; otherwise pending again at `retry_at`,
-/// or failed when the schedule is used up (`retry_at` is `None`).
-pub fn record(
-    conn: &mut DbConn,
-    delivery: &DeliveryRow,
-    attempt: &Attempt,
-    retry_at: Option<i64>,
-) -> Result<()> {
+impl Attempt {
+    /// An attempt that never reached the receiver.
+    pub fn failed(error: String) -> Self {
+        Attempt {
+            status: None,
+            error: Some(error),
+            latency_ms: 0,
+            retry_after: None,
+        }
+    }
+}
+
+/// One attempt to record: the delivery, what came of it, and when to try
+/// again (`None` when the schedule is used up).
+pub struct Outcome<'a> {
+    /// The delivery attempted.
+    pub delivery: &'a DeliveryRow,
+    /// What came of it.
+    pub attempt: Attempt,
+    /// The next attempt, if any is left.
+    pub retry_at: Option<i64>,
+}
+
+/// Records attempts, in one transaction: delivered on 2xx; on 410 the
+/// subscription is disabled and the delivery failed; otherwise pending again
+/// at `retry_at`, or failed when the schedule is used up.
+pub fn record(conn: &mut DbConn, outcomes: &[Outcome<'_>]) -> Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
     db::bookkeeping(conn, |conn| {
         let now = now_ms();
-        let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
-        let gone = attempt.status == Some(410);
-        let state = if delivered {
-            state::DELIVERED
-        } else if gone || retry_at.is_none() {
-            state::FAILED
-        } else {
-            state::PENDING
-        };
-        diesel::update(webhook_deliveries::table.find(delivery.id))
-            .set((
-                webhook_deliveries::state.eq(state),
-                webhook_deliveries::attempts.eq(delivery.attempts + 1),
-                webhook_deliveries::next_attempt_at.eq(retry_at.unwrap_or(now)),
-                webhook_deliveries::last_status.eq(attempt.status.map(i64::from)),
-                webhook_deliveries::last_error.eq(&attempt.error),
-                webhook_deliveries::last_latency_ms.eq(attempt.latency_ms),
-                webhook_deliveries::last_attempt_at.eq(now),
-                webhook_deliveries::finished_at.eq((state != state::PENDING).then_some(now)),
-            ))
-            .execute(conn)?;
-        if gone {
-            diesel::update(webhooks::table.find(delivery.webhook_id))
+        for Outcome {
+            delivery,
+            attempt,
+            retry_at,
+        } in outcomes
+        {
+            let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
+            let gone = attempt.status == Some(410);
+            let state = if delivered {
+                state::DELIVERED
+            } else if gone || retry_at.is_none() {
+                state::FAILED
+            } else {
+                state::PENDING
+            };
+            diesel::update(webhook_deliveries::table.find(delivery.id))
                 .set((
-                    webhooks::enabled.eq(false),
-                    webhooks::disabled_reason
-                        .eq("the receiver answered 410 Gone: disabled by the server"),
+                    webhook_deliveries::state.eq(state),
+                    webhook_deliveries::attempts.eq(delivery.attempts + 1),
+                    webhook_deliveries::next_attempt_at.eq(retry_at.unwrap_or(now)),
+                    webhook_deliveries::last_status.eq(attempt.status.map(i64::from)),
+                    webhook_deliveries::last_error.eq(&attempt.error),
+                    webhook_deliveries::last_latency_ms.eq(attempt.latency_ms),
+                    webhook_deliveries::last_attempt_at.eq(now),
+                    webhook_deliveries::finished_at.eq((state != state::PENDING).then_some(now)),
                 ))
                 .execute(conn)?;
+            if gone {
+                diesel::update(webhooks::table.find(delivery.webhook_id))
+                    .set((
+                        webhooks::enabled.eq(false),
+                        webhooks::disabled_reason
+                            .eq("the receiver answered 410 Gone: disabled by the server"),
+                    ))
+                    .execute(conn)?;
+            }
         }
         Ok(())
     })

@@ -35,6 +35,10 @@ const MIN_LEASE_MS: i64 = 5_000;
 const PARALLEL: usize = 4;
 /// Deliveries sent per subscription per round (others wait their turn).
 const PER_ROUND: usize = 100;
+/// Deliveries read, and recorded, at once.
+const BATCH: i64 = 20;
+/// Attempts are recorded at least this often while a batch is sent.
+const RECORD_EVERY: Duration = Duration::from_millis(200);
 /// At most this much of a receiver's answer is kept.
 const KEEP_BYTES: usize = 1024;
 
@@ -198,7 +202,7 @@ impl ureq::unversioned::resolver::Resolver for CheckedResolver {
 
 /// An HTTP agent for receivers: the checked resolver, no redirects, no
 /// proxy from the environment, the attempt's time bound.
-fn agent(delivery: &Delivery) -> ureq::Agent {
+pub fn agent(delivery: &Delivery) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -217,7 +221,7 @@ fn agent(delivery: &Delivery) -> ureq::Agent {
 
 /// Sends one signed POST; never fails (what happened is in the attempt).
 pub fn send(
-    delivery: &Delivery,
+    agent: &ureq::Agent,
     url: &str,
     secrets: &[String],
     message_id: &str,
@@ -237,14 +241,9 @@ pub fn send(
         )
         .body(body.to_vec());
     let outcome = match request {
-        Ok(request) => agent(delivery).run(request),
+        Ok(request) => agent.run(request),
         Err(error) => {
-            let attempt = Attempt {
-                status: None,
-                error: Some(format!("cannot build the request: {error}")),
-                latency_ms: 0,
-                retry_after: None,
-            };
+            let attempt = Attempt::failed(format!("cannot build the request: {error}"));
             return (attempt, String::new());
         }
     };
@@ -290,6 +289,8 @@ pub fn send(
 /// The worker of one server.
 pub struct Worker {
     pool: Pool,
+    /// One agent for every attempt: connections to a receiver are reused.
+    agent: ureq::Agent,
     delivery: Arc<Delivery>,
     owner: String,
     stop: Arc<AtomicBool>,
@@ -300,6 +301,7 @@ impl Worker {
     pub fn new(pool: Pool, delivery: Arc<Delivery>) -> Self {
         Worker {
             pool,
+            agent: agent(&delivery),
             delivery,
             owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
             stop: Arc::new(AtomicBool::new(false)),
@@ -397,23 +399,58 @@ impl Worker {
     }
 
     /// Sends a leased subscription's due deliveries in event order, stopping
-    /// at the first that is not accepted (the next waits for its retry);
-    /// gives the lease back. Answers how many were attempted.
+    /// at the first that is not accepted (the next waits for its retry),
+    /// and records them in one transaction per batch, or sooner when
+    /// [`RECORD_EVERY`] has passed (what is sent but not yet recorded when a
+    /// server dies is sent again: at least once). Gives the lease back.
+    /// Answers how many were attempted.
     fn drain(&self, webhook_id: i64) -> Result<usize> {
         let mut conn = self.connection()?;
+        let lease_ms = self.lease_ms();
         let mut sent = 0;
-        for _ in 0..PER_ROUND {
-            if self.stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let Some((subscription, due, event)) =
-                webhooks::next_due(&mut conn, &self.owner, webhook_id, self.lease_ms())?
+        while sent < PER_ROUND {
+            let Some(due) = webhooks::due(&mut conn, &self.owner, webhook_id, lease_ms, BATCH)?
             else {
                 break;
             };
-            let delivered = self.deliver(&mut conn, &subscription, &due, &event)?;
-            sent += 1;
-            if !delivered {
+            let full = due.deliveries.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
+            let mut lease_until = due.subscription.lease_until.unwrap_or(0);
+            let mut outcomes = Vec::new();
+            let mut recorded = Instant::now();
+            let mut go_on = full;
+            for (delivery, event) in &due.deliveries {
+                if self.stop.load(Ordering::Relaxed) {
+                    go_on = false;
+                    break;
+                }
+                if lease_until.saturating_sub(now_ms()) < lease_ms / 2 {
+                    match webhooks::renew(&mut conn, &self.owner, webhook_id, lease_ms)? {
+                        Some(until) => lease_until = until,
+                        None => {
+                            go_on = false;
+                            break;
+                        }
+                    }
+                }
+                let outcome = self.attempt(&due.subscription, delivery, event);
+                let accepted = outcome
+                    .attempt
+                    .status
+                    .is_some_and(|s| (200..300).contains(&s));
+                outcomes.push(outcome);
+                if !accepted {
+                    go_on = false;
+                    break;
+                }
+                if recorded.elapsed() >= RECORD_EVERY {
+                    sent += outcomes.len();
+                    webhooks::record(&mut conn, &std::mem::take(&mut outcomes))?;
+                    recorded = Instant::now();
+                }
+            }
+            sent += outcomes.len();
+            webhooks::record(&mut conn, &outcomes)?;
+            if !go_on {
                 break;
             }
         }
@@ -421,23 +458,26 @@ impl Worker {
         Ok(sent)
     }
 
-    fn deliver(
+    /// One attempt at a delivery, counted in the metrics.
+    fn attempt<'a>(
         &self,
-        conn: &mut crate::db::DbConn,
         subscription: &WebhookRow,
-        due: &webhooks::DeliveryRow,
+        due: &'a webhooks::DeliveryRow,
         event: &EventRow,
-    ) -> Result<bool> {
-        let body = serde_json::to_vec(&body(event))
-            .map_err(|e| Error::internal_from("cannot encode a delivery", e))?;
-        let secrets = subscription.signing_secrets(now_ms());
-        let (attempt, _) = send(
-            &self.delivery,
-            &subscription.url,
-            &secrets,
-            &due.message_id,
-            &body,
-        );
+    ) -> webhooks::Outcome<'a> {
+        let (attempt, _) = match serde_json::to_vec(&body(event)) {
+            Ok(body) => send(
+                &self.agent,
+                &subscription.url,
+                &subscription.signing_secrets(now_ms()),
+                &due.message_id,
+                &body,
+            ),
+            Err(error) => (
+                Attempt::failed(format!("cannot encode the delivery: {error}")),
+                String::new(),
+            ),
+        };
         let attempts = usize::try_from(due.attempts + 1).unwrap_or(usize::MAX);
         let retry_at = self
             .delivery
@@ -459,8 +499,11 @@ impl Worker {
                 "webhook delivery not accepted"
             );
         }
-        webhooks::record(conn, due, &attempt, retry_at)?;
-        Ok(outcome == "delivered")
+        webhooks::Outcome {
+            delivery: due,
+            attempt,
+            retry_at,
+        }
     }
 }
 

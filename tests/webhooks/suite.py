@@ -488,7 +488,8 @@ def survives_sigkill(backend, binary, receiver):
             if v not in firsts:
                 firsts.append(v)
         assert firsts == list(range(1, 31)), versions
-        assert len(versions) - 30 <= 1, f"repeats: {versions}"
+        # what was sent but not yet recorded (at most 200 ms of it) goes again
+        assert len(versions) - 30 <= 5, f"repeats: {versions}"
         print(f"  SIGKILL with {30 - before} deliveries pending: all 30 delivered after the restart "
               f"({len(versions) - 30} repeated)")
     except Exception:
