@@ -379,8 +379,10 @@ def every_event_type(backend, binary, receiver):
         # nothing more arrives (a subscription deleted gets nothing after)
         time.sleep(1)
         assert len(receiver.received("all", all_secret)) == len(for_all)
-        rows = admin.do("GET", f"/api/v1/webhooks/{all_id}/deliveries?max_results=1000")["deliveries"]
-        assert len(rows) == len(for_all) and all(r["state"] == "delivered" for r in rows), rows[:3]
+        rows = wait_for("every delivery recorded", lambda: (
+            r := admin.do("GET", f"/api/v1/webhooks/{all_id}/deliveries?max_results=1000")["deliveries"]
+        ) and all(d["state"] == "delivered" for d in r) and r)
+        assert len(rows) == len(for_all), rows[:3]
         print(f"  every event type: {len(for_all)} events, {len(types)} types, "
               f"{len(for_churn)} to the filtered subscription, every signature verified")
     except Exception:
@@ -410,7 +412,10 @@ def retries_then_gone(backend, binary, receiver):
                        lambda: (r := receiver.received("flaky", flaky_secret)) and len(r) >= 5 and r)
         assert [d["body"]["data"]["version"] for d in got] == [1, 2, 3, 4, 5], "in event order"
         assert len({d["id"] for d in got}) == 5
-        rows = admin.do("GET", f"/api/v1/webhooks/{flaky_id}/deliveries")["deliveries"]
+        # recorded once the receiver has answered
+        rows = wait_for("the five recorded as delivered", lambda: (
+            r := admin.do("GET", f"/api/v1/webhooks/{flaky_id}/deliveries")["deliveries"]
+        ) and all(d["state"] == "delivered" for d in r) and r)
         first = min(rows, key=lambda r: r["event_id"])
         assert first["attempts"] >= 4 and first["state"] == "delivered" and first["last_status"] == 200, first
 
