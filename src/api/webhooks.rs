@@ -315,11 +315,16 @@ pub async fn test_webhook(
     });
     let bytes = serde_json::to_vec(&body).map_err(|e| Error::internal_from("cannot encode", e))?;
     let message_id = format!("msg_{id}_test_{}", uuid::Uuid::new_v4().simple());
-    let secrets = subscription.signing_secrets(now);
+    let headers = crate::webhooks::standard_headers(
+        &subscription.signing_secrets(now),
+        &message_id,
+        now / 1000,
+        &bytes,
+    );
     // a blocking HTTP exchange of up to webhooks.timeout_seconds: off the workers
     let (attempt, text) = web::block(move || {
         let agent = crate::webhooks::agent(&delivery);
-        crate::webhooks::send(&agent, &subscription.url, &secrets, &message_id, &bytes)
+        crate::webhooks::send(&agent, &subscription.url, &headers, &bytes)
     })
     .await
     .map_err(|e| Error::internal_from("the test delivery stopped", e))?;

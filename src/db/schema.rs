@@ -264,6 +264,8 @@ diesel::table! {
         last_updated_timestamp -> BigInt,
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<BigInt>,
+        mlflow_id -> Nullable<Text>,
+        name -> Nullable<Text>,
     }
 }
 

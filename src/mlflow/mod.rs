@@ -7,6 +7,7 @@
 mod model_versions;
 mod registered_models;
 mod shapes;
+mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
@@ -152,6 +153,11 @@ impl Params {
         self.0.get(key).filter(|v| !v.is_null())
     }
 
+    /// A parameter as sent (absent or null: `None`).
+    pub fn raw(&self, key: &str) -> Option<&Value> {
+        self.value(key)
+    }
+
     /// An optional text parameter (numbers are accepted as text).
     pub fn text(&self, key: &str) -> MResult<Option<String>> {
         match self.value(key) {
@@ -285,6 +291,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/2.0/mlflow")
             .configure(registered_models::configure)
-            .configure(model_versions::configure),
+            .configure(model_versions::configure)
+            .configure(webhooks::configure),
     );
 }

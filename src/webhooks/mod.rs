@@ -26,6 +26,8 @@ use crate::db::{Pool, now_ms};
 use crate::domain::webhooks::{self, Attempt, UrlRules, WebhookRow, is_public};
 use crate::error::{Error, Result};
 
+pub mod mlflow;
+
 /// The shortest lease on a subscription (see [`Worker::lease_ms`]); a
 /// server that dies holding one leaves it to others after at most this, or
 /// three attempts' time.
@@ -162,6 +164,23 @@ pub fn body(event: &EventRow) -> Value {
     })
 }
 
+/// The body of a delivery of `event` to `subscription`, in its flavour.
+fn delivery_body(
+    subscription: &WebhookRow,
+    event: &EventRow,
+) -> std::result::Result<Vec<u8>, String> {
+    if subscription.mlflow_id.is_some() {
+        let name = mlflow::subscribed_name(subscription, event)
+            .ok_or_else(|| format!("event {} has no MLflow name", event.id))?;
+        return Ok(mlflow::body(
+            name,
+            mlflow::data(name, event),
+            event.timestamp,
+        ));
+    }
+    serde_json::to_vec(&body(event)).map_err(|e| format!("cannot encode the delivery: {e}"))
+}
+
 /// Resolves names like the default resolver, then drops every address that
 /// is not public (unless private networks are allowed): the connection can
 /// only go to an address checked here, so a name that resolves elsewhere on
@@ -219,27 +238,40 @@ pub fn agent(delivery: &Delivery) -> ureq::Agent {
     )
 }
 
-/// Sends one signed POST; never fails (what happened is in the attempt).
+/// The Standard Webhooks headers of a native delivery.
+pub fn standard_headers(
+    secrets: &[String],
+    message_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("webhook-id", message_id.to_owned()),
+        ("webhook-timestamp", timestamp.to_string()),
+        (
+            "webhook-signature",
+            sign(secrets, message_id, timestamp, body),
+        ),
+    ]
+}
+
+/// Sends one POST of `body` with `headers` (and `content-type:
+/// application/json`); never fails (what happened is in the attempt).
 pub fn send(
     agent: &ureq::Agent,
     url: &str,
-    secrets: &[String],
-    message_id: &str,
+    headers: &[(&'static str, String)],
     body: &[u8],
 ) -> (Attempt, String) {
     let started = Instant::now();
-    let timestamp = now_ms() / 1000;
-    let request = ureq::http::Request::builder()
+    let mut request = ureq::http::Request::builder()
         .method("POST")
         .uri(url)
-        .header("content-type", "application/json")
-        .header("webhook-id", message_id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header(
-            "webhook-signature",
-            sign(secrets, message_id, timestamp, body),
-        )
-        .body(body.to_vec());
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let request = request.body(body.to_vec());
     let outcome = match request {
         Ok(request) => agent.run(request),
         Err(error) => {
@@ -465,18 +497,23 @@ impl Worker {
         due: &'a webhooks::DeliveryRow,
         event: &EventRow,
     ) -> webhooks::Outcome<'a> {
-        let (attempt, _) = match serde_json::to_vec(&body(event)) {
-            Ok(body) => send(
-                &self.agent,
-                &subscription.url,
-                &subscription.signing_secrets(now_ms()),
-                &due.message_id,
-                &body,
-            ),
-            Err(error) => (
-                Attempt::failed(format!("cannot encode the delivery: {error}")),
-                String::new(),
-            ),
+        let (attempt, _) = match delivery_body(subscription, event) {
+            Ok(body) => {
+                let timestamp = now_ms() / 1000;
+                let headers = match subscription.mlflow_id {
+                    Some(_) => {
+                        mlflow::headers(&subscription.secret, &due.message_id, timestamp, &body)
+                    }
+                    None => standard_headers(
+                        &subscription.signing_secrets(now_ms()),
+                        &due.message_id,
+                        timestamp,
+                        &body,
+                    ),
+                };
+                send(&self.agent, &subscription.url, &headers, &body)
+            }
+            Err(error) => (Attempt::failed(error), String::new()),
         };
         let attempts = usize::try_from(due.attempts + 1).unwrap_or(usize::MAX);
         let retry_at = self

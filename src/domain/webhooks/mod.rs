@@ -22,6 +22,8 @@ use crate::domain::sql::{Page, PageToken};
 use crate::domain::types::ModelName;
 use crate::error::{Error, Result};
 
+pub mod mlflow;
+
 /// How many events one fan-out step reads.
 const FAN_OUT_BATCH: i64 = 500;
 
@@ -72,6 +74,10 @@ pub struct WebhookRow {
     pub last_updated_timestamp: i64,
     pub lease_owner: Option<String>,
     pub lease_until: Option<i64>,
+    /// Set for a subscription made through MLflow's API (its webhook_id).
+    pub mlflow_id: Option<String>,
+    /// Its MLflow name.
+    pub name: Option<String>,
 }
 
 impl std::fmt::Debug for WebhookRow {
@@ -301,9 +307,11 @@ fn not_found(id: i64) -> Error {
     Error::NotFound(format!("webhook {id} does not exist"))
 }
 
+/// A subscription of the native API (MLflow's are its API's alone).
 fn find(conn: &mut DbConn, id: i64) -> Result<WebhookRow> {
     webhooks::table
         .find(id)
+        .filter(webhooks::mlflow_id.is_null())
         .select(WebhookRow::as_select())
         .first(conn)
         .optional()?
@@ -376,6 +384,7 @@ pub fn list(
     page_token: Option<&str>,
 ) -> Result<Page<Webhook>> {
     let mut select = webhooks::table
+        .filter(webhooks::mlflow_id.is_null())
         .select(WebhookRow::as_select())
         .order(webhooks::id.asc())
         .limit(max_results + 1)
@@ -487,9 +496,7 @@ pub fn update(
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<()> {
     db::write(conn, &actor.username, |tx| {
         let row = find(tx.conn(), id)?;
-        diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(id)))
-            .execute(tx.conn())?;
-        diesel::delete(webhooks::table.find(id)).execute(tx.conn())?;
+        delete_row(tx.conn(), id)?;
         tx.emit(NewEvent {
             event_type: "webhook.deleted",
             model_name: None,
@@ -498,6 +505,14 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<()> {
         });
         Ok(())
     })
+}
+
+/// Removes a subscription's row and its deliveries.
+fn delete_row(conn: &mut DbConn, id: i64) -> Result<()> {
+    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(id)))
+        .execute(conn)?;
+    diesel::delete(webhooks::table.find(id)).execute(conn)?;
+    Ok(())
 }
 
 /// A delivery's state.
@@ -700,19 +715,56 @@ pub fn fan_out(conn: &mut DbConn) -> Result<usize> {
             return Ok(0);
         };
         let now = now_ms();
+        let any_mlflow = subscriptions.iter().any(|s| s.mlflow_id.is_some());
+        let mut prompts = std::collections::HashMap::new();
         for event in &batch {
+            // the MLflow name of the event, when an MLflow subscription may
+            // want it (a prompt's events have names of their own)
+            let mlflow_name = if any_mlflow {
+                let mut prompt = || match &event.model_name {
+                    Some(model) => match prompts.get(model) {
+                        Some(known) => Ok(*known),
+                        None => {
+                            let known = mlflow::is_prompt(conn, model)?;
+                            prompts.insert(model.clone(), known);
+                            Ok(known)
+                        }
+                    },
+                    None => Ok(false),
+                };
+                let mut failed = None;
+                let name = mlflow::event_name(event, || {
+                    prompt().unwrap_or_else(|e: Error| {
+                        failed = Some(e);
+                        false
+                    })
+                });
+                if let Some(error) = failed {
+                    return Err(error);
+                }
+                name
+            } else {
+                None
+            };
             for subscription in &subscriptions {
-                if event.id <= subscription.from_event_id
-                    || !subscription.wants(&event.event_type, event.model_name.as_deref())
-                {
+                let wanted = match subscription.mlflow_id {
+                    Some(_) => mlflow_name
+                        .is_some_and(|name| subscription.patterns().iter().any(|p| p == name)),
+                    None => subscription.wants(&event.event_type, event.model_name.as_deref()),
+                };
+                if event.id <= subscription.from_event_id || !wanted {
                     continue;
                 }
+                // MLflow's X-MLflow-Delivery-Id is a UUID
+                let message_id = match subscription.mlflow_id {
+                    Some(_) => uuid::Uuid::new_v4().to_string(),
+                    None => format!("msg_{}_{}", subscription.id, event.id),
+                };
                 diesel::insert_into(webhook_deliveries::table)
                     .values((
                         webhook_deliveries::webhook_id.eq(subscription.id),
                         webhook_deliveries::event_id.eq(event.id),
-                        webhook_deliveries::message_id
-                            .eq(format!("msg_{}_{}", subscription.id, event.id)),
+                        webhook_deliveries::message_id.eq(message_id),
                         webhook_deliveries::state.eq(state::PENDING),
                         webhook_deliveries::attempts.eq(0),
                         webhook_deliveries::next_attempt_at.eq(now),
@@ -1071,6 +1123,8 @@ mod tests {
             last_updated_timestamp: 0,
             lease_owner: None,
             lease_until: None,
+            mlflow_id: None,
+            name: None,
         };
         assert!(row.wants("request.approved", Some("churn")));
         assert!(row.wants("version.created", Some("churn")));
