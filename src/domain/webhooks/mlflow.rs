@@ -7,11 +7,11 @@
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::{UrlRules, WebhookRow, check_description, check_url};
+use super::{UrlRules, WebhookRow, chain_head, check_description, check_url};
 use crate::auth::Actor;
 use crate::db::chain::NewEvent;
 use crate::db::rows::EventRow;
-use crate::db::schema::{event_chain_head, registered_model_tags, registered_models, webhooks};
+use crate::db::schema::{registered_model_tags, registered_models, webhooks};
 use crate::db::{self, DbConn, now_ms};
 use crate::error::{Error, Result};
 
@@ -215,12 +215,7 @@ pub fn create(
     let events = encode(&new.events)?;
     let mlflow_id = uuid::Uuid::new_v4().to_string();
     let row = db::write(conn, &actor.username, |tx| {
-        let head: i64 = event_chain_head::table
-            .filter(event_chain_head::id.eq(1))
-            .select(event_chain_head::last_id)
-            .first(tx.conn())
-            .optional()?
-            .unwrap_or(0);
+        let head = chain_head(tx.conn())?;
         let now = now_ms();
         let row: WebhookRow = diesel::insert_into(webhooks::table)
             .values((

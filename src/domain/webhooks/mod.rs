@@ -329,6 +329,17 @@ fn described(row: &WebhookRow) -> serde_json::Value {
     })
 }
 
+/// The id of the last event appended (0 before the first): a new
+/// subscription gets the events after it, its own creation included.
+fn chain_head(conn: &mut DbConn) -> Result<i64> {
+    Ok(event_chain_head::table
+        .filter(event_chain_head::id.eq(1))
+        .select(event_chain_head::last_id)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
 /// Creates a subscription; answers it and its secret (shown this once).
 pub fn create(
     conn: &mut DbConn,
@@ -343,12 +354,7 @@ pub fn create(
     let events = serde_json::to_string(&new.events)
         .map_err(|e| Error::internal_from("cannot encode the patterns", e))?;
     let row = db::write(conn, &actor.username, |tx| {
-        let head: i64 = event_chain_head::table
-            .filter(event_chain_head::id.eq(1))
-            .select(event_chain_head::last_id)
-            .first(tx.conn())
-            .optional()?
-            .unwrap_or(0);
+        let head = chain_head(tx.conn())?;
         let now = now_ms();
         let row: WebhookRow = diesel::insert_into(webhooks::table)
             .values((
