@@ -61,6 +61,13 @@ def receiver(port, counter):
     asyncio.run(main())
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def create_rate(port, token, duration):
     env = {"BENCH_METHOD": "POST", "BENCH_PATH": "/api/v1/models/bench/versions",
            "BENCH_BODY": '{"source":"s3://bench/new"}', "BENCH_TOKEN": token}
@@ -69,7 +76,7 @@ def create_rate(port, token, duration):
 
 
 
-def run(binary, backend, work, duration, receiver_port, counter):
+def run(binary, backend, work, duration, receiver_port, receiver_pid, counter):
     directory = os.path.join(work, backend)
     os.makedirs(directory)
     url = (fresh_database("modelgate_bench_webhooks") if backend == "postgres"
@@ -85,7 +92,9 @@ def run(binary, backend, work, duration, receiver_port, counter):
         assert status == 200, body
         token = body["access_token"]
         assert http(port, "POST", "/api/v1/models", {"name": "bench"}, token)[0] == 201
+        server_cpu = cpu_seconds(server.process.pid)
         without = create_rate(port, token, duration)
+        without_cpu = cpu_seconds(server.process.pid) - server_cpu
         log(f"  {backend}: create version, no subscription: {without['rps']:.0f}/s")
         for i in range(SUBSCRIPTIONS):
             status, body = http(port, "POST", "/api/v1/webhooks", {
@@ -95,7 +104,10 @@ def run(binary, backend, work, duration, receiver_port, counter):
         with counter.get_lock():
             counter.value = 0
         started = time.perf_counter()
+        server_cpu, receiver_cpu = cpu_seconds(server.process.pid), cpu_seconds(receiver_pid)
         with_subs = create_rate(port, token, duration)
+        with_cpu = cpu_seconds(server.process.pid) - server_cpu
+        receiver_cpu = cpu_seconds(receiver_pid) - receiver_cpu
         during = counter.value
         loaded = time.perf_counter() - started
         expected = SUBSCRIPTIONS * with_subs["requests"]
@@ -115,6 +127,7 @@ def run(binary, backend, work, duration, receiver_port, counter):
             "during": during / loaded,
             "drain": (counter.value - drain_from) / drain_s if drain_s > 0 else 0.0,
             "overall": counter.value / total_s, "deliveries": counter.value,
+            "server_cpu": (without_cpu, with_cpu), "receiver_cpu": receiver_cpu,
         }
     finally:
         server.stop()
@@ -133,19 +146,21 @@ def main():
     rows = []
     try:
         for backend in ("sqlite", "postgres"):
-            rows.append(run(args.binary, backend, work, args.duration, receiver_port, counter))
+            rows.append(run(args.binary, backend, work, args.duration, receiver_port, listener.pid, counter))
     finally:
         listener.terminate()
         shutil.rmtree(work, ignore_errors=True)
     print(f"Create version at 32 connections ({args.duration} s each), then every delivery to "
           f"{SUBSCRIPTIONS} subscriptions on a local receiver:\n")
     print("| database | creates/s, no subscription | creates/s, 5 subscriptions | change | "
-          "deliveries/s during the load | deliveries/s after it | deliveries |")
-    print("|---|---|---|---|---|---|---|")
+          "deliveries/s during the load | deliveries/s after it | deliveries | "
+          "server CPU s (0 / 5 subs) | receiver CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         change = 100 * (r["with"] / r["without"] - 1) if r["without"] else 0.0
         print(f"| {r['backend']} | {r['without']:.0f} | {r['with']:.0f} | {change:+.0f}% | "
-              f"{r['during']:.0f} | {r['drain']:.0f} | {r['deliveries']} |")
+              f"{r['during']:.0f} | {r['drain']:.0f} | {r['deliveries']} | "
+              f"{r['server_cpu'][0]:.1f} / {r['server_cpu'][1]:.1f} | {r['receiver_cpu']:.1f} |")
     if any(r["errors"] for r in rows):
         print("\nnon-2xx or socket errors:", [r["errors"] for r in rows])
 

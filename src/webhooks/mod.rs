@@ -354,6 +354,7 @@ impl Worker {
 
     fn run(self) {
         let mut last_purge = Instant::now();
+        let mut last_gauge = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             let busy = match self.round() {
                 Ok(busy) => busy,
@@ -362,6 +363,10 @@ impl Worker {
                     false
                 }
             };
+            if last_gauge.elapsed() >= Duration::from_secs(1) {
+                last_gauge = Instant::now();
+                self.gauge_backlog();
+            }
             if last_purge.elapsed() > Duration::from_secs(600) {
                 last_purge = Instant::now();
                 self.purge();
@@ -416,12 +421,20 @@ impl Worker {
                 Ok::<_, Error>(sent + drained)
             })
         })?;
-        if let Ok((pending, oldest_ms)) = webhooks::backlog(&mut *self.connection()?) {
+        Ok(fanned > 0 || sent > 0)
+    }
+
+    /// Sets the backlog gauges (a count of the pending deliveries: once a
+    /// second at most, not every round).
+    fn gauge_backlog(&self) {
+        if let Ok((pending, oldest_ms)) = self
+            .connection()
+            .and_then(|mut conn| webhooks::backlog(&mut conn))
+        {
             metrics::gauge!("modelgate_webhook_pending_deliveries").set(pending as f64);
             metrics::gauge!("modelgate_webhook_oldest_pending_seconds")
                 .set(oldest_ms as f64 / 1000.0);
         }
-        Ok(fanned > 0 || sent > 0)
     }
 
     fn connection(&self) -> Result<crate::db::PooledConn> {

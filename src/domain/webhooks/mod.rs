@@ -722,6 +722,7 @@ pub fn fan_out(conn: &mut DbConn) -> Result<usize> {
         };
         let now = now_ms();
         let any_mlflow = subscriptions.iter().any(|s| s.mlflow_id.is_some());
+        let mut rows = Vec::new();
         let mut prompts = std::collections::HashMap::new();
         for event in &batch {
             // the MLflow name of the event, when an MLflow subscription may
@@ -766,18 +767,25 @@ pub fn fan_out(conn: &mut DbConn) -> Result<usize> {
                     Some(_) => uuid::Uuid::new_v4().to_string(),
                     None => format!("msg_{}_{}", subscription.id, event.id),
                 };
-                diesel::insert_into(webhook_deliveries::table)
-                    .values((
-                        webhook_deliveries::webhook_id.eq(subscription.id),
-                        webhook_deliveries::event_id.eq(event.id),
-                        webhook_deliveries::message_id.eq(message_id),
-                        webhook_deliveries::state.eq(state::PENDING),
-                        webhook_deliveries::attempts.eq(0),
-                        webhook_deliveries::next_attempt_at.eq(now),
-                        webhook_deliveries::creation_timestamp.eq(now),
-                    ))
-                    .execute(conn)?;
+                rows.push((
+                    webhook_deliveries::webhook_id.eq(subscription.id),
+                    webhook_deliveries::event_id.eq(event.id),
+                    webhook_deliveries::message_id.eq(message_id),
+                    webhook_deliveries::state.eq(state::PENDING),
+                    webhook_deliveries::attempts.eq(0),
+                    webhook_deliveries::next_attempt_at.eq(now),
+                    webhook_deliveries::creation_timestamp.eq(now),
+                ));
             }
+        }
+        // one statement per 100 deliveries
+        // (Diesel's MultiConnection has no multi-row insert: each backend's own)
+        for chunk in rows.chunks(100) {
+            let insert = diesel::insert_into(webhook_deliveries::table).values(chunk);
+            match conn {
+                DbConn::Postgresql(pg) => insert.execute(pg)?,
+                DbConn::Sqlite(lite) => insert.execute(lite)?,
+            };
         }
         diesel::update(webhook_cursor::table.find(1))
             .set(webhook_cursor::last_event_id.eq(last))
@@ -798,13 +806,14 @@ struct Cursor {
 /// ids. The lease is what keeps one worker at a time on a subscription
 /// (and so its deliveries in event order).
 pub fn claim(conn: &mut DbConn, owner: &str, lease_ms: i64, limit: i64) -> Result<Vec<i64>> {
-    // a plain read first: no write lock while nothing is due
-    let any_due: i64 = webhook_deliveries::table
+    // a plain read first (one index probe): no write lock while nothing is due
+    let any_due = webhook_deliveries::table
         .filter(webhook_deliveries::state.eq(state::PENDING))
         .filter(webhook_deliveries::next_attempt_at.le(now_ms()))
-        .count()
-        .get_result(conn)?;
-    if any_due == 0 {
+        .select(webhook_deliveries::id)
+        .first::<i64>(conn)
+        .optional()?;
+    if any_due.is_none() {
         return Ok(Vec::new());
     }
     db::bookkeeping(conn, |conn| {
