@@ -228,10 +228,20 @@ async fn latest_versions_query(
     req: HttpRequest,
 ) -> MResult<HttpResponse> {
     let (name, stages) = latest_params(&Params::from_query(req.query_string()))?;
+    latest_versions(state, caller, name, stages).await
+}
+
+/// The latest versions, read through the cache under one key for the GET
+/// and the POST form (the MLflow client reads them with the POST).
+async fn latest_versions(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    name: ModelName,
+    stages: Vec<Stage>,
+) -> MResult<HttpResponse> {
+    let key = format!("mlflow get-latest-versions {name:?} {stages:?}");
     state
-        .read_json(caller, &req, move |conn| {
-            latest_answer(conn, &name, &stages)
-        })
+        .read_json_as(caller, key, move |conn| latest_answer(conn, &name, &stages))
         .await
         .map_err(MlflowError)
 }
@@ -242,12 +252,7 @@ async fn latest_versions_body(
     body: web::Json<Value>,
 ) -> MResult<HttpResponse> {
     let (name, stages) = latest_params(&Params::from_body(body.into_inner())?)?;
-    let answer = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
-            latest_answer(conn, &name, &stages)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(answer))
+    latest_versions(state, caller, name, stages).await
 }
 
 async fn set_tag(

@@ -141,12 +141,28 @@ impl AppState {
         T: serde::Serialize,
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
     {
-        let authorize = self.authorizer(who.into(), Role::Viewer).await?;
         let key = req
             .uri()
             .path_and_query()
             .map_or_else(|| req.path(), |pq| pq.as_str())
             .to_owned();
+        self.read_json_as(who, key, work).await
+    }
+
+    /// [`AppState::read_json`] under a key of the caller's choosing, so that
+    /// routes answering the same read (MLflow's POST-shaped reads and their
+    /// GET twins) share one cached answer.
+    pub async fn read_json_as<T, F>(
+        &self,
+        who: impl Into<Credentials>,
+        key: String,
+        work: F,
+    ) -> Result<HttpResponse>
+    where
+        T: serde::Serialize,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        let authorize = self.authorizer(who.into(), Role::Viewer).await?;
         let cache = self.cache.clone();
         let (answer, cache_status) = self
             .db(move |conn| {

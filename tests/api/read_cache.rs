@@ -262,3 +262,58 @@ fn writes_through_mlflow_an_approval_and_the_command_line_empty_the_cache() {
         "Archived"
     );
 }
+
+#[test]
+fn the_mlflow_clients_post_read_of_latest_versions_is_cached_with_its_get_twin() {
+    let app = spawn_app();
+    app.create_model("m");
+    app.create_version("m");
+    app.transition("m", 1, "Staging", false).expect(200);
+    let post = |stages: Value| {
+        app.post(
+            "/api/2.0/mlflow/registered-models/get-latest-versions",
+            json!({"name": "m", "stages": stages}),
+        )
+    };
+    let first = post(json!(["Staging"]));
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(
+        first.headers.get("cache-status").map(String::as_str),
+        Some(MISS)
+    );
+    assert_eq!(first.json["model_versions"][0]["version"], "1");
+    let again = post(json!(["Staging"]));
+    assert_eq!(
+        again.headers.get("cache-status").map(String::as_str),
+        Some(HIT)
+    );
+    assert_eq!(again.json, first.json);
+    // the GET asking the same is the same read
+    let get =
+        app.get("/api/2.0/mlflow/registered-models/get-latest-versions?name=m&stages=Staging");
+    assert_eq!(
+        get.headers.get("cache-status").map(String::as_str),
+        Some(HIT)
+    );
+    assert_eq!(get.json, first.json);
+    // other stages are another read; a write empties the cache
+    assert_eq!(
+        post(json!(["Production"]))
+            .headers
+            .get("cache-status")
+            .map(String::as_str),
+        Some(MISS)
+    );
+    app.transition("m", 1, "Production", false).expect(200);
+    let moved = post(json!(["Staging"]));
+    assert_eq!(
+        moved.headers.get("cache-status").map(String::as_str),
+        Some(MISS)
+    );
+    assert_eq!(
+        moved.json["model_versions"].as_array().map_or(0, Vec::len),
+        0,
+        "{}",
+        moved.text
+    );
+}
