@@ -246,6 +246,9 @@ def workloads(kind, token):
             ("create version", {"BENCH_METHOD": "POST", "BENCH_PATH": "/api/2.0/mlflow/model-versions/create",
                                 "BENCH_BODY": '{"name":"bench-create","source":"s3://bench/new"}'}),
             ("latest Production", {"BENCH_PATH": "/api/2.0/mlflow/registered-models/get-latest-versions?name=bench-read&stages=Production"}),
+            # the form MlflowClient.get_latest_versions sends
+            ("latest Production (POST)", {"BENCH_METHOD": "POST", "BENCH_PATH": "/api/2.0/mlflow/registered-models/get-latest-versions",
+                                          "BENCH_BODY": '{"name":"bench-read","stages":["Production"]}'}),
             ("get model", {"BENCH_PATH": "/api/2.0/mlflow/registered-models/get?name=bench-read"}),
             ("search versions (100)", {"BENCH_PATH": "/api/2.0/mlflow/model-versions/search?filter=name%3D%27bench-read%27&max_results=100"}),
         ]
