@@ -23,6 +23,35 @@ pub fn version_not_found(name: &str, version: i64) -> Error {
     ))
 }
 
+/// MLflow's text for an error made by [`model_not_found`],
+/// [`version_not_found`] or a taken name (what its server says, and tools
+/// match on); `None` for any other error.
+pub fn mlflow_message(error: &Error) -> Option<String> {
+    match error {
+        Error::NotFound(message) => {
+            if let Some(name) = message
+                .strip_prefix("registered model '")
+                .and_then(|m| m.strip_suffix("' does not exist"))
+            {
+                return Some(format!("Registered Model with name={name} not found"));
+            }
+            let (version, rest) = message.strip_prefix("version ")?.split_once(' ')?;
+            let name = rest
+                .strip_prefix("of registered model '")?
+                .strip_suffix("' does not exist")?;
+            version.parse::<i64>().ok()?;
+            Some(format!(
+                "Model Version (name={name}, version={version}) not found"
+            ))
+        }
+        Error::AlreadyExists(message) => message
+            .strip_prefix("registered model '")
+            .and_then(|m| m.strip_suffix("' already exists"))
+            .map(|name| format!("Registered Model (name={name}) already exists.")),
+        _ => None,
+    }
+}
+
 /// Reads a model row without locking.
 pub fn find_model(conn: &mut DbConn, name: &ModelName) -> Result<ModelRow> {
     registered_models::table
@@ -64,4 +93,30 @@ pub fn lock_version(
     let model = lock_model(tx, name)?;
     let row = find_version(tx.conn(), &model, version)?;
     Ok((model, row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mlflow_texts_are_mlflows() {
+        let text = |e: Error| mlflow_message(&e).unwrap_or_default();
+        assert_eq!(
+            text(model_not_found("it's")),
+            "Registered Model with name=it's not found"
+        );
+        assert_eq!(
+            text(version_not_found("m", 7)),
+            "Model Version (name=m, version=7) not found"
+        );
+        assert_eq!(
+            text(crate::domain::models::already_exists("m")),
+            "Registered Model (name=m) already exists."
+        );
+        assert_eq!(
+            mlflow_message(&Error::NotFound("user 'x' does not exist".into())),
+            None
+        );
+    }
 }

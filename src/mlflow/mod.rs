@@ -84,7 +84,9 @@ impl ResponseError for MlflowError {
         }
         response.json(ErrorBody {
             error_code: code.to_owned(),
-            message: self.0.public_message(),
+            // MLflow's own words where it has them (tools match on them)
+            message: crate::domain::lookup::mlflow_message(&self.0)
+                .unwrap_or_else(|| self.0.public_message()),
         })
     }
 }
@@ -260,6 +262,23 @@ fn wrong_type(key: &str, expected: &str) -> MlflowError {
         "Invalid value for request parameter '{key}': expected {expected}"
     ))
     .into()
+}
+
+/// The `version` parameter the MLflow way: integer text, with MLflow's
+/// message when it is not; a number below 1 is a version `name` does not
+/// have.
+pub(crate) fn version_param(
+    params: &Params,
+    name: &crate::domain::types::ModelName,
+) -> MResult<crate::domain::types::VersionNumber> {
+    let text = params.required("version")?;
+    let number: i64 = text.trim().parse().map_err(|_| {
+        Error::invalid(format!(
+            "Parameter 'version' must be an integer, got '{text}'."
+        ))
+    })?;
+    crate::domain::types::VersionNumber::new(number)
+        .map_err(|_| crate::domain::lookup::version_not_found(name.as_str(), number).into())
 }
 
 /// A page of a search: `{key: [...], "next_page_token"?}`.

@@ -12,6 +12,7 @@ use crate::domain::versions::{self, NewVersion};
 use crate::error::Error;
 use crate::mlflow::{
     MResult, MlflowCaller, MlflowError, Params, empty, missing_is_fine, page_answer, shapes,
+    version_param,
 };
 use crate::web::AppState;
 
@@ -39,7 +40,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 
 fn name_and_version(params: &Params) -> MResult<(ModelName, VersionNumber)> {
     let name = ModelName::parse(params.required("name")?)?;
-    let version = VersionNumber::parse(&params.required("version")?)?;
+    let version = version_param(params, &name)?;
     Ok((name, version))
 }
 

@@ -7,7 +7,7 @@ use crate::db::DbConn;
 use crate::db::enums::Role;
 use crate::db::enums::Stage;
 use crate::domain::models::{self, ModelChanges, ModelOrder, ModelQuery, NewModel};
-use crate::domain::types::{self, Alias, ModelName, TagKey, VersionNumber};
+use crate::domain::types::{self, Alias, ModelName, TagKey};
 use crate::domain::{aliases, filter};
 use crate::error::Error;
 use crate::mlflow::{
@@ -298,7 +298,7 @@ async fn set_alias(
     let params = Params::from_body(body.into_inner())?;
     let name = ModelName::parse(params.required("name")?)?;
     let alias = Alias::parse(params.required("alias")?)?;
-    let version = VersionNumber::parse(&params.required("version")?)?;
+    let version = crate::mlflow::version_param(&params, &name)?;
     let policy = state.policy.clone();
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {

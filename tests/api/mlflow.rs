@@ -157,25 +157,41 @@ fn errors_use_mlflow_codes_and_never_5xx_for_client_mistakes() {
     let app = spawn_app();
     app.create_model("m");
     let before = app.snapshot();
-    call(
+    // MLflow's own texts, which tools match on
+    let message = call(
         &app,
         "POST",
         "/registered-models/create",
         Some(json!({"name": "m"})),
     )
     .expect_error(400, "RESOURCE_ALREADY_EXISTS");
+    assert_eq!(message, "Registered Model (name=m) already exists.");
     let message = call(&app, "POST", "/registered-models/create", Some(json!({})))
         .expect_error(400, "INVALID_PARAMETER_VALUE");
     assert!(
         message.contains("Missing value for required parameter 'name'"),
         "{message}"
     );
-    call(&app, "GET", "/registered-models/get?name=ghost", None)
+    let message = call(&app, "GET", "/registered-models/get?name=ghost", None)
         .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
-    call(&app, "GET", "/model-versions/get?name=m&version=abc", None)
+    assert_eq!(message, "Registered Model with name=ghost not found");
+    let message = call(&app, "GET", "/model-versions/get?name=m&version=abc", None)
         .expect_error(400, "INVALID_PARAMETER_VALUE");
-    call(&app, "GET", "/model-versions/get?name=m&version=9", None)
+    assert_eq!(
+        message,
+        "Parameter 'version' must be an integer, got 'abc'."
+    );
+    let message = call(&app, "GET", "/model-versions/get?name=m&version=9", None)
         .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(message, "Model Version (name=m, version=9) not found");
+    let message = call(&app, "GET", "/model-versions/get?name=m&version=0", None)
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(message, "Model Version (name=m, version=0) not found");
+    // the native API keeps its own words
+    let native = app
+        .get("/api/v1/models/ghost")
+        .expect_error(404, "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(native, "registered model 'ghost' does not exist");
     let message = call(
         &app,
         "GET",
