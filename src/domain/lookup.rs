@@ -23,8 +23,13 @@ pub fn version_not_found(name: &str, version: i64) -> Error {
     ))
 }
 
+/// The error for a name another model holds.
+pub fn model_exists(name: &str) -> Error {
+    Error::AlreadyExists(format!("registered model '{name}' already exists"))
+}
+
 /// MLflow's text for an error made by [`model_not_found`],
-/// [`version_not_found`] or a taken name (what its server says, and tools
+/// [`version_not_found`] or [`model_exists`] (what its server says, and tools
 /// match on); `None` for any other error.
 pub fn mlflow_message(error: &Error) -> Option<String> {
     match error {
@@ -111,7 +116,7 @@ mod tests {
             "Model Version (name=m, version=7) not found"
         );
         assert_eq!(
-            text(crate::domain::models::already_exists("m")),
+            text(model_exists("m")),
             "Registered Model (name=m) already exists."
         );
         assert_eq!(

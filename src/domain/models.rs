@@ -257,9 +257,8 @@ fn hydrate_one(conn: &mut DbConn, row: ModelRow) -> Result<RegisteredModel> {
         .ok_or_else(|| Error::internal("hydrated model vanished".to_owned()))
 }
 
-/// The error for a name another model holds.
-pub(crate) fn already_exists(name: &str) -> Error {
-    Error::AlreadyExists(format!("registered model '{name}' already exists"))
+fn already_exists(name: &str) -> Error {
+    crate::domain::lookup::model_exists(name)
 }
 
 fn name_taken(conn: &mut DbConn, name: &ModelName) -> Result<bool> {
