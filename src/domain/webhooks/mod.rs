@@ -7,6 +7,8 @@
 //! a subscription ([`claim`]) so that one worker at a time sends its
 //! deliveries, oldest event first. Changes to subscriptions are events
 //! (`webhook.*`, listed to admins only); delivery bookkeeping is not.
+//! Subscriptions made through MLflow's webhooks API ([`mlflow`]) are rows of
+//! the same table, told apart by their MLflow id, and share all of this.
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
