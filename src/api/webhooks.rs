@@ -329,7 +329,7 @@ pub async fn test_webhook(
     .await
     .map_err(|e| Error::internal_from("the test delivery stopped", e))?;
     Ok(HttpResponse::Ok().json(TestDeliveryResponse {
-        delivered: attempt.status.is_some_and(|s| (200..300).contains(&s)),
+        delivered: attempt.accepted(),
         status: attempt.status,
         body: text,
         error: attempt.error,

@@ -12,6 +12,7 @@ use crate::domain::{aliases, filter};
 use crate::error::Error;
 use crate::mlflow::{
     MResult, MlflowCaller, MlflowError, Params, empty, missing_is_fine, page_answer, shapes,
+    version_param,
 };
 use crate::web::AppState;
 
@@ -298,7 +299,7 @@ async fn set_alias(
     let params = Params::from_body(body.into_inner())?;
     let name = ModelName::parse(params.required("name")?)?;
     let alias = Alias::parse(params.required("alias")?)?;
-    let version = crate::mlflow::version_param(&params, &name)?;
+    let version = version_param(&params, &name)?;
     let policy = state.policy.clone();
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {

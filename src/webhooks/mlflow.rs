@@ -105,11 +105,12 @@ pub fn subscribed_name(subscription: &WebhookRow, event: &EventRow) -> Option<&'
     let patterns = subscription.patterns();
     let wanted =
         |name: &Option<&'static str>| name.is_some_and(|n| patterns.iter().any(|p| p == n));
-    let model = event_name(event, || false);
+    // which of the two it is was settled by the fan-out: no lookup here
+    let model = event_name(event, || Ok(false)).ok().flatten();
     if wanted(&model) {
         return model;
     }
-    let prompt = event_name(event, || true);
+    let prompt = event_name(event, || Ok(true)).ok().flatten();
     if wanted(&prompt) { prompt } else { model }
 }
 

@@ -454,8 +454,7 @@ impl Worker {
         let lease_ms = self.lease_ms();
         let mut sent = 0;
         while sent < PER_ROUND {
-            let Some(due) = webhooks::due(&mut conn, &self.owner, webhook_id, lease_ms, BATCH)?
-            else {
+            let Some(due) = webhooks::due(&mut conn, &self.owner, webhook_id, BATCH)? else {
                 break;
             };
             let full = due.deliveries.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
@@ -478,10 +477,7 @@ impl Worker {
                     }
                 }
                 let outcome = self.attempt(&due.subscription, delivery, event);
-                let accepted = outcome
-                    .attempt
-                    .status
-                    .is_some_and(|s| (200..300).contains(&s));
+                let accepted = outcome.attempt.accepted();
                 outcomes.push(outcome);
                 if !accepted {
                     go_on = false;
@@ -533,7 +529,7 @@ impl Worker {
             .delivery
             .retry_at(attempts, attempt.retry_after, now_ms());
         let outcome = match attempt.status {
-            Some(status) if (200..300).contains(&status) => "delivered",
+            _ if attempt.accepted() => "delivered",
             Some(410) => "gone",
             _ if retry_at.is_none() => "failed",
             _ => "retry",

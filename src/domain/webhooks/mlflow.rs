@@ -356,50 +356,52 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<()> {
 /// and the prompt variants of these for models tagged
 /// `mlflow.prompt.is_prompt = true` — and none for stage moves, renames,
 /// updates or deletions.
-pub fn event_name(event: &EventRow, is_prompt: impl FnOnce() -> bool) -> Option<&'static str> {
-    let payload = || serde_json::from_str::<serde_json::Value>(&event.payload).ok();
-    match event.event_type.as_str() {
+pub fn event_name(
+    event: &EventRow,
+    is_prompt: impl FnOnce() -> Result<bool>,
+) -> Result<Option<&'static str>> {
+    let pick = |prompt: bool, as_prompt: &'static str, as_model: &'static str| {
+        if prompt { as_prompt } else { as_model }
+    };
+    Ok(match event.event_type.as_str() {
         "model.created" => {
-            let prompt = payload().is_some_and(|p| {
+            let payload = serde_json::from_str::<serde_json::Value>(&event.payload).ok();
+            let prompt = payload.is_some_and(|p| {
                 p["registered_model"]["tags"][PROMPT_TAG]
                     .as_str()
                     .is_some_and(|v| v.eq_ignore_ascii_case("true"))
             });
-            Some(if prompt {
-                "prompt.created"
-            } else {
-                "registered_model.created"
-            })
+            Some(pick(prompt, "prompt.created", "registered_model.created"))
         }
-        "version.created" => Some(if is_prompt() {
-            "prompt_version.created"
-        } else {
-            "model_version.created"
-        }),
-        "version.tag_set" => Some(if is_prompt() {
-            "prompt_version_tag.set"
-        } else {
-            "model_version_tag.set"
-        }),
-        "version.tag_deleted" => Some(if is_prompt() {
-            "prompt_version_tag.deleted"
-        } else {
-            "model_version_tag.deleted"
-        }),
-        "alias.set" => Some(if is_prompt() {
-            "prompt_alias.created"
-        } else {
-            "model_version_alias.created"
-        }),
-        "alias.deleted" => Some(if is_prompt() {
-            "prompt_alias.deleted"
-        } else {
-            "model_version_alias.deleted"
-        }),
-        "model.tag_set" => is_prompt().then_some("prompt_tag.set"),
-        "model.tag_deleted" => is_prompt().then_some("prompt_tag.deleted"),
+        "version.created" => Some(pick(
+            is_prompt()?,
+            "prompt_version.created",
+            "model_version.created",
+        )),
+        "version.tag_set" => Some(pick(
+            is_prompt()?,
+            "prompt_version_tag.set",
+            "model_version_tag.set",
+        )),
+        "version.tag_deleted" => Some(pick(
+            is_prompt()?,
+            "prompt_version_tag.deleted",
+            "model_version_tag.deleted",
+        )),
+        "alias.set" => Some(pick(
+            is_prompt()?,
+            "prompt_alias.created",
+            "model_version_alias.created",
+        )),
+        "alias.deleted" => Some(pick(
+            is_prompt()?,
+            "prompt_alias.deleted",
+            "model_version_alias.deleted",
+        )),
+        "model.tag_set" => is_prompt()?.then_some("prompt_tag.set"),
+        "model.tag_deleted" => is_prompt()?.then_some("prompt_tag.deleted"),
         _ => None,
-    }
+    })
 }
 
 /// Whether the model named so now is a prompt (its `mlflow.prompt.is_prompt`

@@ -100,13 +100,18 @@ impl WebhookRow {
 
     /// Whether an event of this type and model is for this subscription.
     pub fn wants(&self, event_type: &str, model: Option<&str>) -> bool {
+        self.wants_by(&self.patterns(), event_type, model)
+    }
+
+    /// [`WebhookRow::wants`] with its patterns already read (the fan-out
+    /// reads them once per batch, not once per event).
+    fn wants_by(&self, patterns: &[String], event_type: &str, model: Option<&str>) -> bool {
         let model_ok = self
             .model_name
             .as_deref()
             .is_none_or(|wanted| model == Some(wanted));
         model_ok
-            && self
-                .patterns()
+            && patterns
                 .iter()
                 .any(|p| glob_matches(p.as_bytes(), event_type.as_bytes()))
     }
@@ -726,11 +731,12 @@ pub fn fan_out(conn: &mut DbConn) -> Result<usize> {
         let any_mlflow = subscriptions.iter().any(|s| s.mlflow_id.is_some());
         let mut rows = Vec::new();
         let mut prompts = std::collections::HashMap::new();
+        let patterns: Vec<Vec<String>> = subscriptions.iter().map(WebhookRow::patterns).collect();
         for event in &batch {
             // the MLflow name of the event, when an MLflow subscription may
             // want it (a prompt's events have names of their own)
             let mlflow_name = if any_mlflow {
-                let mut prompt = || match &event.model_name {
+                mlflow::event_name(event, || match &event.model_name {
                     Some(model) => match prompts.get(model) {
                         Some(known) => Ok(*known),
                         None => {
@@ -740,26 +746,18 @@ pub fn fan_out(conn: &mut DbConn) -> Result<usize> {
                         }
                     },
                     None => Ok(false),
-                };
-                let mut failed = None;
-                let name = mlflow::event_name(event, || {
-                    prompt().unwrap_or_else(|e: Error| {
-                        failed = Some(e);
-                        false
-                    })
-                });
-                if let Some(error) = failed {
-                    return Err(error);
-                }
-                name
+                })?
             } else {
                 None
             };
-            for subscription in &subscriptions {
+            for (subscription, patterns) in subscriptions.iter().zip(&patterns) {
                 let wanted = match subscription.mlflow_id {
-                    Some(_) => mlflow_name
-                        .is_some_and(|name| subscription.patterns().iter().any(|p| p == name)),
-                    None => subscription.wants(&event.event_type, event.model_name.as_deref()),
+                    Some(_) => mlflow_name.is_some_and(|name| patterns.iter().any(|p| p == name)),
+                    None => subscription.wants_by(
+                        patterns,
+                        &event.event_type,
+                        event.model_name.as_deref(),
+                    ),
                 };
                 if event.id <= subscription.from_event_id || !wanted {
                     continue;
@@ -908,17 +906,11 @@ pub struct Due {
 
 /// Up to `limit` of a subscription's pending deliveries, oldest first, as
 /// long as each is due (a later one never overtakes an earlier one that
-/// waits for its retry); `None` once the lease is not `owner`'s. The lease
-/// is renewed first when half of `lease_ms` is gone.
-pub fn due(
-    conn: &mut DbConn,
-    owner: &str,
-    webhook_id: i64,
-    lease_ms: i64,
-    limit: i64,
-) -> Result<Option<Due>> {
+/// waits for its retry); `None` once the lease is not `owner`'s (the worker
+/// renews it, [`renew`], before each attempt).
+pub fn due(conn: &mut DbConn, owner: &str, webhook_id: i64, limit: i64) -> Result<Option<Due>> {
     let now = now_ms();
-    let Some(mut subscription) = webhooks::table
+    let Some(subscription) = webhooks::table
         .find(webhook_id)
         .filter(webhooks::lease_owner.eq(owner))
         .filter(webhooks::lease_until.gt(now))
@@ -929,12 +921,6 @@ pub fn due(
     else {
         return Ok(None);
     };
-    if subscription.lease_until.unwrap_or(0).saturating_sub(now) < lease_ms / 2 {
-        match renew(conn, owner, webhook_id, lease_ms)? {
-            Some(until) => subscription.lease_until = Some(until),
-            None => return Ok(None),
-        }
-    }
     let deliveries: Vec<(DeliveryRow, EventRow)> = webhook_deliveries::table
         .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
         .filter(webhook_deliveries::webhook_id.eq(webhook_id))
@@ -993,6 +979,11 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// Whether the receiver accepted it (a 2xx).
+    pub fn accepted(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
     /// An attempt that never reached the receiver.
     pub fn failed(error: String) -> Self {
         Attempt {
@@ -1030,7 +1021,7 @@ pub fn record(conn: &mut DbConn, outcomes: &[Outcome<'_>]) -> Result<()> {
             retry_at,
         } in outcomes
         {
-            let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
+            let delivered = attempt.accepted();
             let gone = attempt.status == Some(410);
             let state = if delivered {
                 state::DELIVERED
