@@ -52,6 +52,10 @@ pub struct WebhookSettings {
     /// After a secret is rotated, the old one keeps signing beside the new
     /// one for this many seconds.
     pub rotation_overlap_seconds: u64,
+    /// Run the delivery worker at the lowest CPU priority (nice 19), so
+    /// requests come first when the cores are busy and deliveries use the
+    /// spare time (they wait, never lost, while the server is saturated).
+    pub yield_cpu: bool,
 }
 
 /// `[audit]`
@@ -377,6 +381,7 @@ impl Settings {
             .set_default("webhooks.timeout_seconds", 10)?
             .set_default("webhooks.retention_days", 14)?
             .set_default("webhooks.rotation_overlap_seconds", 86_400)?
+            .set_default("webhooks.yield_cpu", true)?
             .set_default("log.format", "pretty")?
             .set_default("log.level", "info")?;
         match explicit {

@@ -7,9 +7,8 @@ use clap::Parser;
 use modelgate::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    let args: Vec<_> = std::env::args_os().collect();
-    match Cli::try_parse_from(&args) {
+    match Cli::try_parse() {
         Ok(cli) => cli::run(cli),
-        Err(error) => cli::usage_error(&error, &args),
+        Err(error) => cli::usage_error(&error),
     }
 }

@@ -3,7 +3,6 @@
 //! over HTTP(S). Each subcommand parses into its own type and runs itself;
 //! only the commands that need the settings load them.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,36 +30,71 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Migrate the database and serve the API.
+    #[command(after_help = "Example:\n  modelgate serve --config modelgate.toml")]
     Serve(server::Serve),
     /// Apply pending database migrations and exit.
+    #[command(after_help = "Example:\n  MODELGATE__DATABASE__URL=postgres://… modelgate migrate")]
     Migrate(server::Migrate),
     /// Print the OpenAPI spec of the native API.
+    #[command(after_help = "Example:\n  modelgate openapi > openapi.json")]
     Openapi(server::Openapi),
-    /// Check the tamper-evident event log.
-    #[command(subcommand)]
-    Audit(server::Audit),
-    /// Check the configured lifecycle policy.
-    #[command(subcommand)]
-    Policy(server::Policy),
-    /// The signing keys every replica must share.
-    #[command(subcommand)]
-    Keys(server::Keys),
-    /// Manage users directly in the configured database.
-    #[command(subcommand)]
-    Users(server::Users),
-    /// Manage pipeline tokens directly in the configured database.
-    #[command(subcommand)]
-    Tokens(server::Tokens),
-    /// Move a version where the policy lets you, otherwise open a transition request.
+    /// Log in to a server and remember the token (per server, mode 0600).
+    Login(client::Login),
+    /// Forget a server's token.
+    Logout(client::Logout),
+    /// Who the token belongs to, on which server.
+    Whoami(client::Whoami),
+    /// Registered models: create, list, get, update, rename, delete, latest.
+    Models(client::Models),
+    /// Model versions: create, list, get, update, delete, activity.
+    Versions(client::Versions),
+    /// Tags of a model or a version: set, delete.
+    Tags(client::Tags),
+    /// Aliases: set, get, delete.
+    Aliases(client::Aliases),
+    /// Move a version (or point an alias at it) where the policy lets you,
+    /// otherwise open a transition request.
     Promote(client::Promote),
     /// Wait until a version is in a stage. Exit 0: it is; 1: denied; 2: still
     /// pending when the wait ran out; 3: any other error.
+    #[command(
+        after_help = "Example:\n  modelgate gate fraud-detector 7 --stage Production --wait 2h"
+    )]
     Gate(client::Gate),
-    /// List and decide transition requests.
+    /// List, show and decide transition requests.
     #[command(subcommand)]
     Requests(client::Requests),
     /// What a model's stages and aliases resolved to at an instant.
     History(client::History),
+    /// The event feed: list, or follow as it grows.
+    Events(client::Events),
+    /// The lifecycle policy: show the server's, check a configuration's.
+    #[command(subcommand)]
+    Policy(server::Policy),
+    /// The tamper-evident event log: verify it, sign and list checkpoints.
+    #[command(subcommand)]
+    Audit(server::Audit),
+    /// Users on a server (admin): list, get, create, update, delete.
+    Users(client::Users),
+    /// Pipeline tokens on a server: list, get, create, revoke.
+    Tokens(client::Tokens),
+    /// Webhook subscriptions on a server (admin), their deliveries and tests.
+    Webhooks(client::Webhooks),
+    /// Directly in the configured database, no server needed (the first
+    /// admin, recovery): users and pipeline tokens.
+    #[command(subcommand)]
+    Db(server::Db),
+    /// The signing keys every replica must share.
+    #[command(subcommand)]
+    Keys(server::Keys),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  modelgate completions bash > /etc/bash_completion.d/modelgate\n  modelgate completions zsh > \"${fpath[1]}/_modelgate\"\n  modelgate completions fish > ~/.config/fish/completions/modelgate.fish"
+    )]
+    Completions {
+        /// bash, zsh or fish (also elvish, powershell).
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs a parsed command line.
@@ -70,45 +104,48 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(command) => command.run(config),
         Command::Migrate(command) => command.run(config),
         Command::Openapi(command) => command.run(),
-        Command::Audit(command) => command.run(config),
-        Command::Policy(command) => command.run(config),
-        Command::Keys(command) => command.run(config),
-        Command::Users(command) => command.run(config),
-        Command::Tokens(command) => command.run(config),
+        Command::Login(command) => command.run(),
+        Command::Logout(command) => command.run(),
+        Command::Whoami(command) => command.run(),
+        Command::Models(command) => command.run(),
+        Command::Versions(command) => command.run(),
+        Command::Tags(command) => command.run(),
+        Command::Aliases(command) => command.run(),
         Command::Promote(command) => command.run(),
         Command::Gate(command) => command.run(),
         Command::Requests(command) => command.run(),
         Command::History(command) => command.run(),
+        Command::Events(command) => command.run(),
+        Command::Policy(command) => command.run(config),
+        Command::Audit(command) => command.run(config),
+        Command::Users(command) => command.run(),
+        Command::Tokens(command) => command.run(),
+        Command::Webhooks(command) => command.run(),
+        Command::Db(command) => command.run(config),
+        Command::Keys(command) => command.run(config),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "modelgate",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
     }
 }
 
 /// Prints why `args` did not parse (or the help or version they asked for)
-/// and gives the exit code.
-pub fn usage_error(error: &clap::Error, args: &[OsString]) -> ExitCode {
+/// and gives the exit code: 0 for help and version, otherwise 3, "any other
+/// error" (1 and 2 mean refused and pending).
+pub fn usage_error(error: &clap::Error) -> ExitCode {
     let _ = error.print();
-    ExitCode::from(usage_exit_code(error.kind(), args))
+    ExitCode::from(usage_exit_code(error.kind()))
 }
 
-/// 0 for help and version, clap's 2 for a usage error, except under `gate`,
-/// whose 0, 1 and 2 have meanings: there a usage error is "any other error".
-fn usage_exit_code(kind: ErrorKind, args: &[OsString]) -> u8 {
+fn usage_exit_code(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-        _ if subcommand(args).is_some_and(|command| command == "gate") => client::FAILED,
-        _ => 2,
+        _ => client::FAILED,
     }
-}
-
-/// The subcommand of a command line: its first word that is not a global
-/// option (`--config FILE`, `--config=FILE`) or its value.
-fn subcommand(args: &[OsString]) -> Option<&OsString> {
-    let mut words = args.iter().skip(1);
-    while let Some(word) = words.next() {
-        if word == "--config" {
-            words.next();
-        } else if !word.to_string_lossy().starts_with("--config=") {
-            return Some(word);
-        }
-    }
-    None
 }

@@ -95,6 +95,9 @@ pub enum Audit {
     ///
     /// Example: `modelgate audit checkpoint > kept/checkpoint.json`
     Checkpoint,
+    /// List a server's signed checkpoints, oldest first, to keep elsewhere
+    /// (over the API: needs a login, not the database).
+    Checkpoints(super::client::Checkpoints),
 }
 
 /// `audit verify`'s exit codes: tampered, and any other error.
@@ -104,6 +107,9 @@ const AUDIT_ERROR: u8 = 3;
 impl Audit {
     /// Verifies the record or takes a checkpoint.
     pub fn run(self, config: Option<&Path>) -> ExitCode {
+        if let Audit::Checkpoints(command) = self {
+            return command.run();
+        }
         let settings = match Settings::load(config) {
             Ok(settings) => settings,
             Err(error) => {
@@ -154,6 +160,7 @@ impl Audit {
                     None => Err("the event chain is empty: nothing to checkpoint".to_owned()),
                 }
             }
+            Audit::Checkpoints(command) => Ok(command.run()),
         }
     }
 }
@@ -223,12 +230,17 @@ pub enum Policy {
     ///
     /// Example: `modelgate policy check --config modelgate.toml`
     Check,
+    /// Show the rules a server enforces: stage rules, guarded stages and
+    /// alias rules (over the API).
+    Show(super::client::PolicyShow),
 }
 
 impl Policy {
     /// Builds the policy from the settings and prints its report.
     pub fn run(self, config: Option<&Path>) -> ExitCode {
-        let Policy::Check = self;
+        if let Policy::Show(command) = self {
+            return command.run();
+        }
         with_settings(config, |settings| {
             let policy = crate::domain::policy::Policy::from_settings(&settings.lifecycle)?;
             let guards: Vec<String> = policy
@@ -250,10 +262,34 @@ impl Policy {
     }
 }
 
-/// `modelgate users …`.
+/// `modelgate db users|tokens …`: directly in the configured database.
+#[derive(Debug, Subcommand)]
+pub enum Db {
+    /// Manage users directly in the configured database.
+    #[command(subcommand)]
+    Users(Users),
+    /// Manage pipeline tokens directly in the configured database.
+    #[command(subcommand)]
+    Tokens(Tokens),
+}
+
+impl Db {
+    /// Runs the user or token command.
+    pub fn run(self, config: Option<&Path>) -> ExitCode {
+        match self {
+            Db::Users(command) => command.run(config),
+            Db::Tokens(command) => command.run(config),
+        }
+    }
+}
+
+/// `modelgate db users …`.
 #[derive(Debug, Subcommand)]
 pub enum Users {
     /// Create a user; prints a generated password unless --password-stdin.
+    #[command(
+        after_help = "Example:\n  echo \"$ADMIN_PASSWORD\" | modelgate db users add ops --role admin --password-stdin"
+    )]
     Add {
         /// Login name.
         username: String,
@@ -265,6 +301,7 @@ pub enum Users {
         password_stdin: bool,
     },
     /// Change a user's role.
+    #[command(after_help = "Example:\n  modelgate db users set-role april approver")]
     SetRole {
         /// Login name.
         username: String,
@@ -272,11 +309,13 @@ pub enum Users {
         role: Role,
     },
     /// Disable a user: it cannot log in and its tokens stop working.
+    #[command(after_help = "Example:\n  modelgate db users disable mallory")]
     Disable {
         /// Login name.
         username: String,
     },
     /// Enable a disabled user.
+    #[command(after_help = "Example:\n  modelgate db users enable april")]
     Enable {
         /// Login name.
         username: String,
@@ -317,10 +356,13 @@ impl Users {
     }
 }
 
-/// `modelgate tokens …`.
+/// `modelgate db tokens …`.
 #[derive(Debug, Subcommand)]
 pub enum Tokens {
     /// Create a pipeline token acting as a user; prints it once.
+    #[command(
+        after_help = "Example:\n  modelgate db tokens create fraud-pipeline --user ci-bot --expires-in-days 30"
+    )]
     Create {
         /// What the token is for.
         name: String,
@@ -332,6 +374,7 @@ pub enum Tokens {
         expires_in_days: i64,
     },
     /// Revoke a pipeline token at once.
+    #[command(after_help = "Example:\n  modelgate db tokens revoke 4")]
     Revoke {
         /// The token's id.
         id: i64,

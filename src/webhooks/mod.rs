@@ -57,6 +57,8 @@ pub struct Delivery {
     pub retention: Duration,
     /// How long a rotated-out secret keeps signing.
     pub overlap: Duration,
+    /// Deliver at the lowest CPU priority.
+    pub yield_cpu: bool,
 }
 
 impl Delivery {
@@ -85,6 +87,7 @@ impl Delivery {
             timeout: Duration::from_secs(settings.timeout_seconds),
             retention: Duration::from_secs(settings.retention_days.saturating_mul(86_400)),
             overlap: Duration::from_secs(settings.rotation_overlap_seconds),
+            yield_cpu: settings.yield_cpu,
         })
     }
 
@@ -353,6 +356,13 @@ impl Worker {
     }
 
     fn run(self) {
+        if self.delivery.yield_cpu {
+            // nice 19 for this thread and the senders it starts (Linux
+            // threads inherit it): requests take the cores first
+            if let Err(error) = thread_priority::ThreadPriority::Min.set_for_current() {
+                tracing::warn!(?error, "cannot lower the webhook worker's CPU priority");
+            }
+        }
         let mut last_purge = Instant::now();
         let mut last_gauge = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
@@ -577,6 +587,7 @@ mod tests {
             timeout_seconds: 5,
             retention_days: 1,
             rotation_overlap_seconds: 60,
+            yield_cpu: true,
         })
         .unwrap_or_else(|e| panic!("{e}"));
         for _ in 0..100 {

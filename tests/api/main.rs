@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod binary;
+mod cli;
 mod disk_full;
 mod events;
 mod failover;

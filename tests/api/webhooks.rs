@@ -495,3 +495,41 @@ fn receivers_must_be_public_https_unless_allowed_and_only_admins_subscribe() {
         .clone();
     assert!(!feed.to_string().contains("webhook."), "{feed}");
 }
+
+/// The nice value of every thread of this process named as the delivery
+/// worker is (its senders inherit the name), from `/proc/self/task`.
+fn worker_niceness() -> Vec<i64> {
+    let tasks = std::fs::read_dir("/proc/self/task").unwrap_or_else(|e| panic!("{e}"));
+    tasks
+        .filter_map(|task| {
+            let path = task.ok()?.path();
+            let comm = std::fs::read_to_string(path.join("comm")).ok()?;
+            // the kernel keeps 15 bytes of a thread's name
+            (comm.trim() == "modelgate-webho").then_some(())?;
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            // field 19 is the nice value; the fields after "(comm)" start at 3
+            stat.rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(16)?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+#[test]
+fn the_delivery_worker_yields_the_cpu_to_requests() {
+    let app = spawn_app_with_config(CONFIG);
+    let receiver = Receiver::start();
+    subscribe(
+        &app,
+        json!({"url": receiver.url, "events": ["model.created"]}),
+    );
+    app.post("/api/v1/models", json!({"name": "nice"}))
+        .expect(201);
+    receiver.wait_until("the model.created delivery", |r| r.len() == 1);
+    let niceness = worker_niceness();
+    assert!(!niceness.is_empty(), "no delivery worker thread found");
+    assert!(niceness.iter().all(|&n| n == 19), "{niceness:?}");
+}

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::ServerArgs;
+use super::Common;
+use super::output::View;
 use crate::domain::history::ModelHistory;
 use crate::domain::types::percent_encode_segment as enc;
 
@@ -19,7 +20,7 @@ pub struct History {
     #[arg(long)]
     at: Option<String>,
     #[command(flatten)]
-    server: ServerArgs,
+    common: Common,
 }
 
 impl History {
@@ -30,7 +31,8 @@ impl History {
         if let Some(at) = &self.at {
             path.push_str(&format!("?at={}", enc(at.trim())));
         }
-        self.server
-            .answer(|client| client.get::<ModelHistory>(&path))
+        self.common.show_typed(&View::one("name"), |client| {
+            client.get::<ModelHistory>(&path)
+        })
     }
 }

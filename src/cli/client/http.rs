@@ -26,16 +26,35 @@ pub enum ClientError {
     Transport(String),
 }
 
+impl ClientError {
+    /// The documented exit code: 1 when the server refused (a 4xx: not
+    /// found, not allowed, bad input, a conflict), 3 for anything else (no
+    /// or a bad token, an unreachable server, a server error).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Api { status, .. } if *status != 401 && (400..500).contains(status) => 1,
+            _ => super::FAILED,
+        }
+    }
+}
+
 /// A connection to one server with one token.
 pub struct Client {
     base: String,
-    authorization: String,
+    authorization: Option<String>,
     agent: ureq::Agent,
 }
 
 impl Client {
     /// A client for `url` (e.g. `https://modelgate.internal`) sending `token`.
     pub fn new(url: &str, token: &str) -> Self {
+        let mut client = Self::anonymous(url);
+        client.authorization = Some(format!("Bearer {token}"));
+        client
+    }
+
+    /// A client that sends no token (to log in).
+    pub fn anonymous(url: &str) -> Self {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -43,9 +62,24 @@ impl Client {
             .into();
         Client {
             base: url.trim_end_matches('/').to_owned(),
-            authorization: format!("Bearer {token}"),
+            authorization: None,
             agent,
         }
+    }
+
+    /// The server's URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Any method; the 2xx answer as JSON (`null` when it has no body).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        self.send(method, path, body)
     }
 
     /// `GET path`, its 2xx answer read as a `T`.
@@ -67,10 +101,10 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
-        let builder = ureq::http::Request::builder()
-            .method(method)
-            .uri(&url)
-            .header("Authorization", &self.authorization);
+        let mut builder = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(authorization) = &self.authorization {
+            builder = builder.header("Authorization", authorization);
+        }
         let request = match body {
             Some(body) => builder
                 .header("Content-Type", "application/json")
@@ -89,7 +123,12 @@ impl Client {
         if !(200..300).contains(&status) {
             return Err(refusal(&url, status, &text));
         }
-        serde_json::from_str(&text).map_err(|e| {
+        let text = if text.trim().is_empty() {
+            "null"
+        } else {
+            &text
+        };
+        serde_json::from_str(text).map_err(|e| {
             ClientError::Transport(if e.is_data() {
                 format!("{url} answered {status} with JSON that is not the expected answer: {e}")
             } else {

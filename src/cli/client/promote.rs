@@ -1,5 +1,5 @@
-//! `modelgate promote`: move a version directly where the policy lets the
-//! caller, otherwise open a transition request.
+//! `modelgate promote`: move a version (or point an alias at it) directly
+//! where the policy lets the caller, otherwise open a transition request.
 
 use std::process::ExitCode;
 
@@ -7,30 +7,37 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 
-use super::ServerArgs;
+use super::Common;
 use super::http::{Client, ClientError};
+use super::output::View;
 use crate::domain::requests::TransitionRequest;
 use crate::domain::types::percent_encode_segment as enc;
 use crate::domain::versions::ModelVersion;
 
-/// `modelgate promote MODEL VERSION --to STAGE [--comment C] [--archive-existing]`.
+/// `modelgate promote MODEL VERSION --to STAGE|--alias ALIAS [--comment C] [--archive-existing]`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  modelgate promote fraud-detector 7 --to Production --archive-existing --comment 'CI run 42'\n  modelgate promote fraud-detector 7 --alias champion"
+)]
 pub struct Promote {
     /// Registered model name.
     model: String,
     /// Version number.
     version: String,
     /// Target stage: Staging, Production, Archived or None.
+    #[arg(long, required_unless_present = "alias", conflicts_with = "alias")]
+    to: Option<String>,
+    /// Point this alias at the version instead (a guarded alias opens a request).
     #[arg(long)]
-    to: String,
+    alias: Option<String>,
     /// Why (recorded in the audit trail).
     #[arg(long)]
     comment: Option<String>,
     /// Archive the versions now in the target stage.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "alias")]
     archive_existing: bool,
     #[command(flatten)]
-    server: ServerArgs,
+    common: Common,
 }
 
 /// What `promote` did, printed as `{"action": "moved", "model_version": …}`
@@ -53,40 +60,55 @@ pub enum Promotion {
 impl Promote {
     /// Moves or requests, and prints what happened.
     pub fn run(self) -> ExitCode {
-        self.server.answer(|client| {
-            promote(
-                client,
-                &self.model,
-                &self.version,
-                &self.to,
-                self.comment.as_deref(),
-                self.archive_existing,
-            )
-        })
+        self.common
+            .show_typed(&View::one("action"), |client| self.promote(client))
     }
-}
 
-fn promote(
-    client: &Client,
-    model: &str,
-    version: &str,
-    stage: &str,
-    comment: Option<&str>,
-    archive_existing: bool,
-) -> Result<Promotion, ClientError> {
-    let body = json!({
-        "stage": stage,
-        "archive_existing_versions": archive_existing,
-        "comment": comment,
-    });
-    let path = format!("/api/v1/models/{}/versions/{}", enc(model), enc(version));
-    match client.post(&format!("{path}/stage"), &body) {
-        Ok(model_version) => Ok(Promotion::Moved { model_version }),
-        Err(ClientError::Api { code, .. }) if code == "APPROVAL_REQUIRED" => {
-            let request = client.post(&format!("{path}/transition-requests"), &body)?;
-            Ok(Promotion::Requested { request })
+    fn promote(&self, client: &Client) -> Result<Promotion, ClientError> {
+        let path = format!(
+            "/api/v1/models/{}/versions/{}",
+            enc(&self.model),
+            enc(&self.version)
+        );
+        let (direct, body) = match &self.alias {
+            Some(alias) => {
+                let version = self
+                    .version
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| ClientError::Api {
+                        status: 400,
+                        code: "INVALID_PARAMETER_VALUE".to_owned(),
+                        message: format!("version must be a number, got '{}'", self.version),
+                    })?;
+                let set = format!("/api/v1/models/{}/aliases/{}", enc(&self.model), enc(alias));
+                match client.call("PUT", &set, Some(&json!({ "version": version }))) {
+                    Ok(_) => {
+                        let model_version = client.get(&path)?;
+                        return Ok(Promotion::Moved { model_version });
+                    }
+                    Err(error) => (error, json!({"alias": alias, "comment": self.comment})),
+                }
+            }
+            None => {
+                let body = json!({
+                    "stage": self.to,
+                    "archive_existing_versions": self.archive_existing,
+                    "comment": self.comment,
+                });
+                match client.post(&format!("{path}/stage"), &body) {
+                    Ok(model_version) => return Ok(Promotion::Moved { model_version }),
+                    Err(error) => (error, body),
+                }
+            }
+        };
+        match direct {
+            ClientError::Api { code, .. } if code == "APPROVAL_REQUIRED" => {
+                let request = client.post(&format!("{path}/transition-requests"), &body)?;
+                Ok(Promotion::Requested { request })
+            }
+            other => Err(other),
         }
-        Err(other) => Err(other),
     }
 }
 
