@@ -44,6 +44,8 @@ fn every_modelgate_command_in_the_readme_parses() {
     let readme = include_str!("../../README.md");
     let mut language: Option<&str> = None;
     let mut parsed = Vec::new();
+    // shell functions that stand for `modelgate` (`carol() { … modelgate "$@"; }`)
+    let mut aliases: Vec<String> = vec!["modelgate".to_owned()];
     for line in readme.lines() {
         if let Some(rest) = line.trim_start().strip_prefix("```") {
             language = match language {
@@ -57,18 +59,39 @@ fn every_modelgate_command_in_the_readme_parses() {
         }
         let mut text = line.trim();
         text = text.strip_prefix("run: ").unwrap_or(text);
-        if let Some(at) = text.find("$(modelgate ") {
-            text = &text[at + 2..];
-        }
-        if !text.starts_with("modelgate ") {
+        if let Some((name, body)) = text.split_once("() {") {
+            if body.contains(" modelgate \"$@\"") {
+                aliases.push(name.trim().to_owned());
+            }
             continue;
         }
-        let args = words(text);
+        // the command of `$(…)`, or the one after a pipe
+        for alias in &aliases {
+            if let Some(at) = text.find(&format!("$({alias} ")) {
+                text = &text[at + 2..];
+            }
+            if let Some(at) = text.find(&format!("| {alias} ")) {
+                text = &text[at + 2..];
+            }
+        }
+        if !aliases
+            .iter()
+            .any(|alias| text.starts_with(&format!("{alias} ")))
+        {
+            continue;
+        }
+        let mut args = words(text);
+        args[0] = "modelgate".to_owned();
         if let Err(error) = Cli::try_parse_from(&args) {
             panic!("README: `{text}` does not parse: {error}");
         }
         parsed.push(args[1].clone());
     }
+    assert!(
+        parsed.len() >= 50,
+        "only {} modelgate commands found in the README",
+        parsed.len()
+    );
     for command in ["promote", "gate", "requests"] {
         let uses = parsed.iter().filter(|c| *c == command).count();
         assert!(
@@ -76,6 +99,16 @@ fn every_modelgate_command_in_the_readme_parses() {
             "the README shows `modelgate {command}` {uses} times"
         );
     }
+}
+
+#[test]
+fn the_readme_shows_the_checked_in_workflow() {
+    let readme = include_str!("../../README.md");
+    let workflow = include_str!("../../deploy/github-actions/train-and-promote.yml");
+    assert!(
+        readme.contains(&format!("```yaml\n{workflow}```")),
+        "the README's workflow differs from deploy/github-actions/train-and-promote.yml"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::output::View;
-use super::{Common, delete, limit_in_range, paged};
+use super::{Common, delete, limit_in_range, paged, remove};
 use crate::db::enums::Role;
 use crate::domain::types::percent_encode_segment as enc;
 
@@ -298,11 +298,12 @@ impl Tokens {
                     c.call("POST", "/api/v1/tokens", Some(&body))
                 })
             }
-            TokenVerb::Revoke { id } => delete(
+            TokenVerb::Revoke { id } => remove(
                 common,
                 &format!("/api/v1/tokens/{id}"),
-                &format!("token {id} (revoked)"),
+                &format!("token {id}"),
                 true,
+                "revoked",
             ),
         }
     }

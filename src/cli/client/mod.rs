@@ -184,6 +184,11 @@ fn confirm(what: &str, yes: bool) -> Result<(), ExitCode> {
 /// Runs a delete (asking first unless `yes`) and says on standard error
 /// what went; nothing is printed on standard output.
 fn delete(common: &Common, path: &str, what: &str, yes: bool) -> ExitCode {
+    remove(common, path, what, yes, "deleted")
+}
+
+/// [`delete`], saying `done` (`deleted`, `revoked`) when it went.
+fn remove(common: &Common, path: &str, what: &str, yes: bool, done: &str) -> ExitCode {
     if let Err(code) = confirm(what, yes) {
         return code;
     }
@@ -193,7 +198,7 @@ fn delete(common: &Common, path: &str, what: &str, yes: bool) -> ExitCode {
     };
     match client.call("DELETE", path, None) {
         Ok(_) => {
-            eprintln!("modelgate: deleted {what}");
+            eprintln!("modelgate: {done} {what}");
             ExitCode::SUCCESS
         }
         Err(error) => refused(&error),
