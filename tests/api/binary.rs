@@ -375,6 +375,7 @@ fn maintenance_commands_manage_users_and_tokens_on_the_configured_database() {
     let deployment = Deployment::new();
     let (ok, output, errors) = deployment.run(
         &[
+            "db",
             "users",
             "add",
             "ci-bot",
@@ -386,15 +387,16 @@ fn maintenance_commands_manage_users_and_tokens_on_the_configured_database() {
     );
     assert!(ok, "{output} {errors}");
     assert!(output.contains("\"role\": \"contributor\""), "{output}");
-    let (ok, _, errors) = deployment.run(&["users", "add", "ci-bot", "--role", "viewer"], "");
+    let (ok, _, errors) = deployment.run(&["db", "users", "add", "ci-bot", "--role", "viewer"], "");
     assert!(!ok && errors.contains("already exists"), "{errors}");
-    let (ok, output, _) = deployment.run(&["users", "set-role", "ci-bot", "approver"], "");
+    let (ok, output, _) = deployment.run(&["db", "users", "set-role", "ci-bot", "approver"], "");
     assert!(ok && output.contains("\"role\": \"approver\""), "{output}");
-    let (ok, _, errors) = deployment.run(&["users", "set-role", "ci-bot", "root"], "");
+    let (ok, _, errors) = deployment.run(&["db", "users", "set-role", "ci-bot", "root"], "");
     assert!(!ok && errors.contains("unknown role"), "{errors}");
 
     let (ok, output, errors) = deployment.run(
         &[
+            "db",
             "tokens",
             "create",
             "nightly",
@@ -418,14 +420,14 @@ fn maintenance_commands_manage_users_and_tokens_on_the_configured_database() {
     assert_eq!(me["role"], "approver");
     assert_eq!(server.login("ci-bot", "pipeline-password").0, 200);
 
-    let (ok, output, errors) = deployment.run(&["tokens", "revoke", &id], "");
+    let (ok, output, errors) = deployment.run(&["db", "tokens", "revoke", &id], "");
     assert!(ok, "{output} {errors}");
     assert_eq!(server.call(Some(&token), "GET", "/api/v1/me", None).0, 401);
 
-    let (ok, output, _) = deployment.run(&["users", "disable", "ci-bot"], "");
+    let (ok, output, _) = deployment.run(&["db", "users", "disable", "ci-bot"], "");
     assert!(ok && output.contains("\"disabled\": true"), "{output}");
     assert_eq!(server.login("ci-bot", "pipeline-password").0, 401);
-    let (ok, output, errors) = deployment.run(&["users", "enable", "ci-bot"], "");
+    let (ok, output, errors) = deployment.run(&["db", "users", "enable", "ci-bot"], "");
     assert!(ok, "{output} {errors}");
     assert_eq!(server.login("ci-bot", "pipeline-password").0, 200);
     server.stop();
@@ -504,9 +506,11 @@ fn policy_check_reports_the_policy_and_refuses_one_the_server_would_refuse() {
 fn audit_verify_passes_on_an_intact_log_and_fails_on_an_edited_one() {
     use diesel::prelude::*;
     let deployment = Deployment::new();
-    let (ok, output, errors) = deployment.run(&["users", "add", "auditor", "--role", "viewer"], "");
+    let (ok, output, errors) =
+        deployment.run(&["db", "users", "add", "auditor", "--role", "viewer"], "");
     assert!(ok, "{output} {errors}");
-    let (ok, output, errors) = deployment.run(&["users", "set-role", "auditor", "approver"], "");
+    let (ok, output, errors) =
+        deployment.run(&["db", "users", "set-role", "auditor", "approver"], "");
     assert!(ok, "{output} {errors}");
     let (ok, output, errors) = deployment.run(&["audit", "verify"], "");
     assert!(ok, "{errors}");

@@ -58,7 +58,7 @@ impl Shell {
         shell
     }
 
-    fn run_with_input(&self, args: &[&str], input: Option<&str>) -> Ran {
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_modelgate"));
         command
             .args(args)
@@ -71,7 +71,12 @@ impl Shell {
         if let Some(token) = &self.token {
             command.env("MODELGATE_TOKEN", token);
         }
-        let mut child = command
+        command
+    }
+
+    fn run_with_input(&self, args: &[&str], input: Option<&str>) -> Ran {
+        let mut child = self
+            .command(args)
             .spawn()
             .unwrap_or_else(|e| panic!("run modelgate: {e}"));
         if let Some(mut stdin) = child.stdin.take() {
@@ -435,6 +440,10 @@ fn requests_users_tokens_policy_and_audit_from_the_command_line() {
             Some("april-password\n"),
         )
         .ok();
+    assert_eq!(
+        admin.run(&["users", "get", "carol", "-q"]).ok().stdout,
+        "carol\n"
+    );
     let listed = admin.run(&["users", "list", "-q"]).ok().stdout;
     assert_eq!(
         listed.lines().collect::<Vec<_>>(),
@@ -559,6 +568,12 @@ fn webhooks_from_the_command_line() {
         .as_i64()
         .unwrap_or_default()
         .to_string();
+    let one = admin
+        .run(&["webhooks", "get", &id, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(one["model"], "churn");
+    assert!(!one.to_string().contains("whsec_"), "{one}");
     admin.run(&["webhooks", "update", &id, "--disable"]).ok();
     assert_eq!(
         app.get(&format!("/api/v1/webhooks/{id}")).expect(200)["enabled"],
@@ -608,4 +623,115 @@ fn completions_are_printed_for_bash_zsh_and_fish() {
     }
     let ran = shell.run(&["completions", "tcsh"]);
     assert_eq!(ran.code, 3, "{ran:?}");
+}
+
+#[test]
+fn events_follow_guarded_aliases_and_rejections_from_the_command_line() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let app = spawn_app();
+    app.create_model("churn");
+    let version = app.create_version("churn").to_string();
+    let admin = Shell::with_token(&app, &app.admin_token);
+    let carol = Shell::with_token(&app, &app.user_token("carol", "contributor"));
+    let april = Shell::with_token(&app, &app.user_token("april", "approver"));
+    // --follow prints what is there, then each new event as it happens
+    let mut follow = admin
+        .command(&[
+            "events", "list", "--model", "churn", "--follow", "-o", "json",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (lines, received) = mpsc::channel();
+    let stdout = follow.stdout.take();
+    std::thread::spawn(move || {
+        for line in stdout
+            .map(BufReader::new)
+            .into_iter()
+            .flat_map(BufRead::lines)
+        {
+            if lines.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let next_type = || -> String {
+        let line = received
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("no event line: {e}"));
+        let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        event["event_type"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(next_type(), "model.created");
+    assert_eq!(next_type(), "version.created");
+    // a guarded alias: carol's promote opens a request, the admin's sets it
+    let asked = carol
+        .run(&[
+            "promote", "churn", &version, "--alias", "champion", "-o", "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(asked["action"], "requested", "{asked}");
+    assert_eq!(asked["request"]["alias"], "champion");
+    assert_eq!(next_type(), "request.created");
+    let set = admin
+        .run(&[
+            "promote", "churn", &version, "--alias", "champion", "-o", "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(set["action"], "moved", "{set}");
+    assert_eq!(set["model_version"]["aliases"], json!(["champion"]));
+    assert_eq!(next_type(), "alias.set");
+    // a rejection
+    carol
+        .run(&["promote", "churn", &version, "--to", "Staging"])
+        .ok();
+    let asked = carol
+        .run(&[
+            "promote",
+            "churn",
+            &version,
+            "--to",
+            "Production",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let id = asked["request"]["id"].to_string();
+    let rejected = april
+        .run(&[
+            "requests",
+            "reject",
+            &id,
+            "--comment",
+            "not yet",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(
+        (
+            rejected["status"].as_str(),
+            rejected["decision_comment"].as_str()
+        ),
+        (Some("rejected"), Some("not yet"))
+    );
+    let ran = april.run(&["requests", "approve", &id]);
+    assert_eq!(ran.code, 1, "a decided request: {ran:?}");
+    let mut seen = Vec::new();
+    while !seen.contains(&"request.rejected".to_owned()) {
+        seen.push(next_type());
+    }
+    assert!(
+        seen.contains(&"version.stage_changed".to_owned()),
+        "{seen:?}"
+    );
+    let _ = follow.kill();
+    let _ = follow.wait();
 }
