@@ -379,6 +379,8 @@ impl Application {
             StartupError::Config(format!("cannot serialize the OpenAPI document: {e}"))
         })?);
         drop(spec);
+        let requests = web::Data::new(crate::telemetry::RequestCount::default());
+        let counted = requests.clone();
         let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
@@ -392,6 +394,7 @@ impl Application {
                 .wrap(from_fn(edge::error::json_errors))
                 .app_data(body_deadline)
                 .wrap(from_fn(crate::telemetry::request_span))
+                .app_data(counted.clone())
                 .app_data(route_table.clone())
                 .app_data(web::Data::new(spec_json.clone()))
                 .route("/openapi.json", web::get().to(serve_spec))
@@ -430,7 +433,7 @@ impl Application {
         Ok(Application {
             port,
             server,
-            webhooks: crate::webhooks::Worker::new(pool.clone(), deliveries),
+            webhooks: crate::webhooks::Worker::new(pool.clone(), deliveries, requests.into_inner()),
             pool,
             checkpointer,
         })

@@ -1,5 +1,6 @@
 //! Logging and the per-request span (method, route, status, latency, request id).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -73,12 +74,28 @@ fn request_id(req: &ServiceRequest) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned)
 }
 
+/// How many requests the server has begun to serve: background work (the
+/// webhook worker) compares two readings to tell whether clients came
+/// meanwhile, and leaves them the cores when they did.
+#[derive(Debug, Default)]
+pub struct RequestCount(AtomicU64);
+
+impl RequestCount {
+    /// Requests begun so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Middleware: one span per request, a closing log line, `X-Request-Id` echoed.
 pub async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
+    if let Some(count) = req.app_data::<actix_web::web::Data<RequestCount>>() {
+        count.0.fetch_add(1, Ordering::Relaxed);
+    }
     let id = request_id(&req);
     let route = req
         .match_pattern()
