@@ -178,6 +178,7 @@ pub async fn list_models(
         },
         max_results: page_size(query.max_results)?,
         page_token: query.page_token.filter(|t| !t.is_empty()),
+        exclude_prompts: false,
     };
     state
         .read_json(caller, &req, move |conn| {

@@ -49,6 +49,9 @@ pub fn mlflow_message(error: &Error) -> Option<String> {
                 "Model Version (name={name}, version={version}) not found"
             ))
         }
+        Error::InvalidParameter(message) if message == "invalid page_token" => {
+            Some("Invalid page token, could not base64-decode".to_owned())
+        }
         Error::AlreadyExists(message) => message
             .strip_prefix("registered model '")
             .and_then(|m| m.strip_suffix("' already exists"))

@@ -137,6 +137,8 @@ pub struct ModelQuery {
     pub max_results: i64,
     /// Continuation.
     pub page_token: Option<String>,
+    /// Leave out MLflow prompts (models tagged `mlflow.prompt.is_prompt` = `true`).
+    pub exclude_prompts: bool,
 }
 
 /// Turns model rows into API objects with a fixed number of queries.
@@ -328,6 +330,31 @@ pub fn get(conn: &mut DbConn, name: &ModelName) -> Result<RegisteredModel> {
     })
 }
 
+/// The stages `name`'s versions are in, ordered by the lowest version number
+/// in each: the order MLflow's server lists a model's latest versions in.
+/// One index probe per stage.
+pub fn stages_by_first_version(conn: &mut DbConn, name: &ModelName) -> Result<Vec<Stage>> {
+    use crate::db::schema::model_versions::dsl as v;
+    db::read(conn, |conn| {
+        let model = find_model(conn, name)?;
+        let mut firsts = Vec::new();
+        for stage in Stage::ALL {
+            let first: Option<i64> = v::model_versions
+                .filter(v::model_id.eq(model.id))
+                .filter(v::current_stage.eq(stage))
+                .select(v::version)
+                .order(v::version.asc())
+                .first(conn)
+                .optional()?;
+            if let Some(first) = first {
+                firsts.push((first, stage));
+            }
+        }
+        firsts.sort();
+        Ok(firsts.into_iter().map(|(_, stage)| stage).collect())
+    })
+}
+
 /// Searches models with a filter, an order and keyset pages.
 pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel>> {
     use registered_model_tags::dsl as t;
@@ -343,6 +370,16 @@ pub fn list(conn: &mut DbConn, query: ModelQuery) -> Result<Page<RegisteredModel
         .limit(query.max_results + 1)
         .into_boxed();
 
+    if query.exclude_prompts {
+        select = select.filter(diesel::dsl::not(
+            m::id.eq_any(
+                t::registered_model_tags
+                    .filter(t::key.eq(crate::domain::filter::PROMPT_TAG))
+                    .filter(t::value.eq("true"))
+                    .select(t::model_id),
+            ),
+        ));
+    }
     for comparison in &query.filter {
         select = match &comparison.field {
             Field::Attribute(attr) if attr.eq_ignore_ascii_case("name") => {

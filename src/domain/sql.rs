@@ -75,7 +75,8 @@ macro_rules! tag_filter {
         let tagged = $tagged;
         match $comparison.op {
             Op::Eq => $select.filter($id.eq_any(tagged.filter($value.eq(text)))),
-            Op::Ne => $select.filter(diesel::dsl::not($id.eq_any(tagged.filter($value.eq(text))))),
+            // as MLflow: only what has the tag, with another value
+            Op::Ne => $select.filter($id.eq_any(tagged.filter($value.ne(text)))),
             Op::Like => $select
                 .filter($id.eq_any(tagged.filter($value.like(like_pattern(text)?).escape('\\')))),
             Op::ILike => $select.filter($id.eq_any(
@@ -233,6 +234,18 @@ impl PageToken {
         self.key
             .as_i64()
             .ok_or_else(|| Error::invalid("invalid page_token"))
+    }
+
+    /// A key of two parts: a number and a text (a sort key and the model
+    /// name that breaks its ties).
+    pub fn int_and_text_key(&self) -> Result<(i64, String)> {
+        match self.key.as_array().map(Vec::as_slice) {
+            Some([number, serde_json::Value::String(text)]) if !text.contains('\0') => number
+                .as_i64()
+                .map(|number| (number, text.clone()))
+                .ok_or_else(|| Error::invalid("invalid page_token")),
+            _ => Err(Error::invalid("invalid page_token")),
+        }
     }
 
     /// The key as text.

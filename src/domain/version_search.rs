@@ -26,8 +26,9 @@ pub enum VersionSortKey {
     LastUpdatedTimestamp,
 }
 
-/// A version search's order; ties break on the version's row id (newest
-/// first), which keeps keyset pages exact.
+/// A version search's order; ties break as MLflow's do, on the model's name
+/// (ascending) and then the version (newest first: within a model the row
+/// id grows with the version), which keeps keyset pages exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VersionOrder {
     /// Sort key.
@@ -69,6 +70,9 @@ pub struct VersionSearch {
     pub max_results: i64,
     /// Continuation.
     pub page_token: Option<String>,
+    /// Leave out MLflow prompts: versions tagged `mlflow.prompt.is_prompt` =
+    /// `true`, and the versions of models so tagged.
+    pub exclude_prompts: bool,
 }
 
 /// Searches versions across models with MLflow's filter attributes.
@@ -78,7 +82,7 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
     use registered_models::dsl as m;
 
     let scope = format!(
-        "mlversions:{:?}:{}",
+        "mlversions2:{:?}:{}",
         query.order.key,
         if query.order.descending {
             "desc"
@@ -91,6 +95,27 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
         .select((VersionRow::as_select(), m::name))
         .limit(query.max_results + 1)
         .into_boxed();
+    if query.exclude_prompts {
+        use crate::db::schema::registered_model_tags::dsl as mt;
+        use crate::domain::filter::PROMPT_TAG;
+        select = select
+            .filter(diesel::dsl::not(
+                v::model_id.eq_any(
+                    mt::registered_model_tags
+                        .filter(mt::key.eq(PROMPT_TAG))
+                        .filter(mt::value.eq("true"))
+                        .select(mt::model_id),
+                ),
+            ))
+            .filter(diesel::dsl::not(
+                v::id.eq_any(
+                    t::model_version_tags
+                        .filter(t::key.eq(PROMPT_TAG))
+                        .filter(t::value.eq("true"))
+                        .select(t::version_id),
+                ),
+            ));
+    }
     for comparison in &query.filter {
         select = match &comparison.field {
             Field::Attribute(attr) => match attr.to_ascii_lowercase().as_str() {
@@ -146,55 +171,54 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
         None => None,
     };
     let descending = query.order.descending;
-    // Keyset: (key, id) with the key in the asked direction and id descending.
+    // Keyset: (key, name, id): the key in the asked direction, then the
+    // model's name ascending, then the id descending.
     if let Some(token) = &token {
         let id = token.id;
         select = match query.order.key {
             VersionSortKey::Name => {
                 after_key!(select, m::name, token.text_key()?, v::id.lt(id), descending)
             }
-            VersionSortKey::VersionNumber => {
-                after_key!(
-                    select,
-                    v::version,
-                    token.int_key()?,
-                    v::id.lt(id),
-                    descending
-                )
+            key => {
+                let (after, name) = token.int_and_text_key()?;
+                let tie = m::name
+                    .gt(name.clone())
+                    .or(m::name.eq(name).and(v::id.lt(id)));
+                match key {
+                    VersionSortKey::VersionNumber => {
+                        after_key!(select, v::version, after, tie, descending)
+                    }
+                    VersionSortKey::CreationTimestamp => {
+                        after_key!(select, v::creation_timestamp, after, tie, descending)
+                    }
+                    _ => after_key!(select, v::last_updated_timestamp, after, tie, descending),
+                }
             }
-            VersionSortKey::CreationTimestamp => after_key!(
-                select,
-                v::creation_timestamp,
-                token.int_key()?,
-                v::id.lt(id),
-                descending
-            ),
-            VersionSortKey::LastUpdatedTimestamp => after_key!(
-                select,
-                v::last_updated_timestamp,
-                token.int_key()?,
-                v::id.lt(id),
-                descending
-            ),
         };
     }
     select = match (query.order.key, descending) {
         (VersionSortKey::Name, false) => select.order((m::name.asc(), v::id.desc())),
         (VersionSortKey::Name, true) => select.order((m::name.desc(), v::id.desc())),
-        (VersionSortKey::VersionNumber, false) => select.order((v::version.asc(), v::id.desc())),
-        (VersionSortKey::VersionNumber, true) => select.order((v::version.desc(), v::id.desc())),
+        (VersionSortKey::VersionNumber, false) => {
+            select.order((v::version.asc(), m::name.asc(), v::id.desc()))
+        }
+        (VersionSortKey::VersionNumber, true) => {
+            select.order((v::version.desc(), m::name.asc(), v::id.desc()))
+        }
         (VersionSortKey::CreationTimestamp, false) => {
-            select.order((v::creation_timestamp.asc(), v::id.desc()))
+            select.order((v::creation_timestamp.asc(), m::name.asc(), v::id.desc()))
         }
         (VersionSortKey::CreationTimestamp, true) => {
-            select.order((v::creation_timestamp.desc(), v::id.desc()))
+            select.order((v::creation_timestamp.desc(), m::name.asc(), v::id.desc()))
         }
         (VersionSortKey::LastUpdatedTimestamp, false) => {
-            select.order((v::last_updated_timestamp.asc(), v::id.desc()))
+            select.order((v::last_updated_timestamp.asc(), m::name.asc(), v::id.desc()))
         }
-        (VersionSortKey::LastUpdatedTimestamp, true) => {
-            select.order((v::last_updated_timestamp.desc(), v::id.desc()))
-        }
+        (VersionSortKey::LastUpdatedTimestamp, true) => select.order((
+            v::last_updated_timestamp.desc(),
+            m::name.asc(),
+            v::id.desc(),
+        )),
     };
 
     db::read(conn, |conn| {
@@ -206,9 +230,13 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
             .map(|(row, name)| {
                 let key: serde_json::Value = match query.order.key {
                     VersionSortKey::Name => name.clone().into(),
-                    VersionSortKey::VersionNumber => row.version.into(),
-                    VersionSortKey::CreationTimestamp => row.creation_timestamp.into(),
-                    VersionSortKey::LastUpdatedTimestamp => row.last_updated_timestamp.into(),
+                    VersionSortKey::VersionNumber => serde_json::json!([row.version, name]),
+                    VersionSortKey::CreationTimestamp => {
+                        serde_json::json!([row.creation_timestamp, name])
+                    }
+                    VersionSortKey::LastUpdatedTimestamp => {
+                        serde_json::json!([row.last_updated_timestamp, name])
+                    }
                 };
                 (row.id, PageToken::new(&scope, key, row.id))
             })

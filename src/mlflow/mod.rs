@@ -82,13 +82,83 @@ impl ResponseError for MlflowError {
             }
             _ => {}
         }
-        response.json(ErrorBody {
+        let body = ErrorBody {
             error_code: code.to_owned(),
             // MLflow's own words where it has them (tools match on them)
             message: crate::domain::lookup::mlflow_message(&self.0)
                 .unwrap_or_else(|| self.0.public_message()),
-        })
+        };
+        let mut json = serde_json::to_value(&body)
+            .ok()
+            .and_then(|value| match value {
+                Value::Object(map) => Some(map),
+                _ => None,
+            })
+            .unwrap_or_default();
+        if let Some((class, sqlstate)) = classification(code) {
+            json.insert("sqlstate".into(), Value::String(sqlstate.to_owned()));
+            json.insert("error_class".into(), Value::String(class.to_owned()));
+        }
+        response.json(json)
     }
+}
+
+/// The `error_class` and `sqlstate` MLflow's server (3.x) adds to an error
+/// of this code (`mlflow.error_classification`); `None` where it adds none.
+fn classification(code: &str) -> Option<(&'static str, &'static str)> {
+    match code {
+        "INVALID_PARAMETER_VALUE" => Some(("INVALID_PARAMETER_VALUE", "KAM00")),
+        "RESOURCE_ALREADY_EXISTS" => Some(("RESOURCE_ALREADY_EXISTS", "KAM00")),
+        "RESOURCE_DOES_NOT_EXIST" | "ENDPOINT_NOT_FOUND" => Some(("RESOURCE_NOT_FOUND", "KAM00")),
+        "PERMISSION_DENIED" => Some(("PERMISSION_DENIED", "KAM00")),
+        "INTERNAL_ERROR" | "TEMPORARILY_UNAVAILABLE" => Some(("CLIENT_INTERNAL_ERROR", "XXM00")),
+        _ => None,
+    }
+}
+
+/// A stage the MLflow way: any case, with MLflow's message when unknown.
+pub(crate) fn stage(text: &str) -> MResult<crate::db::enums::Stage> {
+    crate::db::enums::Stage::ALL
+        .into_iter()
+        .find(|stage| stage.as_str().eq_ignore_ascii_case(text))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "Invalid Model Version stage: {text}. Value must be one of None, Staging, \
+                 Production, Archived."
+            ))
+            .into()
+        })
+}
+
+/// A new model name the MLflow way: its server refuses `/` and `:`.
+pub(crate) fn new_model_name(text: String) -> MResult<crate::domain::types::ModelName> {
+    if text.contains(['/', ':']) {
+        return Err(Error::invalid(format!(
+            "Invalid model name '{text}'. Names cannot contain '/' or ':'."
+        ))
+        .into());
+    }
+    Ok(crate::domain::types::ModelName::parse(text)?)
+}
+
+/// An alias to set, with MLflow's messages for the reserved ones.
+pub(crate) fn alias_to_set(text: String) -> MResult<crate::domain::types::Alias> {
+    if text.eq_ignore_ascii_case("latest") {
+        return Err(Error::invalid("'latest' alias name (case insensitive) is reserved.").into());
+    }
+    let digits = text.strip_prefix(['v', 'V']).unwrap_or_default();
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid(format!("Version alias name '{text}' is reserved.")).into());
+    }
+    Ok(crate::domain::types::Alias::parse(text)?)
+}
+
+/// A tag key, with MLflow's message when it is too long.
+pub(crate) fn tag_key(text: String) -> MResult<TagKey> {
+    if text.chars().count() > 250 {
+        return Err(Error::invalid("'key' exceeds the maximum length of 250 characters").into());
+    }
+    Ok(TagKey::parse(text)?)
 }
 
 /// Result of the MLflow layer.
@@ -251,7 +321,10 @@ impl Params {
                     Some(Value::String(text)) => text.clone(),
                     Some(_) => return Err(wrong_type("tags", "a list of {key, value}")),
                 };
-                Ok((TagKey::parse(key)?, crate::domain::types::tag_value(value)?))
+                Ok((
+                    tag_key(key.to_owned())?,
+                    crate::domain::types::tag_value(value)?,
+                ))
             })
             .collect()
     }
@@ -281,10 +354,13 @@ pub(crate) fn version_param(
         .map_err(|_| crate::domain::lookup::version_not_found(name.as_str(), number).into())
 }
 
-/// A page of a search: `{key: [...], "next_page_token"?}`.
+/// A page of a search: `{key: [...], "next_page_token"?}`, without the
+/// list when it is empty (as protobuf's JSON printer, and so MLflow, does).
 pub(crate) fn page_answer(key: &str, items: Vec<Value>, token: Option<String>) -> Value {
     let mut answer = Map::new();
-    answer.insert(key.to_owned(), Value::Array(items));
+    if !items.is_empty() {
+        answer.insert(key.to_owned(), Value::Array(items));
+    }
     if let Some(token) = token {
         answer.insert("next_page_token".into(), Value::String(token));
     }

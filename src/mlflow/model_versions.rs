@@ -12,13 +12,32 @@ use crate::domain::versions::{self, NewVersion};
 use crate::error::Error;
 use crate::mlflow::{
     MResult, MlflowCaller, MlflowError, Params, empty, missing_is_fine, page_answer, shapes,
-    version_param,
+    tag_key, version_param,
 };
 use crate::web::AppState;
 
 /// The most versions one search page returns: the MLflow client asks for
 /// 10000 by default and does not follow `next_page_token` on its own.
 const MAX_PAGE: i64 = 10_000;
+/// The largest `max_results` MLflow's server accepts for a version search.
+const MLFLOW_MAX_RESULTS: i64 = 200_000;
+
+/// As MLflow's server, which reads a version by name and number: a version
+/// of a model that does not exist is a version that does not exist.
+fn version_missing(
+    name: &ModelName,
+    version: VersionNumber,
+) -> impl FnOnce(Error) -> Error + use<'_> {
+    move |error| match error {
+        Error::NotFound(_)
+            if crate::domain::lookup::mlflow_message(&error)
+                .is_some_and(|m| m.starts_with("Registered Model with name=")) =>
+        {
+            crate::domain::lookup::version_not_found(name.as_str(), version.get())
+        }
+        other => other,
+    }
+}
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/model-versions/create", web::post().to(create))
@@ -67,7 +86,9 @@ async fn create(
             params.text("run_link")?.filter(|r| !r.is_empty()),
             4096,
         )?,
-        description: types::description(params.text("description")?)?,
+        // as MLflow's server: a version registered without a description
+        // has an empty one ("" on every read); one cleared later has none
+        description: types::description(Some(params.text("description")?.unwrap_or_default()))?,
         tags: params.tags()?,
     };
     let version = state
@@ -85,13 +106,12 @@ async fn update(
 ) -> MResult<HttpResponse> {
     let params = Params::from_body(body.into_inner())?;
     let (name, version) = name_and_version(&params)?;
-    let description = params
-        .text("description")?
-        .map(|d| types::description(Some(d)))
-        .transpose()?;
+    // as MLflow: an update without a description clears it
+    let description = Some(types::description(params.text("description")?)?);
     let version = state
         .db_as(caller, Role::Contributor, move |conn, actor| {
             versions::update(conn, &actor, &name, version, description)
+                .map_err(version_missing(&name, version))
         })
         .await?;
     Ok(version_answer(&version))
@@ -106,7 +126,7 @@ async fn delete(
     let (name, version) = name_and_version(&params)?;
     state
         .db_as(caller, Role::Admin, move |conn, actor| {
-            versions::delete(conn, &actor, &name, version)
+            versions::delete(conn, &actor, &name, version).map_err(version_missing(&name, version))
         })
         .await?;
     Ok(empty())
@@ -121,7 +141,8 @@ async fn get(
     let (name, version) = name_and_version(&params)?;
     state
         .read_json(caller, &req, move |conn| {
-            let version = versions::get(conn, &name, version)?;
+            let version =
+                versions::get(conn, &name, version).map_err(version_missing(&name, version))?;
             Ok(json!({ "model_version": shapes::model_version(&version) }))
         })
         .await
@@ -130,9 +151,10 @@ async fn get(
 
 fn version_order(order_by: &[String]) -> MResult<VersionOrder> {
     let mut keys = order_by.iter().map(|o| o.trim()).filter(|o| !o.is_empty());
+    // MLflow's server: the most recently changed first
     let default = VersionOrder {
-        key: VersionSortKey::Name,
-        descending: false,
+        key: VersionSortKey::LastUpdatedTimestamp,
+        descending: true,
     };
     let Some(first) = keys.next() else {
         return Ok(default);
@@ -167,16 +189,26 @@ async fn search(
     let params = Params::from_query(req.query_string());
     let max_results = match params.integer("max_results")? {
         None => MAX_PAGE,
-        Some(n) if n >= 1 => n.min(MAX_PAGE),
-        Some(n) => {
+        Some(n) if n < 1 => {
             return Err(Error::invalid(format!(
-                "Invalid value for request parameter max_results. It must be positive, but got value {n}"
+                "Invalid value for max_results. It must be a positive integer, but got {n}"
             ))
             .into());
         }
+        Some(n) if n > MLFLOW_MAX_RESULTS => {
+            return Err(Error::invalid(format!(
+                "Invalid value for request parameter max_results. It must be at most \
+                 {MLFLOW_MAX_RESULTS}, but got value {n}"
+            ))
+            .into());
+        }
+        Some(n) => n.min(MAX_PAGE),
     };
+    let (filter, exclude_prompts) =
+        filter::without_prompts(filter::parse(&params.text("filter")?.unwrap_or_default())?);
     let query = VersionSearch {
-        filter: filter::parse(&params.text("filter")?.unwrap_or_default())?,
+        filter,
+        exclude_prompts,
         order: version_order(&params.list("order_by")?)?,
         max_results,
         page_token: params.text("page_token")?.filter(|t| !t.is_empty()),
@@ -186,7 +218,7 @@ async fn search(
             let page = version_search::search(conn, query)?;
             Ok(page_answer(
                 "model_versions",
-                page.items.iter().map(shapes::model_version).collect(),
+                page.items.iter().map(shapes::listed_version).collect(),
                 page.next_page_token,
             ))
         })
@@ -202,7 +234,7 @@ async fn transition_stage(
     let params = Params::from_body(body.into_inner())?;
     let (name, version) = name_and_version(&params)?;
     let transition = Transition {
-        to: params.required("stage")?.parse()?,
+        to: crate::mlflow::stage(&params.required("stage")?)?,
         archive_existing_versions: params
             .boolean("archive_existing_versions")?
             .unwrap_or(false),
@@ -213,6 +245,18 @@ async fn transition_stage(
         // the policy's `direct` role decides; a move that needs approval is
         // refused (PERMISSION_DENIED, naming the request endpoint), never applied
         .db_as(caller, Role::Viewer, move |conn, actor| {
+            let current =
+                versions::get(conn, &name, version).map_err(version_missing(&name, version))?;
+            if current.current_stage == transition.to && !transition.archive_existing_versions {
+                // as MLflow: a move to the stage it is in is no move (and
+                // answers the version); it still takes a writer
+                if actor.role < Role::Contributor {
+                    return Err(Error::PermissionDenied(
+                        "changing a version's stage needs role contributor".into(),
+                    ));
+                }
+                return Ok(current);
+            }
             versions::transition(conn, &actor, &policy, &name, version, transition)
         })
         .await?;
@@ -228,7 +272,7 @@ async fn download_uri(
     let (name, version) = name_and_version(&params)?;
     let version = state
         .db_as(caller, Role::Viewer, move |conn, _| {
-            versions::get(conn, &name, version)
+            versions::get(conn, &name, version).map_err(version_missing(&name, version))
         })
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "artifact_uri": version.source })))
@@ -241,11 +285,12 @@ async fn set_tag(
 ) -> MResult<HttpResponse> {
     let params = Params::from_body(body.into_inner())?;
     let (name, version) = name_and_version(&params)?;
-    let key = TagKey::parse(params.required("key")?)?;
+    let key = tag_key(params.required("key")?)?;
     let value = types::tag_value(params.text("value")?.unwrap_or_default())?;
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
             versions::set_tag(conn, &actor, &name, version, &key, &value)
+                .map_err(version_missing(&name, version))
         })
         .await?;
     Ok(empty())
@@ -261,7 +306,7 @@ async fn delete_tag(
     let key = TagKey::parse(params.required("key")?)?;
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            versions::get(conn, &name, version)?;
+            versions::get(conn, &name, version).map_err(version_missing(&name, version))?;
             missing_is_fine(versions::delete_tag(conn, &actor, &name, version, &key))
         })
         .await?;

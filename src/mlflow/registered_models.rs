@@ -11,8 +11,8 @@ use crate::domain::types::{self, Alias, ModelName, TagKey};
 use crate::domain::{aliases, filter};
 use crate::error::Error;
 use crate::mlflow::{
-    MResult, MlflowCaller, MlflowError, Params, empty, missing_is_fine, page_answer, shapes,
-    version_param,
+    MResult, MlflowCaller, MlflowError, Params, alias_to_set, empty, missing_is_fine,
+    new_model_name, page_answer, shapes, tag_key, version_param,
 };
 use crate::web::AppState;
 
@@ -52,7 +52,7 @@ async fn create(
 ) -> MResult<HttpResponse> {
     let params = Params::from_body(body.into_inner())?;
     let new = NewModel {
-        name: ModelName::parse(params.required("name")?)?,
+        name: new_model_name(params.required("name")?)?,
         description: types::description(params.text("description")?)?,
         tags: params.tags()?,
     };
@@ -72,13 +72,16 @@ async fn rename(
     let params = Params::from_body(body.into_inner())?;
     let name = ModelName::parse(params.required("name")?)?;
     let changes = ModelChanges {
-        new_name: Some(ModelName::parse(params.required("new_name")?)?),
+        new_name: Some(new_model_name(params.required("new_name")?)?),
         description: None,
     };
     let policy = state.policy.clone();
     let model = state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            models::update(conn, &actor, &policy, &name, changes)
+            let mut model = models::update(conn, &actor, &policy, &name, changes)?;
+            let current = ModelName::parse(model.name.clone())?;
+            in_mlflow_order(conn, &current, &mut model.latest_versions)?;
+            Ok(model)
         })
         .await?;
     Ok(answer("registered_model", shapes::registered_model(&model)))
@@ -91,17 +94,18 @@ async fn update(
 ) -> MResult<HttpResponse> {
     let params = Params::from_body(body.into_inner())?;
     let name = ModelName::parse(params.required("name")?)?;
+    // as MLflow: an update without a description clears it
     let changes = ModelChanges {
         new_name: None,
-        description: params
-            .text("description")?
-            .map(|d| types::description(Some(d)))
-            .transpose()?,
+        description: Some(types::description(params.text("description")?)?),
     };
     let policy = state.policy.clone();
     let model = state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            models::update(conn, &actor, &policy, &name, changes)
+            let mut model = models::update(conn, &actor, &policy, &name, changes)?;
+            let current = ModelName::parse(model.name.clone())?;
+            in_mlflow_order(conn, &current, &mut model.latest_versions)?;
+            Ok(model)
         })
         .await?;
     Ok(answer("registered_model", shapes::registered_model(&model)))
@@ -131,11 +135,37 @@ async fn get(
     let name = ModelName::parse(params.required("name")?)?;
     state
         .read_json(caller, &req, move |conn| {
-            let model = models::get(conn, &name)?;
+            let mut model = models::get(conn, &name)?;
+            in_mlflow_order(conn, &name, &mut model.latest_versions)?;
             Ok(json!({ "registered_model": shapes::registered_model(&model) }))
         })
         .await
         .map_err(MlflowError)
+}
+
+/// Sorts a model's latest versions as MLflow's server lists them: their
+/// stages by the lowest version number in each.
+fn in_mlflow_order(
+    conn: &mut DbConn,
+    name: &ModelName,
+    latest: &mut [crate::domain::versions::ModelVersion],
+) -> crate::error::Result<()> {
+    let stages = models::stages_by_first_version(conn, name)?;
+    latest.sort_by_key(|v| stages.iter().position(|s| *s == v.current_stage));
+    Ok(())
+}
+
+/// One `order_by` key of a model search: MLflow's server takes `name`,
+/// `timestamp` and `last_updated_timestamp`.
+fn model_order_key(text: &str) -> MResult<ModelOrder> {
+    let key = text.split_whitespace().next().unwrap_or_default();
+    if !matches!(key, "name" | "timestamp" | "last_updated_timestamp") {
+        return Err(Error::invalid(format!(
+            "Invalid order by key '{key}' specified. Valid keys are '{{'name', 'timestamp'}}'"
+        ))
+        .into());
+    }
+    Ok(ModelOrder::parse(text)?)
 }
 
 /// MLflow's `order_by` list: one sort key (a trailing `name ASC` tiebreak is
@@ -145,9 +175,9 @@ fn model_order(order_by: &[String]) -> MResult<ModelOrder> {
     let Some(first) = keys.next() else {
         return Ok(ModelOrder::default());
     };
-    let order = ModelOrder::parse(first)?;
+    let order = model_order_key(first)?;
     for extra in keys {
-        let parsed = ModelOrder::parse(extra)?;
+        let parsed = model_order_key(extra)?;
         if parsed.key == order.key {
             return Err(Error::invalid(format!("order_by has `{first}` twice")).into());
         }
@@ -177,15 +207,25 @@ async fn search(
             .into());
         }
     };
+    let (filter, exclude_prompts) =
+        filter::without_prompts(filter::parse(&params.text("filter")?.unwrap_or_default())?);
     let query = ModelQuery {
-        filter: filter::parse(&params.text("filter")?.unwrap_or_default())?,
+        filter,
         order: model_order(&params.list("order_by")?)?,
         max_results,
         page_token: params.text("page_token")?.filter(|t| !t.is_empty()),
+        exclude_prompts,
     };
     state
         .read_json(caller, &req, move |conn| {
-            let page = models::list(conn, query)?;
+            let mut page = models::list(conn, query)?;
+            for model in &mut page.items {
+                // MLflow's search reads the latest versions with a window
+                // over (name, stage): they come in the stages' alphabetical order
+                model
+                    .latest_versions
+                    .sort_by(|a, b| a.current_stage.as_str().cmp(b.current_stage.as_str()));
+            }
             Ok(page_answer(
                 "registered_models",
                 page.items.iter().map(shapes::registered_model).collect(),
@@ -202,8 +242,8 @@ fn latest_params(params: &Params) -> MResult<(ModelName, Vec<Stage>)> {
     let stages = params
         .list("stages")?
         .iter()
-        .map(|s| s.parse::<Stage>())
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|s| crate::mlflow::stage(s))
+        .collect::<MResult<Vec<_>>>()?;
     Ok((name, stages))
 }
 
@@ -213,14 +253,15 @@ fn latest_answer(
     name: &ModelName,
     stages: &[Stage],
 ) -> crate::error::Result<Value> {
-    let model = models::get(conn, name)?;
+    let mut model = models::get(conn, name)?;
+    in_mlflow_order(conn, name, &mut model.latest_versions)?;
     let versions: Vec<Value> = model
         .latest_versions
         .iter()
         .filter(|v| stages.is_empty() || stages.contains(&v.current_stage))
         .map(shapes::model_version)
         .collect();
-    Ok(json!({ "model_versions": versions }))
+    Ok(page_answer("model_versions", versions, None))
 }
 
 async fn latest_versions_query(
@@ -263,7 +304,7 @@ async fn set_tag(
 ) -> MResult<HttpResponse> {
     let params = Params::from_body(body.into_inner())?;
     let name = ModelName::parse(params.required("name")?)?;
-    let key = TagKey::parse(params.required("key")?)?;
+    let key = tag_key(params.required("key")?)?;
     let value = types::tag_value(params.text("value")?.unwrap_or_default())?;
     state
         .db_as(caller, Role::Contributor, move |conn, actor| {
@@ -298,7 +339,7 @@ async fn set_alias(
 ) -> MResult<HttpResponse> {
     let params = Params::from_body(body.into_inner())?;
     let name = ModelName::parse(params.required("name")?)?;
-    let alias = Alias::parse(params.required("alias")?)?;
+    let alias = alias_to_set(params.required("alias")?)?;
     let version = version_param(&params, &name)?;
     let policy = state.policy.clone();
     state
@@ -337,7 +378,16 @@ async fn get_alias(
     let alias = Alias::parse(params.required("alias")?)?;
     let version = state
         .db_as(caller, Role::Viewer, move |conn, _| {
-            aliases::get_alias(conn, &name, &alias)
+            aliases::get_alias(conn, &name, &alias).map_err(|error| match error {
+                // as MLflow: a missing alias (of a model that exists) is a bad parameter
+                Error::NotFound(_) if crate::domain::lookup::mlflow_message(&error).is_none() => {
+                    Error::invalid(format!(
+                        "Registered model alias {} not found.",
+                        alias.as_str()
+                    ))
+                }
+                other => other,
+            })
         })
         .await?;
     Ok(answer("model_version", shapes::model_version(&version)))

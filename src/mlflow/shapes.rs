@@ -1,6 +1,8 @@
 //! MLflow's JSON shapes: string versions, `[{key, value}]` tags, aliases as
 //! `[{alias, version}]` on a model and `[alias]` on a version, unset fields
-//! omitted (as protobuf's JSON printer does).
+//! omitted (as protobuf's JSON printer does) — except where MLflow's server
+//! sets them to `""`: a version's run id and run link (and a description
+//! registered empty, which is stored as `""`).
 
 use serde_json::{Map, Value, json};
 
@@ -22,6 +24,17 @@ fn tags<'a>(tags: impl Iterator<Item = (&'a String, &'a String)>) -> Value {
 
 /// A model version as MLflow prints it.
 pub fn model_version(version: &ModelVersion) -> Value {
+    version_shape(version, true)
+}
+
+/// A model version as MLflow prints it inside a model's latest versions and
+/// in search results: without its aliases (MLflow fills them only where a
+/// version is read on its own, or by get-latest-versions).
+pub fn listed_version(version: &ModelVersion) -> Value {
+    version_shape(version, false)
+}
+
+fn version_shape(version: &ModelVersion, with_aliases: bool) -> Value {
     let mut object = Map::new();
     object.insert("name".into(), json!(version.name));
     object.insert("version".into(), json!(version.version.to_string()));
@@ -38,15 +51,16 @@ pub fn model_version(version: &ModelVersion) -> Value {
         "current_stage".into(),
         json!(version.current_stage.as_str()),
     );
+    let text = |value: &Option<String>| json!(value.as_deref().unwrap_or_default());
     put_text(&mut object, "description", version.description.as_deref());
     object.insert("source".into(), json!(version.source));
-    put_text(&mut object, "run_id", version.run_id.as_deref());
+    object.insert("run_id".into(), text(&version.run_id));
     object.insert("status".into(), json!(version.status));
-    put_text(&mut object, "run_link", version.run_link.as_deref());
+    object.insert("run_link".into(), text(&version.run_link));
     if !version.tags.is_empty() {
         object.insert("tags".into(), tags(version.tags.iter()));
     }
-    if !version.aliases.is_empty() {
+    if with_aliases && !version.aliases.is_empty() {
         object.insert("aliases".into(), json!(version.aliases));
     }
     Value::Object(object)
@@ -61,11 +75,15 @@ pub fn registered_model(model: &RegisteredModel) -> Value {
         "last_updated_timestamp".into(),
         json!(model.last_updated_timestamp),
     );
-    put_text(&mut object, "description", model.description.as_deref());
+    put_text(
+        &mut object,
+        "description",
+        model.description.as_deref().filter(|d| !d.is_empty()),
+    );
     if !model.latest_versions.is_empty() {
         object.insert(
             "latest_versions".into(),
-            Value::Array(model.latest_versions.iter().map(model_version).collect()),
+            Value::Array(model.latest_versions.iter().map(listed_version).collect()),
         );
     }
     if !model.tags.is_empty() {

@@ -63,6 +63,7 @@ async fn models_page(
                 order: ModelOrder::default(),
                 max_results: PAGE,
                 page_token: token,
+                exclude_prompts: false,
             };
             models::list(conn, search)
         })

@@ -48,7 +48,12 @@ fn models_and_versions_have_mlflow_shapes() {
     assert_eq!(version["version"], "1", "versions are strings on the wire");
     assert_eq!(version["current_stage"], "None");
     assert_eq!(version["status"], "READY");
-    assert!(version.get("tags").is_none() && version.get("description").is_none());
+    assert!(version.get("tags").is_none(), "{version}");
+    // as MLflow's server: registered without them, they are empty text
+    assert_eq!(
+        (&version["description"], &version["run_link"]),
+        (&json!(""), &json!(""))
+    );
 
     call(
         &app,
@@ -64,7 +69,16 @@ fn models_and_versions_have_mlflow_shapes() {
         model["aliases"],
         json!([{"alias": "champion", "version": "1"}])
     );
-    assert_eq!(model["latest_versions"][0]["aliases"], json!(["champion"]));
+    // as MLflow's server: a model's latest versions are listed without their
+    // aliases, which a version read on its own has
+    assert!(
+        model["latest_versions"][0].get("aliases").is_none(),
+        "{model}"
+    );
+    let alone = call(&app, "GET", "/model-versions/get?name=m&version=1", None).expect(200)
+        ["model_version"]
+        .clone();
+    assert_eq!(alone["aliases"], json!(["champion"]));
 
     // empty answers are {}
     let tagged = call(
@@ -129,9 +143,10 @@ fn get_latest_versions_reads_repeated_query_keys_and_json_bodies() {
     .clone();
     assert_eq!(
         stages(&query),
+        // as MLflow: the stages in the order of their lowest version
         vec![
-            ("Staging".into(), "2".into()),
-            ("Production".into(), "1".into())
+            ("Production".into(), "1".into()),
+            ("Staging".into(), "2".into())
         ]
     );
     let body = call(
@@ -430,7 +445,8 @@ fn version_search_pages_across_models() {
             None => break,
         }
     }
-    assert_eq!(seen, vec!["a/3", "a/2", "a/1", "b/3", "b/2", "b/1"]);
+    // MLflow's default order: the most recently changed first
+    assert_eq!(seen, vec!["b/3", "b/2", "b/1", "a/3", "a/2", "a/1"]);
     let newest = app
         .get(&format!(
             "{BASE}/model-versions/search?order_by=version_number%20DESC&max_results=2"
@@ -562,18 +578,13 @@ fn registered_model_search_orders_by_each_key_both_ways() {
         ("name%20ASC", ["a", "b", "c"]),
         ("name%20DESC", ["c", "b", "a"]),
         ("name", ["a", "b", "c"]),
-        ("creation_timestamp%20ASC", ["b", "c", "a"]),
-        ("creation_timestamp%20DESC", ["a", "c", "b"]),
         ("last_updated_timestamp%20ASC", ["c", "a", "b"]),
         ("last_updated_timestamp%20DESC", ["b", "a", "c"]),
         // MLflow's `timestamp` is the last update
         ("timestamp%20ASC", ["c", "a", "b"]),
         ("timestamp%20DESC", ["b", "a", "c"]),
         // MLflow's tie-break, which the order is anyway
-        (
-            "creation_timestamp%20DESC&order_by=name%20ASC",
-            ["a", "c", "b"],
-        ),
+        ("timestamp%20DESC&order_by=name%20ASC", ["b", "a", "c"]),
     ] {
         assert_eq!(
             search_order(
@@ -587,6 +598,18 @@ fn registered_model_search_orders_by_each_key_both_ways() {
             "order_by={order_by}"
         );
     }
+    // as MLflow's server: models are not sorted by creation time
+    let refused = call(
+        &app,
+        "GET",
+        "/registered-models/search?order_by=creation_timestamp%20ASC",
+        None,
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    assert!(
+        refused.starts_with("Invalid order by key 'creation_timestamp' specified."),
+        "{refused}"
+    );
 }
 
 #[test]
@@ -637,13 +660,14 @@ fn model_version_search_orders_by_each_key_both_ways() {
         assert_eq!(&distinct, timestamps, "one millisecond each");
     }
 
-    // ties on the key are broken by the newest version first
+    // MLflow's order: the key, then the name ascending, then the newest
+    // version first; without order_by the most recently changed first
     for (order_by, expected) in [
-        ("", ["a/2", "a/1", "b/3", "b/2", "b/1"]),
+        ("", ["b/1", "b/2", "a/2", "b/3", "a/1"]),
         ("name%20ASC", ["a/2", "a/1", "b/3", "b/2", "b/1"]),
         ("name%20DESC", ["b/3", "b/2", "b/1", "a/2", "a/1"]),
-        ("version_number%20ASC", ["b/1", "a/1", "a/2", "b/2", "b/3"]),
-        ("version_number%20DESC", ["b/3", "a/2", "b/2", "b/1", "a/1"]),
+        ("version_number%20ASC", ["a/1", "b/1", "a/2", "b/2", "b/3"]),
+        ("version_number%20DESC", ["b/3", "a/2", "b/2", "a/1", "b/1"]),
         (
             "creation_timestamp%20ASC",
             ["a/1", "b/1", "b/2", "b/3", "a/2"],

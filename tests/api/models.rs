@@ -253,10 +253,13 @@ fn models_are_filtered_by_name_and_tags() {
         )
         .expect(201);
     }
+    // no tags at all: `tags.team != 'risk'` does not match it (as MLflow)
+    app.post("/api/v1/models", json!({"name": "plain"}))
+        .expect(201);
     let cases = [
         ("name LIKE 'fraud%'", vec!["fraud-a", "fraud-b"]),
         ("name = 'Churn'", vec!["Churn"]),
-        ("name != 'Churn'", vec!["fraud-a", "fraud-b"]),
+        ("name != 'Churn'", vec!["fraud-a", "fraud-b", "plain"]),
         ("name LIKE 'churn'", vec![]),
         ("name ILIKE 'churn'", vec!["Churn"]),
         ("tags.team = 'risk'", vec!["Churn", "fraud-a"]),
