@@ -178,7 +178,9 @@ def test_aliases(bearer):
     bearer.delete_registered_model_alias(name, "champion")
     with pytest.raises(MlflowException) as gone:
         bearer.get_model_version_by_alias(name, "champion")
-    assert gone.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    # MLflow 3.17's server: a missing alias is a bad parameter, not a missing resource
+    assert gone.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert str(gone.value).endswith("Registered model alias champion not found.")
 
 
 def test_searching_models_pages_through_250_and_filters(bearer):
@@ -201,9 +203,13 @@ def test_searching_models_pages_through_250_and_filters(bearer):
     )
     assert len(odd) == 125
     newest = bearer.search_registered_models(
-        filter_string=f"name ILIKE '{prefix.upper()}-%'", order_by=["creation_timestamp DESC"], max_results=1
+        filter_string=f"name ILIKE '{prefix.upper()}-%'", order_by=["timestamp DESC"], max_results=1
     )
     assert newest[0].name == f"{prefix}-249"
+    # as MLflow's server: models are not sorted by creation time
+    with pytest.raises(MlflowException) as unsorted:
+        bearer.search_registered_models(order_by=["creation_timestamp DESC"])
+    assert unsorted.value.error_code == "INVALID_PARAMETER_VALUE"
     with pytest.raises(MlflowException) as bad:
         bearer.search_registered_models(filter_string="name = 'x' OR name = 'y'")
     assert bad.value.error_code == "INVALID_PARAMETER_VALUE"
