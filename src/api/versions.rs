@@ -142,6 +142,7 @@ pub async fn create_model_version(
         run_link: types::optional_field("run_link", body.run_link, 4096)?,
         description: types::description(body.description)?,
         tags: types::tag_map(body.tags)?,
+        storage_location: None,
     };
     let version = state
         .db_as(caller, Role::Contributor, move |conn, actor| {

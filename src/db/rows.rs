@@ -44,6 +44,8 @@ pub struct VersionRow {
     pub created_by: String,
     pub creation_timestamp: i64,
     pub last_updated_timestamp: i64,
+    /// Where the files are when that is not `source` (a `models:/` source).
+    pub storage_location: Option<String>,
 }
 
 /// A new `model_versions` row.
@@ -61,6 +63,7 @@ pub struct NewVersionRow<'a> {
     pub created_by: &'a str,
     pub creation_timestamp: i64,
     pub last_updated_timestamp: i64,
+    pub storage_location: Option<&'a str>,
 }
 
 /// A row of `activities`.

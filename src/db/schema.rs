@@ -18,6 +18,7 @@ diesel::table! {
         model_id -> BigInt,
         key -> Text,
         value -> Text,
+        position -> BigInt,
     }
 }
 
@@ -35,6 +36,7 @@ diesel::table! {
         created_by -> Text,
         creation_timestamp -> BigInt,
         last_updated_timestamp -> BigInt,
+        storage_location -> Nullable<Text>,
     }
 }
 
@@ -43,6 +45,7 @@ diesel::table! {
         version_id -> BigInt,
         key -> Text,
         value -> Text,
+        position -> BigInt,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct RegisteredModel {
     pub description: Option<String>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// The tags' keys in the order they were first set (MLflow lists them so).
+    #[serde(skip)]
+    pub tag_order: Vec<String>,
     /// Aliases and the versions they point at.
     pub aliases: BTreeMap<String, i64>,
     /// Milliseconds since the epoch.
@@ -150,6 +153,7 @@ fn hydrate(conn: &mut DbConn, rows: Vec<ModelRow>) -> Result<Vec<RegisteredModel
     let names: HashMap<i64, String> = rows.iter().map(|r| (r.id, r.name.clone())).collect();
 
     let mut tags: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+    let mut tag_order: HashMap<i64, Vec<String>> = HashMap::new();
     let tag_rows: Vec<(i64, String, String)> = registered_model_tags::table
         .filter(registered_model_tags::model_id.eq_any(&ids))
         .select((
@@ -157,8 +161,13 @@ fn hydrate(conn: &mut DbConn, rows: Vec<ModelRow>) -> Result<Vec<RegisteredModel
             registered_model_tags::key,
             registered_model_tags::value,
         ))
+        .order((
+            registered_model_tags::position.asc(),
+            registered_model_tags::key.asc(),
+        ))
         .load(conn)?;
     for (model_id, key, value) in tag_rows {
+        tag_order.entry(model_id).or_default().push(key.clone());
         tags.entry(model_id).or_default().insert(key, value);
     }
 
@@ -198,6 +207,7 @@ fn hydrate(conn: &mut DbConn, rows: Vec<ModelRow>) -> Result<Vec<RegisteredModel
             latest_versions.sort_by_key(|v| v.current_stage);
             RegisteredModel {
                 tags: tags.remove(&row.id).unwrap_or_default(),
+                tag_order: tag_order.remove(&row.id).unwrap_or_default(),
                 aliases: aliases.remove(&row.id).unwrap_or_default(),
                 latest_versions,
                 name: row.name,
@@ -302,12 +312,13 @@ pub fn create(conn: &mut DbConn, actor: &Actor, new: NewModel) -> Result<Registe
             .returning(registered_models::all_columns)
             .get_result(tx.conn())
             .map_err(on_unique_name(&new.name))?;
-        for (key, value) in &new.tags {
+        for (position, (key, value)) in (1_i64..).zip(&new.tags) {
             diesel::insert_into(registered_model_tags::table)
                 .values((
                     registered_model_tags::model_id.eq(row.id),
                     registered_model_tags::key.eq(key.as_str()),
                     registered_model_tags::value.eq(value),
+                    registered_model_tags::position.eq(position),
                 ))
                 .execute(tx.conn())?;
         }
@@ -604,11 +615,17 @@ pub fn set_tag(
         .set(registered_model_tags::value.eq(value))
         .execute(tx.conn())?;
         if updated == 0 {
+            // a new tag goes after the others; one set again keeps its place
+            let last: Option<i64> = registered_model_tags::table
+                .filter(registered_model_tags::model_id.eq(row.id))
+                .select(diesel::dsl::max(registered_model_tags::position))
+                .first(tx.conn())?;
             diesel::insert_into(registered_model_tags::table)
                 .values((
                     registered_model_tags::model_id.eq(row.id),
                     registered_model_tags::key.eq(key.as_str()),
                     registered_model_tags::value.eq(value),
+                    registered_model_tags::position.eq(last.unwrap_or(0) + 1),
                 ))
                 .execute(tx.conn())?;
         }

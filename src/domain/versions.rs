@@ -18,7 +18,9 @@ use crate::db::schema::{
 };
 use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::lifecycle::{self, Transition};
-use crate::domain::lookup::{find_model, find_version, lock_version, model_not_found};
+use crate::domain::lookup::{
+    find_model, find_version, lock_version, model_not_found, version_not_found,
+};
 use crate::domain::policy::Policy;
 use crate::domain::sql::{Page, PageToken};
 use crate::domain::types::{ModelName, TagKey, VersionNumber};
@@ -41,6 +43,9 @@ pub struct ModelVersion {
     pub description: Option<String>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// The tags' keys in the order they were first set (MLflow lists them so).
+    #[serde(skip)]
+    pub tag_order: Vec<String>,
     /// Lifecycle stage.
     pub current_stage: Stage,
     /// Registration status (`READY`).
@@ -68,6 +73,9 @@ pub struct NewVersion {
     pub description: Option<String>,
     /// Initial tags.
     pub tags: Vec<(TagKey, String)>,
+    /// Where the files are, when that is not `source` (a `models:/` source
+    /// resolved by the MLflow layer).
+    pub storage_location: Option<String>,
 }
 
 /// Turns rows into API objects, loading tags and aliases in two queries.
@@ -84,7 +92,7 @@ pub fn hydrate(
     model_ids.sort_unstable();
     model_ids.dedup();
 
-    let mut tags: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+    let mut tags: HashMap<i64, Vec<(String, String)>> = HashMap::new();
     let tag_rows: Vec<(i64, String, String)> = model_version_tags::table
         .filter(model_version_tags::version_id.eq_any(&version_ids))
         .select((
@@ -92,9 +100,13 @@ pub fn hydrate(
             model_version_tags::key,
             model_version_tags::value,
         ))
+        .order((
+            model_version_tags::position.asc(),
+            model_version_tags::key.asc(),
+        ))
         .load(conn)?;
     for (version_id, key, value) in tag_rows {
-        tags.entry(version_id).or_default().insert(key, value);
+        tags.entry(version_id).or_default().push((key, value));
     }
 
     let mut aliases: HashMap<(i64, i64), Vec<String>> = HashMap::new();
@@ -124,15 +136,19 @@ pub fn hydrate(
         .collect())
 }
 
-/// A version from its row, model name, tags and aliases.
+/// A version from its row, model name, tags (in the order they were set)
+/// and aliases.
 fn version_of(
     row: VersionRow,
     name: String,
-    tags: BTreeMap<String, String>,
+    tags: Vec<(String, String)>,
     aliases: Vec<String>,
 ) -> ModelVersion {
+    let tag_order = tags.iter().map(|(key, _)| key.clone()).collect();
+    let tags = tags.into_iter().collect();
     ModelVersion {
         name,
+        tag_order,
         tags,
         aliases,
         current_stage: row.current_stage,
@@ -183,6 +199,7 @@ pub fn create(
                 created_by: &actor.username,
                 creation_timestamp: now,
                 last_updated_timestamp: now,
+                storage_location: new.storage_location.as_deref(),
             })
             .returning(model_versions::all_columns)
             .get_result(tx.conn())?;
@@ -205,13 +222,19 @@ pub fn create(
     })
 }
 
+/// Inserts new tags of a version after the ones it has (in the order given).
 fn insert_tags(tx: &mut WriteTx<'_>, version_id: i64, tags: &[(TagKey, String)]) -> Result<()> {
-    for (key, value) in tags {
+    let last: Option<i64> = model_version_tags::table
+        .filter(model_version_tags::version_id.eq(version_id))
+        .select(diesel::dsl::max(model_version_tags::position))
+        .first(tx.conn())?;
+    for (position, (key, value)) in (last.unwrap_or(0) + 1..).zip(tags) {
         diesel::insert_into(model_version_tags::table)
             .values((
                 model_version_tags::version_id.eq(version_id),
                 model_version_tags::key.eq(key.as_str()),
                 model_version_tags::value.eq(value),
+                model_version_tags::position.eq(position),
             ))
             .execute(tx.conn())?;
     }
@@ -282,6 +305,25 @@ pub fn list(
         Ok(Page::from_overfetch(items, query.max_results, |v| {
             PageToken::int(&scope, v.version)
         }))
+    })
+}
+
+/// Where a version's files are: its stored location when it was registered
+/// from a `models:/` source, else `None` (its source is).
+pub fn storage_location(
+    conn: &mut DbConn,
+    name: &ModelName,
+    version: VersionNumber,
+) -> Result<Option<String>> {
+    db::read(conn, |conn| {
+        let model = find_model(conn, name)?;
+        model_versions::table
+            .filter(model_versions::model_id.eq(model.id))
+            .filter(model_versions::version.eq(version.get()))
+            .select(model_versions::storage_location)
+            .first::<Option<String>>(conn)
+            .optional()?
+            .ok_or_else(|| version_not_found(name.as_str(), version.get()))
     })
 }
 

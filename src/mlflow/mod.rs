@@ -7,6 +7,7 @@
 mod model_versions;
 mod registered_models;
 mod shapes;
+mod sources;
 mod webhooks;
 
 use actix_web::http::StatusCode;

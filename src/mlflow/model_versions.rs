@@ -12,7 +12,7 @@ use crate::domain::versions::{self, NewVersion};
 use crate::error::Error;
 use crate::mlflow::{
     MResult, MlflowCaller, MlflowError, Params, empty, missing_is_fine, page_answer, shapes,
-    tag_key, version_param,
+    sources, tag_key, version_param,
 };
 use crate::web::AppState;
 
@@ -74,7 +74,11 @@ async fn create(
 ) -> MResult<HttpResponse> {
     let params = Params::from_body(body.into_inner())?;
     let name = ModelName::parse(params.required("name")?)?;
-    let new = NewVersion {
+    let tags = params.tags()?;
+    let is_prompt = tags
+        .iter()
+        .any(|(key, value)| key.as_str() == filter::PROMPT_TAG && value == "true");
+    let mut new = NewVersion {
         source: types::source(params.required("source")?)?,
         run_id: types::optional_field(
             "run_id",
@@ -89,10 +93,18 @@ async fn create(
         // as MLflow's server: a version registered without a description
         // has an empty one ("" on every read); one cleared later has none
         description: types::description(Some(params.text("description")?.unwrap_or_default()))?,
-        tags: params.tags()?,
+        tags,
+        storage_location: None,
     };
     let version = state
         .db_as(caller, Role::Contributor, move |conn, actor| {
+            // a prompt's source is a placeholder; a model's is read as MLflow does
+            if !is_prompt {
+                let resolved = sources::resolve(conn, new.source.clone(), new.run_id.take())?;
+                new.source = resolved.source;
+                new.run_id = resolved.run_id;
+                new.storage_location = resolved.storage_location;
+            }
             versions::create(conn, &actor, &name, new)
         })
         .await?;
@@ -270,12 +282,15 @@ async fn download_uri(
 ) -> MResult<HttpResponse> {
     let params = Params::from_query(req.query_string());
     let (name, version) = name_and_version(&params)?;
-    let version = state
+    let uri = state
         .db_as(caller, Role::Viewer, move |conn, _| {
-            versions::get(conn, &name, version).map_err(version_missing(&name, version))
+            let found =
+                versions::get(conn, &name, version).map_err(version_missing(&name, version))?;
+            // a version registered from models:/ answers where its files are
+            Ok(versions::storage_location(conn, &name, version)?.unwrap_or(found.source))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "artifact_uri": version.source })))
+    Ok(HttpResponse::Ok().json(json!({ "artifact_uri": uri })))
 }
 
 async fn set_tag(

@@ -4,6 +4,8 @@
 //! sets them to `""`: a version's run id and run link (and a description
 //! registered empty, which is stored as `""`).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::domain::models::RegisteredModel;
@@ -15,9 +17,20 @@ fn put_text(object: &mut Map<String, Value>, key: &str, value: Option<&str>) {
     }
 }
 
-fn tags<'a>(tags: impl Iterator<Item = (&'a String, &'a String)>) -> Value {
+/// Tags in the order they were first set (as MLflow lists them); by key
+/// when that order is not known.
+fn tags(tags: &BTreeMap<String, String>, order: &[String]) -> Value {
+    let keys: Vec<&String> = if order.len() == tags.len() {
+        order.iter().collect()
+    } else {
+        tags.keys().collect()
+    };
     Value::Array(
-        tags.map(|(key, value)| json!({ "key": key, "value": value }))
+        keys.into_iter()
+            .filter_map(|key| {
+                tags.get(key)
+                    .map(|value| json!({ "key": key, "value": value }))
+            })
             .collect(),
     )
 }
@@ -58,7 +71,7 @@ fn version_shape(version: &ModelVersion, with_aliases: bool) -> Value {
     object.insert("status".into(), json!(version.status));
     object.insert("run_link".into(), text(&version.run_link));
     if !version.tags.is_empty() {
-        object.insert("tags".into(), tags(version.tags.iter()));
+        object.insert("tags".into(), tags(&version.tags, &version.tag_order));
     }
     if with_aliases && !version.aliases.is_empty() {
         object.insert("aliases".into(), json!(version.aliases));
@@ -87,7 +100,7 @@ pub fn registered_model(model: &RegisteredModel) -> Value {
         );
     }
     if !model.tags.is_empty() {
-        object.insert("tags".into(), tags(model.tags.iter()));
+        object.insert("tags".into(), tags(&model.tags, &model.tag_order));
     }
     if !model.aliases.is_empty() {
         object.insert(

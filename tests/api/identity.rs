@@ -72,7 +72,7 @@ fn writes() -> Vec<(&'static str, String, Option<Value>)> {
         native(
             "POST",
             "/api/v1/models/fraud/versions",
-            Some(json!({"source": "s3://evil"})),
+            Some(json!({"source": "s3://evil/model"})),
         ),
         native(
             "PATCH",

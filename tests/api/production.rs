@@ -281,7 +281,7 @@ fn every_acknowledged_write_survives_a_sigkill() {
                         let answer = server.try_post(
                             &token,
                             "/api/v1/models/durable/versions",
-                            json!({"source": "s3://durable"}),
+                            json!({"source": "s3://durable/model"}),
                         );
                         match answer {
                             Some((201, body)) => {
@@ -445,7 +445,7 @@ fn replicas_on_one_postgresql_share_numbers_locks_tokens_and_approvals() {
                         server,
                         admin,
                         "/api/v1/models/shared/versions",
-                        json!({"source": "s3://x"}),
+                        json!({"source": "s3://x/model"}),
                     );
                     assert_eq!(status, 201, "{body}");
                     body["version"].as_i64().unwrap_or_default()

@@ -169,7 +169,7 @@ fn routes() -> Vec<Route> {
             setup: |_, _| {
                 (
                     "/api/v1/models/m/versions".into(),
-                    Some(json!({"source": "s3://x"})),
+                    Some(json!({"source": "s3://x/model"})),
                 )
             },
         },

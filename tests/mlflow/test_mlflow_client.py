@@ -135,7 +135,7 @@ def test_stages_latest_versions_and_archiving(bearer):
     name = unique("stages")
     bearer.create_registered_model(name)
     for _ in range(3):
-        bearer.create_model_version(name, "s3://x")
+        bearer.create_model_version(name, "s3://x/model")
     bearer.transition_model_version_stage(name, "1", "Staging")
     bearer.transition_model_version_stage(name, "1", "Production")
     bearer.transition_model_version_stage(name, "2", "staging")  # any letter case
@@ -164,8 +164,8 @@ def test_stages_latest_versions_and_archiving(bearer):
 def test_aliases(bearer):
     name = unique("aliases")
     bearer.create_registered_model(name)
-    bearer.create_model_version(name, "s3://x")
-    bearer.create_model_version(name, "s3://y")
+    bearer.create_model_version(name, "s3://x/model")
+    bearer.create_model_version(name, "s3://y/model")
     bearer.set_registered_model_alias(name, "champion", "1")
     bearer.set_registered_model_alias(name, "champion", "2")
     assert bearer.get_model_version_by_alias(name, "champion").version == "2"
@@ -241,7 +241,7 @@ def test_a_transition_that_needs_approval_is_refused_and_never_applied(monkeypat
     carol = basic_client(monkeypatch, "mlflow-carol", password)
     name = unique("policy")
     carol.create_registered_model(name)
-    carol.create_model_version(name, "s3://x")
+    carol.create_model_version(name, "s3://x/model")
     carol.transition_model_version_stage(name, "1", "Staging")
     with pytest.raises(MlflowException) as refused:
         carol.transition_model_version_stage(name, "1", "Production")
