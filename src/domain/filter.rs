@@ -410,6 +410,33 @@ impl Comparison {
     }
 }
 
+/// The tag that marks an MLflow prompt (a registered model that holds a
+/// prompt, not a model).
+pub const PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
+
+/// MLflow's server's reading of the prompt tag in a search: a filter that
+/// asks for prompts (`tags.`mlflow.prompt.is_prompt` = 'true'` or `!= 'false'`)
+/// is kept as it is; otherwise every comparison on that tag is dropped and
+/// prompts are left out (the `true` answer), whatever else the filter says.
+pub fn without_prompts(filter: Vec<Comparison>) -> (Vec<Comparison>, bool) {
+    let asks_for_prompts = filter
+        .iter()
+        .find(|c| matches!(&c.field, Field::Tag(key) if key == PROMPT_TAG))
+        .is_some_and(|c| match (&c.op, &c.value) {
+            (Op::Eq, Value::Text(v)) => v.eq_ignore_ascii_case("true"),
+            (Op::Ne, Value::Text(v)) => v.eq_ignore_ascii_case("false"),
+            _ => false,
+        });
+    if asks_for_prompts {
+        return (filter, false);
+    }
+    let kept = filter
+        .into_iter()
+        .filter(|c| !matches!(&c.field, Field::Tag(key) if key == PROMPT_TAG))
+        .collect();
+    (kept, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,31 +496,25 @@ mod tests {
             assert!(message.contains(expected), "{input}: {message}");
         }
     }
-}
 
-/// The tag that marks an MLflow prompt (a registered model that holds a
-/// prompt, not a model).
-pub const PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
-
-/// MLflow's server's reading of the prompt tag in a search: a filter that
-/// asks for prompts (`tags.`mlflow.prompt.is_prompt` = 'true'` or `!= 'false'`)
-/// is kept as it is; otherwise every comparison on that tag is dropped and
-/// prompts are left out (the `true` answer), whatever else the filter says.
-pub fn without_prompts(filter: Vec<Comparison>) -> (Vec<Comparison>, bool) {
-    let asks_for_prompts = filter
-        .iter()
-        .find(|c| matches!(&c.field, Field::Tag(key) if key == PROMPT_TAG))
-        .is_some_and(|c| match (&c.op, &c.value) {
-            (Op::Eq, Value::Text(v)) => v.eq_ignore_ascii_case("true"),
-            (Op::Ne, Value::Text(v)) => v.eq_ignore_ascii_case("false"),
-            _ => false,
-        });
-    if asks_for_prompts {
-        return (filter, false);
+    #[test]
+    fn prompts_are_left_out_unless_the_filter_asks_for_them() {
+        let parsed = |text: &str| parse(text).unwrap_or_default();
+        let (kept, exclude) = without_prompts(parsed(
+            "name = 'a' AND tags.`mlflow.prompt.is_prompt` != 'true'",
+        ));
+        assert!(exclude);
+        assert_eq!(kept, parsed("name = 'a'"));
+        let (kept, exclude) = without_prompts(parsed("name = 'a'"));
+        assert!(exclude);
+        assert_eq!(kept, parsed("name = 'a'"));
+        for asks in [
+            "tags.`mlflow.prompt.is_prompt` = 'true'",
+            "tags.`mlflow.prompt.is_prompt` != 'FALSE'",
+        ] {
+            let (kept, exclude) = without_prompts(parsed(asks));
+            assert!(!exclude, "{asks}");
+            assert_eq!(kept, parsed(asks));
+        }
     }
-    let kept = filter
-        .into_iter()
-        .filter(|c| !matches!(&c.field, Field::Tag(key) if key == PROMPT_TAG))
-        .collect();
-    (kept, true)
 }

@@ -704,3 +704,172 @@ fn model_version_search_orders_by_each_key_both_ways() {
         );
     }
 }
+
+#[test]
+fn tags_are_listed_in_the_order_they_were_first_set() {
+    let app = spawn_app();
+    call(
+        &app,
+        "POST",
+        "/registered-models/create",
+        Some(json!({"name": "m", "tags": [{"key": "zeta", "value": "1"}, {"key": "alpha", "value": "2"}]})),
+    )
+    .expect(200);
+    for (key, value) in [("mid", "3"), ("zeta", "again")] {
+        call(
+            &app,
+            "POST",
+            "/registered-models/set-tag",
+            Some(json!({"name": "m", "key": key, "value": value})),
+        )
+        .expect(200);
+    }
+    let model =
+        call(&app, "GET", "/registered-models/get?name=m", None).expect(200)["registered_model"]
+            .clone();
+    // a tag set again keeps its place
+    assert_eq!(
+        model["tags"],
+        json!([{"key": "zeta", "value": "again"}, {"key": "alpha", "value": "2"}, {"key": "mid", "value": "3"}])
+    );
+    call(
+        &app,
+        "POST",
+        "/model-versions/create",
+        Some(json!({"name": "m", "source": "s3://m/1", "tags": [{"key": "b", "value": ""}, {"key": "a", "value": ""}]})),
+    )
+    .expect(200);
+    call(
+        &app,
+        "POST",
+        "/model-versions/set-tag",
+        Some(json!({"name": "m", "version": "1", "key": "0", "value": ""})),
+    )
+    .expect(200);
+    let version = call(&app, "GET", "/model-versions/get?name=m&version=1", None).expect(200)
+        ["model_version"]
+        .clone();
+    let keys: Vec<&str> = version["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["b", "a", "0"]);
+    // the native API keeps its object of tags
+    assert_eq!(
+        app.get("/api/v1/models/m").expect(200)["tags"],
+        json!({"alpha": "2", "mid": "3", "zeta": "again"})
+    );
+}
+
+#[test]
+fn a_models_source_is_resolved_and_other_sources_checked_as_mlflow_does() {
+    let app = spawn_app();
+    for name in ["src", "dst"] {
+        call(
+            &app,
+            "POST",
+            "/registered-models/create",
+            Some(json!({"name": name})),
+        )
+        .expect(200);
+    }
+    call(
+        &app,
+        "POST",
+        "/model-versions/create",
+        Some(json!({"name": "src", "source": "s3://bucket/src/1", "run_id": "r1"})),
+    )
+    .expect(200);
+    let before = app.snapshot();
+    let create = |source: &str, run_id: Option<&str>| {
+        let mut body = json!({"name": "dst", "source": source});
+        if let Some(run_id) = run_id {
+            body["run_id"] = json!(run_id);
+        }
+        call(&app, "POST", "/model-versions/create", Some(body))
+    };
+    // refused, and nothing written
+    for (source, run_id, status, text) in [
+        (
+            "models:/src/1",
+            Some("other"),
+            400,
+            "must match the referenced model version",
+        ),
+        (
+            "models:/src/99",
+            None,
+            404,
+            "Model Version (name=src, version=99) not found",
+        ),
+        (
+            "models:/nope/1",
+            None,
+            404,
+            "Registered Model with name=nope not found",
+        ),
+        (
+            "models://elsewhere/src/1",
+            None,
+            400,
+            "must use the active model registry",
+        ),
+        (
+            "/tmp/local/model",
+            None,
+            400,
+            "To use a local path as a model version source",
+        ),
+        (
+            "runs:/abc/model",
+            None,
+            400,
+            "The run_id request parameter must identify",
+        ),
+        (
+            "s3://bucket/../etc/passwd",
+            None,
+            400,
+            "without relative path references",
+        ),
+        ("s3://bucket", None, 400, "without relative path references"),
+    ] {
+        let code = if status == 404 {
+            "RESOURCE_DOES_NOT_EXIST"
+        } else {
+            "INVALID_PARAMETER_VALUE"
+        };
+        let message = create(source, run_id).expect_error(status, code);
+        assert!(message.contains(text), "{source}: {message}");
+    }
+    assert_eq!(app.snapshot(), before);
+    // resolved: the number, the run, the files' location
+    for (source, expected) in [
+        ("models:/src/1", "models:/src/1"),
+        ("models:/src/latest", "models:/src/1"),
+        ("models:/src/None", "models:/src/1"),
+    ] {
+        let version = create(source, None).expect(200)["model_version"].clone();
+        assert_eq!(
+            (version["source"].as_str(), version["run_id"].as_str()),
+            (Some(expected), Some("r1"))
+        );
+        let uri = call(
+            &app,
+            "GET",
+            &format!(
+                "/model-versions/get-download-uri?name=dst&version={}",
+                version["version"].as_str().unwrap_or_default()
+            ),
+            None,
+        )
+        .expect(200)["artifact_uri"]
+            .clone();
+        assert_eq!(uri, "s3://bucket/src/1");
+    }
+    // accepted as MLflow accepts them
+    create("runs:/abc/model", Some("abc")).expect(200);
+    create("/tmp/local/model", Some("r9")).expect(200);
+}
