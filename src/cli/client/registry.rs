@@ -74,6 +74,21 @@ fn version_path(model: &str, version: u64) -> String {
     format!("{}/versions/{version}", model_path(model))
 }
 
+/// `--description TEXT` or `--clear-description`, one of them.
+#[derive(Debug, Args)]
+struct NewDescription {
+    /// The new description.
+    #[arg(
+        long,
+        conflicts_with = "clear_description",
+        required_unless_present = "clear_description"
+    )]
+    description: Option<String>,
+    /// Remove the description.
+    #[arg(long)]
+    clear_description: bool,
+}
+
 /// `modelgate models …`.
 #[derive(Debug, Args)]
 pub struct Models {
@@ -127,16 +142,8 @@ enum ModelVerb {
     Update {
         /// The model's name.
         name: String,
-        /// The new description.
-        #[arg(
-            long,
-            conflicts_with = "clear_description",
-            required_unless_present = "clear_description"
-        )]
-        description: Option<String>,
-        /// Remove the description.
-        #[arg(long)]
-        clear_description: bool,
+        #[command(flatten)]
+        description: NewDescription,
     },
     /// Rename a model (its versions, aliases and history go with it).
     #[command(after_help = "Example:\n  modelgate models rename fraud-detector card-fraud")]
@@ -200,10 +207,8 @@ impl Models {
             ModelVerb::Get { name } => {
                 common.show(&MODEL, |c| c.call("GET", &model_path(&name), None))
             }
-            ModelVerb::Update {
-                name, description, ..
-            } => {
-                let body = json!({ "description": description });
+            ModelVerb::Update { name, description } => {
+                let body = json!({ "description": description.description });
                 common.show(&MODEL, |c| c.call("PATCH", &model_path(&name), Some(&body)))
             }
             ModelVerb::Rename { name, new_name } => {
@@ -293,16 +298,8 @@ enum VersionVerb {
         model: String,
         /// The version number.
         version: u64,
-        /// The new description.
-        #[arg(
-            long,
-            conflicts_with = "clear_description",
-            required_unless_present = "clear_description"
-        )]
-        description: Option<String>,
-        /// Remove the description.
-        #[arg(long)]
-        clear_description: bool,
+        #[command(flatten)]
+        description: NewDescription,
     },
     /// Delete a version; its number is never used again (asks first, unless --yes).
     #[command(after_help = "Example:\n  modelgate versions delete fraud-detector 3 --yes")]
@@ -369,9 +366,8 @@ impl Versions {
                 model,
                 version,
                 description,
-                ..
             } => {
-                let body = json!({ "description": description });
+                let body = json!({ "description": description.description });
                 let path = version_path(&model, version);
                 common.show(&VERSION, |c| c.call("PATCH", &path, Some(&body)))
             }
