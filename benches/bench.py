@@ -250,6 +250,9 @@ def workloads(kind, token):
             ("latest Production (POST)", {"BENCH_METHOD": "POST", "BENCH_PATH": "/api/2.0/mlflow/registered-models/get-latest-versions",
                                           "BENCH_BODY": '{"name":"bench-read","stages":["Production"]}'}),
             ("get model", {"BENCH_PATH": "/api/2.0/mlflow/registered-models/get?name=bench-read"}),
+            ("get version", {"BENCH_PATH": "/api/2.0/mlflow/model-versions/get?name=bench-read&version=50"}),
+            # what the client asks before it downloads a model's files
+            ("download URI", {"BENCH_PATH": "/api/2.0/mlflow/model-versions/get-download-uri?name=bench-read&version=50"}),
             ("search versions (100)", {"BENCH_PATH": "/api/2.0/mlflow/model-versions/search?filter=name%3D%27bench-read%27&max_results=100"}),
         ]
     for name, env in requests:

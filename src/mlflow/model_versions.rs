@@ -282,15 +282,16 @@ async fn download_uri(
 ) -> MResult<HttpResponse> {
     let params = Params::from_query(req.query_string());
     let (name, version) = name_and_version(&params)?;
-    let uri = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
+    state
+        .read_json(caller, &req, move |conn| {
             let found =
                 versions::get(conn, &name, version).map_err(version_missing(&name, version))?;
             // a version registered from models:/ answers where its files are
-            Ok(versions::storage_location(conn, &name, version)?.unwrap_or(found.source))
+            let uri = versions::storage_location(conn, &name, version)?.unwrap_or(found.source);
+            Ok(json!({ "artifact_uri": uri }))
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "artifact_uri": uri })))
+        .await
+        .map_err(MlflowError)
 }
 
 async fn set_tag(

@@ -376,9 +376,9 @@ async fn get_alias(
     let params = Params::from_query(req.query_string());
     let name = ModelName::parse(params.required("name")?)?;
     let alias = Alias::parse(params.required("alias")?)?;
-    let version = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
-            aliases::get_alias(conn, &name, &alias).map_err(|error| match error {
+    state
+        .read_json(caller, &req, move |conn| {
+            let version = aliases::get_alias(conn, &name, &alias).map_err(|error| match error {
                 // as MLflow: a missing alias (of a model that exists) is a bad parameter
                 Error::NotFound(_) if crate::domain::lookup::mlflow_message(&error).is_none() => {
                     Error::invalid(format!(
@@ -387,8 +387,9 @@ async fn get_alias(
                     ))
                 }
                 other => other,
-            })
+            })?;
+            Ok(json!({ "model_version": shapes::model_version(&version) }))
         })
-        .await?;
-    Ok(answer("model_version", shapes::model_version(&version)))
+        .await
+        .map_err(MlflowError)
 }

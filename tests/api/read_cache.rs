@@ -317,3 +317,42 @@ fn the_mlflow_clients_post_read_of_latest_versions_is_cached_with_its_get_twin()
         moved.text
     );
 }
+
+#[test]
+fn every_read_the_mlflow_client_makes_is_cached() {
+    let app = spawn_app();
+    app.create_model("m");
+    app.create_version("m");
+    app.put("/api/v1/models/m/aliases/champion", json!({"version": 1}))
+        .expect(200);
+    for path in [
+        "/api/2.0/mlflow/registered-models/get?name=m",
+        "/api/2.0/mlflow/registered-models/search?filter=name%3D%27m%27",
+        "/api/2.0/mlflow/registered-models/alias?name=m&alias=champion",
+        "/api/2.0/mlflow/model-versions/get?name=m&version=1",
+        "/api/2.0/mlflow/model-versions/search?filter=name%3D%27m%27",
+        "/api/2.0/mlflow/model-versions/get-download-uri?name=m&version=1",
+    ] {
+        let first = app.get(path);
+        assert_eq!(first.status, 200, "{path}: {}", first.text);
+        assert_eq!(
+            first.headers.get("cache-status").map(String::as_str),
+            Some(MISS),
+            "{path}"
+        );
+        let again = app.get(path);
+        assert_eq!(
+            again.headers.get("cache-status").map(String::as_str),
+            Some(HIT),
+            "{path}"
+        );
+        assert_eq!(again.json, first.json, "{path}");
+    }
+    // a refusal is not cached as an answer, and says why
+    let missing = app.get("/api/2.0/mlflow/registered-models/alias?name=m&alias=nope");
+    assert_eq!(missing.status, 400, "{}", missing.text);
+    assert_eq!(
+        missing.json["message"],
+        "Registered model alias nope not found."
+    );
+}
