@@ -32,6 +32,18 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// Webhook deliveries.
     pub webhooks: WebhookSettings,
+    /// The MLflow layer.
+    #[serde(default)]
+    pub mlflow: MlflowSettings,
+}
+
+/// `[mlflow]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlflowSettings {
+    /// MLflow's tracking server (`http(s)://host[:port]`), read for the
+    /// logged models versions are registered from; unset: not read.
+    pub tracking_uri: Option<String>,
 }
 
 /// `[webhooks]`

@@ -348,6 +348,12 @@ impl Application {
             }),
             cache: Arc::new(ReadCache::new(settings.server.read_cache)),
             webhooks: deliveries.clone(),
+            tracking: settings
+                .mlflow
+                .tracking_uri
+                .as_deref()
+                .filter(|uri| !uri.trim().is_empty())
+                .map(|uri| Arc::new(crate::mlflow::tracking::Tracking::new(uri))),
             health: Arc::default(),
             request_timeout: (settings.database.request_timeout_ms > 0)
                 .then(|| Duration::from_millis(settings.database.request_timeout_ms)),

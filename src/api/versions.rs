@@ -143,6 +143,7 @@ pub async fn create_model_version(
         description: types::description(body.description)?,
         tags: types::tag_map(body.tags)?,
         storage_location: None,
+        model_id: None,
     };
     let version = state
         .db_as(caller, Role::Contributor, move |conn, actor| {

@@ -46,6 +46,8 @@ pub struct VersionRow {
     pub last_updated_timestamp: i64,
     /// Where the files are when that is not `source` (a `models:/` source).
     pub storage_location: Option<String>,
+    /// The MLflow logged model it was registered from (MLflow's `model_id`).
+    pub logged_model_id: Option<String>,
 }
 
 /// A new `model_versions` row.
@@ -64,6 +66,7 @@ pub struct NewVersionRow<'a> {
     pub creation_timestamp: i64,
     pub last_updated_timestamp: i64,
     pub storage_location: Option<&'a str>,
+    pub logged_model_id: Option<&'a str>,
 }
 
 /// A row of `activities`.

@@ -37,6 +37,7 @@ diesel::table! {
         creation_timestamp -> BigInt,
         last_updated_timestamp -> BigInt,
         storage_location -> Nullable<Text>,
+        logged_model_id -> Nullable<Text>,
     }
 }
 

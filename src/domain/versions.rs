@@ -58,6 +58,9 @@ pub struct ModelVersion {
     pub creation_timestamp: i64,
     /// Milliseconds since the epoch.
     pub last_updated_timestamp: i64,
+    /// The MLflow logged model it was registered from (MLflow 3's `model_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
 }
 
 /// What a new version is registered with.
@@ -76,6 +79,8 @@ pub struct NewVersion {
     /// Where the files are, when that is not `source` (a `models:/` source
     /// resolved by the MLflow layer).
     pub storage_location: Option<String>,
+    /// The MLflow logged model it comes from.
+    pub model_id: Option<String>,
 }
 
 /// Turns rows into API objects, loading tags and aliases in two queries.
@@ -161,6 +166,7 @@ fn version_of(
         created_by: row.created_by,
         creation_timestamp: row.creation_timestamp,
         last_updated_timestamp: row.last_updated_timestamp,
+        model_id: row.logged_model_id,
     }
 }
 
@@ -200,6 +206,7 @@ pub fn create(
                 creation_timestamp: now,
                 last_updated_timestamp: now,
                 storage_location: new.storage_location.as_deref(),
+                logged_model_id: new.model_id.as_deref(),
             })
             .returning(model_versions::all_columns)
             .get_result(tx.conn())?;

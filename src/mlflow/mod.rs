@@ -8,6 +8,7 @@ mod model_versions;
 mod registered_models;
 mod shapes;
 mod sources;
+pub mod tracking;
 mod webhooks;
 
 use actix_web::http::StatusCode;

@@ -95,15 +95,58 @@ async fn create(
         description: types::description(Some(params.text("description")?.unwrap_or_default()))?,
         tags,
         storage_location: None,
+        model_id: types::optional_field(
+            "model_id",
+            params.text("model_id")?.filter(|m| !m.is_empty()),
+            256,
+        )?,
+    };
+    // a logged model without a run: its run (and files) from the tracking server
+    let logged = match (&state.tracking, &new.model_id, &new.run_id) {
+        (Some(tracking), Some(model_id), None) if !is_prompt => {
+            let (tracking, id) = (tracking.clone(), model_id.clone());
+            let answer = web::block(move || tracking.logged_model(&id))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            match answer {
+                Ok(logged) => Some(logged),
+                Err(reason) => {
+                    tracing::warn!(
+                        model_id = %model_id,
+                        %reason,
+                        "the version's run_id stays empty: mlflow.tracking_uri did not answer for its logged model"
+                    );
+                    None
+                }
+            }
+        }
+        (None, Some(model_id), None) => {
+            tracing::info!(
+                model_id = %model_id,
+                "the version's run_id stays empty: mlflow.tracking_uri is not set, so its logged model's run is not read"
+            );
+            None
+        }
+        _ => None,
     };
     let version = state
         .db_as(caller, Role::Contributor, move |conn, actor| {
             // a prompt's source is a placeholder; a model's is read as MLflow does
             if !is_prompt {
-                let resolved = sources::resolve(conn, new.source.clone(), new.run_id.take())?;
+                let resolved = sources::resolve(
+                    conn,
+                    new.source.clone(),
+                    new.run_id.take(),
+                    new.model_id.take(),
+                )?;
                 new.source = resolved.source;
                 new.run_id = resolved.run_id;
                 new.storage_location = resolved.storage_location;
+                new.model_id = resolved.model_id;
+                if let Some(logged) = logged {
+                    new.run_id = new.run_id.or(logged.source_run_id);
+                    new.storage_location = new.storage_location.or(logged.artifact_uri);
+                }
             }
             versions::create(conn, &actor, &name, new)
         })

@@ -70,6 +70,7 @@ fn version_shape(version: &ModelVersion, with_aliases: bool) -> Value {
     object.insert("run_id".into(), text(&version.run_id));
     object.insert("status".into(), json!(version.status));
     object.insert("run_link".into(), text(&version.run_link));
+    put_text(&mut object, "model_id", version.model_id.as_deref());
     if !version.tags.is_empty() {
         object.insert("tags".into(), tags(&version.tags, &version.tag_order));
     }

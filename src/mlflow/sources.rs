@@ -19,6 +19,8 @@ pub struct Resolved {
     pub run_id: Option<String>,
     /// Where the files are, when that is not `source` (a `models:/` source).
     pub storage_location: Option<String>,
+    /// The logged model (MLflow 3's `model_id`).
+    pub model_id: Option<String>,
 }
 
 fn invalid(source: &str, id_name: &str) -> Error {
@@ -115,11 +117,17 @@ fn check_no_relative_paths(source: &str) -> Result<()> {
 
 /// Checks a source that does not name a registered version, as MLflow's
 /// server does without its tracking store: a local path or an
-/// `mlflow-artifacts` location needs a `run_id` (modelgate cannot look
-/// inside the run to check the path is in it), a `runs:/` source must name
-/// the `run_id` given.
-pub fn check(source: &str, run_id: Option<&str>) -> Result<()> {
+/// `mlflow-artifacts` location needs a `run_id` (or a `model_id`: modelgate
+/// cannot look inside the run or logged model to check the path is in it),
+/// a `runs:/` source must name the `run_id` given, and a logged model's
+/// `models:/<model_id>` the `model_id` given.
+pub fn check(source: &str, run_id: Option<&str>, model_id: Option<&str>) -> Result<()> {
     let run_id = run_id.filter(|r| !r.is_empty());
+    let model_id = model_id.filter(|m| !m.is_empty());
+    let (id_name, owner) = match model_id {
+        Some(model_id) => ("model_id", Some(model_id)),
+        None => ("run_id", run_id),
+    };
     let scheme = scheme(source);
     let (authority, path) = authority_and_path(source);
     let local = match scheme.as_deref() {
@@ -128,33 +136,35 @@ pub fn check(source: &str, run_id: Option<&str>) -> Result<()> {
         _ => false,
     };
     if local {
-        if run_id.is_some() {
+        if owner.is_some() {
             return Ok(());
         }
         return Err(Error::invalid(format!(
             "Invalid model version source: '{source}'. To use a local path as a model version \
-             source, the run_id request parameter has to be specified and the local path has to \
-             be contained within the artifact directory of the run specified by the run_id."
+             source, the {id_name} request parameter has to be specified and the local path has \
+             to be contained within the artifact directory of the run specified by the {id_name}."
         )));
     }
     check_no_relative_paths(source)?;
+    let first = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
     match scheme.as_deref() {
-        Some("runs") => {
-            let source_run = path
-                .trim_start_matches('/')
-                .split('/')
-                .next()
-                .unwrap_or_default();
-            if !authority.is_empty() || run_id != Some(source_run) {
-                return Err(invalid(source, "run_id"));
-            }
-        }
-        Some("models") => return Err(invalid(source, "model_id")),
-        Some("mlflow-artifacts") if run_id.is_none() => return Err(invalid(source, "run_id")),
-        Some("http" | "https")
-            if path.contains("/api/2.0/mlflow-artifacts/artifacts") && run_id.is_none() =>
-        {
+        Some("runs") if model_id.is_some() => return Err(invalid(source, "model_id")),
+        Some("runs") if !authority.is_empty() || run_id != Some(first) => {
             return Err(invalid(source, "run_id"));
+        }
+        // a logged model: models:/<model_id>, which the model_id must name
+        Some("models") if !authority.is_empty() || model_id != Some(first) => {
+            return Err(invalid(source, "model_id"));
+        }
+        Some("mlflow-artifacts") if owner.is_none() => return Err(invalid(source, id_name)),
+        Some("http" | "https")
+            if path.contains("/api/2.0/mlflow-artifacts/artifacts") && owner.is_none() =>
+        {
+            return Err(invalid(source, id_name));
         }
         _ => {}
     }
@@ -180,20 +190,34 @@ fn parse_models_uri(source: &str) -> Result<(String, String, bool)> {
         Some((name, reference)) if !name.is_empty() && !reference.is_empty() => {
             Ok((name.to_owned(), reference.to_owned(), false))
         }
-        // `models:/<model id>`: a logged model, which needs its model_id
+        // `models:/<model id>`: a logged model, checked by [`check`]
         _ => Err(invalid(source, "model_id")),
     }
 }
 
+/// Whether a `models:/` source names a logged model (`models:/<model_id>`)
+/// rather than a registered version.
+fn names_logged_model(source: &str) -> bool {
+    source
+        .strip_prefix("models:/")
+        .is_some_and(|rest| !rest.starts_with('/') && !rest.contains(['/', '@']))
+}
+
 /// Resolves a `models:/` source to the version it names; any other source
 /// is checked and kept.
-pub fn resolve(conn: &mut DbConn, source: String, run_id: Option<String>) -> Result<Resolved> {
-    if !source.starts_with("models:") {
-        check(&source, run_id.as_deref())?;
+pub fn resolve(
+    conn: &mut DbConn,
+    source: String,
+    run_id: Option<String>,
+    model_id: Option<String>,
+) -> Result<Resolved> {
+    if !source.starts_with("models:") || names_logged_model(&source) {
+        check(&source, run_id.as_deref(), model_id.as_deref())?;
         return Ok(Resolved {
             source,
             run_id,
             storage_location: None,
+            model_id,
         });
     }
     let (name, reference, is_alias) = parse_models_uri(&source)?;
@@ -241,6 +265,7 @@ pub fn resolve(conn: &mut DbConn, source: String, run_id: Option<String>) -> Res
         source: format!("models:/{}/{}", name.as_str(), version.version),
         run_id: run_id.or(version.run_id),
         storage_location: Some(storage_location),
+        model_id: model_id.or(version.model_id),
     })
 }
 
@@ -257,10 +282,10 @@ mod tests {
             ("/tmp/local/model", Some("r1")),
             ("mlflow-artifacts:/1/abc/artifacts/model", Some("abc")),
         ] {
-            assert!(check(ok.0, ok.1).is_ok(), "{ok:?}");
+            assert!(check(ok.0, ok.1, None).is_ok(), "{ok:?}");
         }
         let message = |source: &str, run: Option<&str>| {
-            check(source, run)
+            check(source, run, None)
                 .err()
                 .map(|e| e.public_message())
                 .unwrap_or_default()
@@ -283,6 +308,15 @@ mod tests {
         }
         assert!(message("mlflow-artifacts:/1/a/model", None).contains("The run_id request"));
         assert!(message("models://other/m/1", None).contains("model_id"));
+        // a logged model's source names its model_id
+        assert!(check("models:/m-123", None, Some("m-123")).is_ok());
+        assert!(check("models:/m-123", None, Some("m-456")).is_err());
+        assert!(check("models:/m-123", None, None).is_err());
+        assert!(check("runs:/abc/model", Some("abc"), Some("m-1")).is_err());
+        assert!(check("/tmp/model", None, Some("m-1")).is_ok());
+        assert!(names_logged_model("models:/m-123"));
+        assert!(!names_logged_model("models:/churn/1"));
+        assert!(!names_logged_model("models:/churn@champion"));
     }
 
     #[test]

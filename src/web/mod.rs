@@ -37,6 +37,8 @@ pub struct AppState {
     pub cache: Arc<read_cache::ReadCache>,
     /// Webhook delivery settings (receiver rules, secret overlap).
     pub webhooks: Arc<crate::webhooks::Delivery>,
+    /// MLflow's tracking server, when `mlflow.tracking_uri` is set.
+    pub tracking: Option<Arc<crate::mlflow::tracking::Tracking>>,
     /// What `/readyz` holds against the database.
     pub readiness: Readiness,
     /// How the database has been answering this server.

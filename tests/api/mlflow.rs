@@ -3,7 +3,7 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, TestResponse, spawn_app};
+use crate::helpers::{ADMIN_PASSWORD, TestApp, TestResponse, spawn_app, spawn_app_with_config};
 
 const BASE: &str = "/api/2.0/mlflow";
 
@@ -872,4 +872,126 @@ fn a_models_source_is_resolved_and_other_sources_checked_as_mlflow_does() {
     // accepted as MLflow accepts them
     create("runs:/abc/model", Some("abc")).expect(200);
     create("/tmp/local/model", Some("r9")).expect(200);
+}
+
+/// A stand-in for MLflow's tracking server: answers every request with
+/// `body` and counts the requests.
+fn fake_tracking_server(
+    body: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let url = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    );
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = (&stream).write_all(answer.as_bytes());
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn a_logged_model_gives_its_run_from_the_tracking_server_or_registers_without_one() {
+    let (url, asked) = fake_tracking_server(
+        r#"{"model": {"info": {"model_id": "m-1", "source_run_id": "run-from-tracking", "artifact_uri": "s3://artifacts/1/models/m-1/artifacts"}}}"#,
+    );
+    let app = spawn_app_with_config(&format!("[mlflow]\ntracking_uri = \"{url}\"\n"));
+    call(
+        &app,
+        "POST",
+        "/registered-models/create",
+        Some(json!({"name": "m"})),
+    )
+    .expect(200);
+    let version = call(
+        &app,
+        "POST",
+        "/model-versions/create",
+        Some(json!({"name": "m", "source": "models:/m-1", "model_id": "m-1"})),
+    )
+    .expect(200)["model_version"]
+        .clone();
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(version["model_id"], "m-1");
+    assert_eq!(version["run_id"], "run-from-tracking");
+    let uri = call(
+        &app,
+        "GET",
+        "/model-versions/get-download-uri?name=m&version=1",
+        None,
+    )
+    .expect(200)["artifact_uri"]
+        .clone();
+    assert_eq!(uri, "s3://artifacts/1/models/m-1/artifacts");
+    // the native API returns it too
+    assert_eq!(
+        app.get("/api/v1/models/m/versions/1").expect(200)["model_id"],
+        "m-1"
+    );
+    // a run given is kept, and the tracking server is not asked
+    let given = call(
+        &app,
+        "POST",
+        "/model-versions/create",
+        Some(json!({"name": "m", "source": "models:/m-1", "model_id": "m-1", "run_id": "mine"})),
+    )
+    .expect(200)["model_version"]
+        .clone();
+    assert_eq!(given["run_id"], "mine");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // a source that is not the model_id's is refused
+    let refused = call(
+        &app,
+        "POST",
+        "/model-versions/create",
+        Some(json!({"name": "m", "source": "models:/m-2", "model_id": "m-1"})),
+    )
+    .expect_error(400, "INVALID_PARAMETER_VALUE");
+    assert!(
+        refused.contains("The model_id request parameter must identify"),
+        "{refused}"
+    );
+
+    // an unreachable tracking server: registered all the same, without a run
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_default();
+    let app = spawn_app_with_config(&format!(
+        "[mlflow]\ntracking_uri = \"http://127.0.0.1:{closed}\"\n"
+    ));
+    call(
+        &app,
+        "POST",
+        "/registered-models/create",
+        Some(json!({"name": "m"})),
+    )
+    .expect(200);
+    let version = call(
+        &app,
+        "POST",
+        "/model-versions/create",
+        Some(json!({"name": "m", "source": "models:/m-9", "model_id": "m-9"})),
+    )
+    .expect(200)["model_version"]
+        .clone();
+    assert_eq!(
+        (&version["model_id"], &version["run_id"]),
+        (&json!("m-9"), &json!(""))
+    );
 }
