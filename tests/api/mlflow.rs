@@ -905,27 +905,33 @@ fn fake_tracking_server(
     (url, count)
 }
 
+/// Registers model `m` and a version of it from the logged model `model_id`
+/// (as `log_model(..., registered_model_name=...)` does, without a run id).
+fn register_logged_model(app: &TestApp, model_id: &str) -> Value {
+    call(
+        app,
+        "POST",
+        "/registered-models/create",
+        Some(json!({"name": "m"})),
+    )
+    .expect(200);
+    call(
+        app,
+        "POST",
+        "/model-versions/create",
+        Some(json!({"name": "m", "source": format!("models:/{model_id}"), "model_id": model_id})),
+    )
+    .expect(200)["model_version"]
+        .clone()
+}
+
 #[test]
 fn a_logged_model_gives_its_run_from_the_tracking_server_or_registers_without_one() {
     let (url, asked) = fake_tracking_server(
         r#"{"model": {"info": {"model_id": "m-1", "source_run_id": "run-from-tracking", "artifact_uri": "s3://artifacts/1/models/m-1/artifacts"}}}"#,
     );
     let app = spawn_app_with_config(&format!("[mlflow]\ntracking_uri = \"{url}\"\n"));
-    call(
-        &app,
-        "POST",
-        "/registered-models/create",
-        Some(json!({"name": "m"})),
-    )
-    .expect(200);
-    let version = call(
-        &app,
-        "POST",
-        "/model-versions/create",
-        Some(json!({"name": "m", "source": "models:/m-1", "model_id": "m-1"})),
-    )
-    .expect(200)["model_version"]
-        .clone();
+    let version = register_logged_model(&app, "m-1");
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_eq!(version["model_id"], "m-1");
     assert_eq!(version["run_id"], "run-from-tracking");
@@ -975,21 +981,7 @@ fn a_logged_model_gives_its_run_from_the_tracking_server_or_registers_without_on
     let app = spawn_app_with_config(&format!(
         "[mlflow]\ntracking_uri = \"http://127.0.0.1:{closed}\"\n"
     ));
-    call(
-        &app,
-        "POST",
-        "/registered-models/create",
-        Some(json!({"name": "m"})),
-    )
-    .expect(200);
-    let version = call(
-        &app,
-        "POST",
-        "/model-versions/create",
-        Some(json!({"name": "m", "source": "models:/m-9", "model_id": "m-9"})),
-    )
-    .expect(200)["model_version"]
-        .clone();
+    let version = register_logged_model(&app, "m-9");
     assert_eq!(
         (&version["model_id"], &version["run_id"]),
         (&json!("m-9"), &json!(""))
