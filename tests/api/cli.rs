@@ -575,6 +575,30 @@ fn webhooks_from_the_command_line() {
     assert_eq!(one["model"], "churn");
     assert!(!one.to_string().contains("whsec_"), "{one}");
     admin.run(&["webhooks", "update", &id, "--disable"]).ok();
+    let changed = admin
+        .run(&[
+            "webhooks",
+            "update",
+            &id,
+            "--endpoint",
+            "http://127.0.0.1:9/other",
+            "--event",
+            "model.*",
+            "--any-model",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(
+        (&changed["url"], &changed["events"], &changed["model"]),
+        (
+            &json!("http://127.0.0.1:9/other"),
+            &json!(["model.*"]),
+            &Value::Null
+        ),
+        "{changed}"
+    );
     assert_eq!(
         app.get(&format!("/api/v1/webhooks/{id}")).expect(200)["enabled"],
         false
