@@ -987,3 +987,65 @@ fn a_logged_model_gives_its_run_from_the_tracking_server_or_registers_without_on
         (&json!("m-9"), &json!(""))
     );
 }
+
+#[test]
+fn a_search_pinned_to_one_model_keeps_mlflows_orders_and_pages() {
+    let app = spawn_app();
+    app.create_model("a");
+    app.create_model("b");
+    for name in ["a", "b", "a", "a", "b", "a", "a"] {
+        next_millisecond();
+        app.create_version(name);
+    }
+    next_millisecond();
+    // a/2 changes last
+    call(
+        &app,
+        "PATCH",
+        "/model-versions/update",
+        Some(json!({"name": "a", "version": "2", "description": "touched"})),
+    )
+    .expect(200);
+    let version = |v: &Value| v["version"].as_str().unwrap_or_default().to_owned();
+    let filter = "filter=name%3D%27a%27";
+    for (order_by, expected) in [
+        ("", ["2", "5", "4", "3", "1"]),
+        (
+            "&order_by=last_updated_timestamp%20ASC",
+            ["1", "3", "4", "5", "2"],
+        ),
+        ("&order_by=version_number%20ASC", ["1", "2", "3", "4", "5"]),
+        ("&order_by=version_number%20DESC", ["5", "4", "3", "2", "1"]),
+        (
+            "&order_by=creation_timestamp%20ASC",
+            ["1", "2", "3", "4", "5"],
+        ),
+        (
+            "&order_by=creation_timestamp%20DESC",
+            ["5", "4", "3", "2", "1"],
+        ),
+        ("&order_by=name%20ASC", ["5", "4", "3", "2", "1"]),
+    ] {
+        assert_eq!(
+            search_order(
+                &app,
+                "/model-versions/search",
+                "model_versions",
+                &format!("{filter}{order_by}"),
+                version
+            ),
+            expected,
+            "{order_by}"
+        );
+    }
+    // a model that does not exist has no versions
+    let none = call(
+        &app,
+        "GET",
+        "/model-versions/search?filter=name%3D%27nope%27",
+        None,
+    )
+    .expect(200)
+    .clone();
+    assert_eq!(none, json!({}));
+}

@@ -1,0 +1,3 @@
+DROP INDEX model_versions_by_model_id;
+DROP INDEX model_versions_by_model_created;
+DROP INDEX model_versions_by_model_updated;
