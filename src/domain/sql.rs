@@ -65,8 +65,8 @@ pub(crate) use text_filter;
 
 /// Narrows a boxed query of objects by a comparison on one of their tags:
 /// `$id` is the object's id column, `$tagged` the query of ids whose tag has
-/// the comparison's key, `$value` the tag's value column. MLflow's `!=` also
-/// matches objects without the tag.
+/// the comparison's key, `$value` the tag's value column. As MLflow's server,
+/// `!=` matches only objects that have the tag, with another value.
 macro_rules! tag_filter {
     ($select:expr, $id:expr, $tagged:expr, $value:expr, $comparison:expr) => {{
         use $crate::domain::filter::Op;

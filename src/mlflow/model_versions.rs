@@ -104,6 +104,11 @@ async fn create(
     // a logged model without a run: its run (and files) from the tracking server
     let logged = match (&state.tracking, &new.model_id, &new.run_id) {
         (Some(tracking), Some(model_id), None) if !is_prompt => {
+            // only for a caller who may register: the lookup costs the
+            // tracking server a request and this server a thread
+            state
+                .db_as(caller.clone(), Role::Contributor, |_, _| Ok(()))
+                .await?;
             let (tracking, id) = (tracking.clone(), model_id.clone());
             let answer = web::block(move || tracking.logged_model(&id))
                 .await
@@ -220,15 +225,18 @@ fn version_order(order_by: &[String]) -> MResult<VersionOrder> {
         if parsed.key == order.key {
             return Err(Error::invalid(format!("order_by has `{first}` twice")).into());
         }
-        // MLflow's own tie-breaks; modelgate breaks ties on the newest version
-        let tiebreak = matches!(
-            (parsed.key, parsed.descending),
-            (VersionSortKey::Name, false) | (VersionSortKey::VersionNumber, true)
-        );
+        // MLflow's own tie-breaks, as far as modelgate breaks ties the same
+        // way: the name ascending after any key, then the newest version
+        // (so `version_number DESC` only after `name`)
+        let tiebreak = match (parsed.key, parsed.descending) {
+            (VersionSortKey::Name, false) => true,
+            (VersionSortKey::VersionNumber, true) => order.key == VersionSortKey::Name,
+            _ => false,
+        };
         if !tiebreak {
             return Err(Error::invalid(
                 "order_by supports one key for model versions, optionally followed by \
-                 `name ASC` or `version_number DESC`",
+                 `name ASC` (or, after `name`, `version_number DESC`)",
             )
             .into());
         }

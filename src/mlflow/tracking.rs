@@ -25,7 +25,23 @@ pub struct LoggedModel {
 #[derive(Debug, Clone)]
 pub struct Tracking {
     base: String,
+    /// `base` without any `user:password@`, for messages and logs.
+    shown: String,
     agent: ureq::Agent,
+}
+
+/// A URL without the credentials it may carry (`https://u:p@h` → `https://h`).
+fn without_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 impl Tracking {
@@ -38,8 +54,10 @@ impl Tracking {
             .user_agent("modelgate")
             .build()
             .into();
+        let base = uri.trim().trim_end_matches('/').to_owned();
         Tracking {
-            base: uri.trim().trim_end_matches('/').to_owned(),
+            shown: without_userinfo(&base),
+            base,
             agent,
         }
     }
@@ -47,14 +65,12 @@ impl Tracking {
     /// `GET /api/2.0/mlflow/logged-models/{model_id}`; the error says why
     /// there is no answer.
     pub fn logged_model(&self, model_id: &str) -> Result<LoggedModel, String> {
-        let url = format!(
-            "{}/api/2.0/mlflow/logged-models/{}",
-            self.base,
-            enc(model_id)
-        );
+        let path = format!("/api/2.0/mlflow/logged-models/{}", enc(model_id));
+        // messages name the server without any credentials in its URL
+        let url = format!("{}{path}", self.shown);
         let mut response = self
             .agent
-            .get(&url)
+            .get(&format!("{}{path}", self.base))
             .call()
             .map_err(|e| format!("cannot reach {url}: {e}"))?;
         let status = response.status().as_u16();
@@ -81,5 +97,29 @@ impl Tracking {
             source_run_id: text("source_run_id"),
             artifact_uri: text("artifact_uri"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_never_carry_the_tracking_servers_credentials() {
+        assert_eq!(
+            without_userinfo("https://u:secret@mlflow.internal:5000/x"),
+            "https://mlflow.internal:5000/x"
+        );
+        assert_eq!(
+            without_userinfo("http://127.0.0.1:5000"),
+            "http://127.0.0.1:5000"
+        );
+        let tracking = Tracking::new("http://user:secret@127.0.0.1:9");
+        let error = tracking.logged_model("m-1").err().unwrap_or_default();
+        assert!(!error.contains("secret"), "{error}");
+        assert!(
+            error.contains("http://127.0.0.1:9/api/2.0/mlflow/logged-models/m-1"),
+            "{error}"
+        );
     }
 }

@@ -143,6 +143,13 @@ fn login_keeps_a_private_token_per_server_and_logout_forgets_it() {
     let mut explicit = Shell::with_token(&app, &viewer);
     explicit.credentials = shell.credentials.clone();
     assert_eq!(explicit.run(&["whoami", "-q"]).ok().stdout, "vera\n");
+    // a token given outright never goes to the server logged in to last
+    let mut stray = Shell::with_token(&app, &viewer);
+    stray.credentials = shell.credentials.clone();
+    stray.url = String::new();
+    let ran = stray.run(&["whoami"]);
+    assert_ne!(ran.code, 0, "{ran:?}");
+    assert!(!ran.stderr.contains(&app.address), "{ran:?}");
     // a pipeline token can be kept instead
     let pipeline = app
         .post("/api/v1/tokens", json!({"name": "ci", "username": "vera"}))

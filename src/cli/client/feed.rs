@@ -93,7 +93,7 @@ impl Events {
         loop {
             let path = format!("/api/v1/events?after={last}{filters}&max_results=1000");
             let events = match client.call("GET", &path, None) {
-                Ok(mut page) => page["events"].take(),
+                Ok(mut page) => page.get_mut("events").map(Value::take).unwrap_or_default(),
                 Err(error) => return refused(&error),
             };
             let events = events.as_array().map_or(&[][..], Vec::as_slice);

@@ -154,7 +154,12 @@ fn refusal(url: &str, status: u16, text: &str) -> ClientError {
             message: body.message,
         },
         Err(e) if e.is_data() => foreign_refusal(status, text),
-        Err(_) => ClientError::Transport(not_json(url, status)),
+        // a proxy's HTML page: the status still says refused or failed
+        Err(_) => ClientError::Api {
+            status,
+            code: "UNKNOWN".to_owned(),
+            message: not_json(url, status),
+        },
     }
 }
 
@@ -204,9 +209,18 @@ mod tests {
             api("X", r#"{"error_code":"X"}"#)
         );
         assert_eq!(refusal("u", 404, "[1]"), api("UNKNOWN", "[1]"));
+        let gateway = refusal("u", 502, "<html>bad gateway</html>");
         assert_eq!(
-            refusal("u", 502, "<html>bad gateway</html>"),
-            ClientError::Transport("u answered 502 with a body that is not JSON".to_owned())
+            gateway,
+            ClientError::Api {
+                status: 502,
+                code: "UNKNOWN".to_owned(),
+                message: "u answered 502 with a body that is not JSON".to_owned()
+            }
         );
+        assert_eq!(gateway.exit_code(), 3);
+        // a proxy refusing with a page of its own is still a refusal
+        assert_eq!(refusal("u", 403, "<html>no</html>").exit_code(), 1);
+        assert_eq!(refusal("u", 401, "<html>login</html>").exit_code(), 3);
     }
 }

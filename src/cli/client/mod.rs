@@ -54,14 +54,20 @@ impl ServerArgs {
     /// it; exit 3 when there is none.
     fn connect(&self) -> Result<Client, ExitCode> {
         let credentials = Credentials::load().map_err(|e| failed(&e))?;
-        let url = credentials.server(self.url.as_deref());
-        let token = self
+        let explicit = self
             .token
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .or_else(|| credentials.servers.get(&url).map(|l| l.token.clone()));
+            .map(str::to_owned);
+        // a token given outright goes to the server given with it (or the
+        // default), never to whichever server was logged in to last
+        let given_url = self.url.as_deref().filter(|u| !u.trim().is_empty());
+        let url = match (&explicit, given_url) {
+            (Some(_), None) => credentials::DEFAULT_URL.to_owned(),
+            (_, url) => credentials.server(url),
+        };
+        let token = explicit.or_else(|| credentials.servers.get(&url).map(|l| l.token.clone()));
         match token {
             Some(token) => Ok(Client::new(&url, &token)),
             None => Err(failed(&format!(
@@ -132,7 +138,7 @@ fn paged(client: &Client, path: &str, rows: &str, limit: usize) -> Result<Value,
             ));
         }
         let mut page = client.call("GET", &page_path, None)?;
-        if let Some(items) = page[rows].as_array_mut() {
+        if let Some(items) = page.get_mut(rows).and_then(Value::as_array_mut) {
             collected.append(items);
         }
         token = page["next_page_token"]
