@@ -72,7 +72,13 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 name = self.path.strip("/")
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # the sender died mid-request (the SIGKILL scenario): an
+                    # incomplete request was never received, as in any server
+                    self.close_connection = True
+                    return
                 with receiver.lock:
                     now = receiver.inflight.get(name, 0) + 1
                     receiver.inflight[name] = now
