@@ -303,9 +303,19 @@ fn every_acknowledged_write_survives_a_sigkill() {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+        // a shell already waiting sends the signal the moment it is told
+        // (starting `kill` then took long enough for every writer to finish
+        // its write, and start the next one after the flag)
+        let mut trigger = Command::new("sh")
+            .args(["-c", &format!("read _ && kill -KILL {}", server.child.id())])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("sh: {e}"));
         killing.store(true, Ordering::SeqCst);
-        let pid = server.child.id().to_string();
-        let killed = Command::new("kill").args(["-KILL", &pid]).status();
+        if let Some(mut stdin) = trigger.stdin.take() {
+            let _ = std::io::Write::write_all(&mut stdin, b"go\n");
+        }
+        let killed = trigger.wait();
         assert!(killed.is_ok_and(|s| s.success()));
         writers
             .into_iter()
