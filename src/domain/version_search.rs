@@ -221,47 +221,36 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
             }
         };
     }
-    select = match (pinned.is_some(), query.order.key, descending) {
-        // one model: its name is the same on every row, and ties on a key
-        // break on the id alone (the model's newest version first)
-        (true, VersionSortKey::Name, _) => select.order(v::id.desc()),
-        (true, VersionSortKey::VersionNumber, false) => select.order(v::version.asc()),
-        (true, VersionSortKey::VersionNumber, true) => select.order(v::version.desc()),
-        (true, VersionSortKey::CreationTimestamp, false) => {
-            select.order((v::creation_timestamp.asc(), v::id.desc()))
+    // MLflow's order: the key, then the model's name ascending, then the id
+    // descending (the newest version). Within one pinned model the name is
+    // the same on every row and stays out of the ORDER BY (so the database
+    // reads the key's index in order), as does the key `name` itself; a
+    // version number is unique there and needs no tie-break.
+    let key = query.order.key;
+    let pinned_model = pinned.is_some();
+    select = match (key, descending) {
+        (VersionSortKey::Name, _) if pinned_model => select.order(v::id.desc()),
+        (VersionSortKey::Name, false) => select.order(m::name.asc()),
+        (VersionSortKey::Name, true) => select.order(m::name.desc()),
+        (VersionSortKey::VersionNumber, false) => select.order(v::version.asc()),
+        (VersionSortKey::VersionNumber, true) => select.order(v::version.desc()),
+        (VersionSortKey::CreationTimestamp, false) => select.order(v::creation_timestamp.asc()),
+        (VersionSortKey::CreationTimestamp, true) => select.order(v::creation_timestamp.desc()),
+        (VersionSortKey::LastUpdatedTimestamp, false) => {
+            select.order(v::last_updated_timestamp.asc())
         }
-        (true, VersionSortKey::CreationTimestamp, true) => {
-            select.order((v::creation_timestamp.desc(), v::id.desc()))
+        (VersionSortKey::LastUpdatedTimestamp, true) => {
+            select.order(v::last_updated_timestamp.desc())
         }
-        (true, VersionSortKey::LastUpdatedTimestamp, false) => {
-            select.order((v::last_updated_timestamp.asc(), v::id.desc()))
-        }
-        (true, VersionSortKey::LastUpdatedTimestamp, true) => {
-            select.order((v::last_updated_timestamp.desc(), v::id.desc()))
-        }
-        (false, VersionSortKey::Name, false) => select.order((m::name.asc(), v::id.desc())),
-        (false, VersionSortKey::Name, true) => select.order((m::name.desc(), v::id.desc())),
-        (false, VersionSortKey::VersionNumber, false) => {
-            select.order((v::version.asc(), m::name.asc(), v::id.desc()))
-        }
-        (false, VersionSortKey::VersionNumber, true) => {
-            select.order((v::version.desc(), m::name.asc(), v::id.desc()))
-        }
-        (false, VersionSortKey::CreationTimestamp, false) => {
-            select.order((v::creation_timestamp.asc(), m::name.asc(), v::id.desc()))
-        }
-        (false, VersionSortKey::CreationTimestamp, true) => {
-            select.order((v::creation_timestamp.desc(), m::name.asc(), v::id.desc()))
-        }
-        (false, VersionSortKey::LastUpdatedTimestamp, false) => {
-            select.order((v::last_updated_timestamp.asc(), m::name.asc(), v::id.desc()))
-        }
-        (false, VersionSortKey::LastUpdatedTimestamp, true) => select.order((
-            v::last_updated_timestamp.desc(),
-            m::name.asc(),
-            v::id.desc(),
-        )),
     };
+    if !pinned_model && key != VersionSortKey::Name {
+        select = select.then_order_by(m::name.asc());
+    }
+    let id_breaks_ties =
+        !(pinned_model && matches!(key, VersionSortKey::Name | VersionSortKey::VersionNumber));
+    if id_breaks_ties {
+        select = select.then_order_by(v::id.desc());
+    }
 
     db::read(conn, |conn| {
         let rows: Vec<(VersionRow, String)> = select.load(conn)?;

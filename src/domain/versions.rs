@@ -18,9 +18,7 @@ use crate::db::schema::{
 };
 use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::lifecycle::{self, Transition};
-use crate::domain::lookup::{
-    find_model, find_version, lock_version, model_not_found, version_not_found,
-};
+use crate::domain::lookup::{find_model, find_version, lock_version, model_not_found};
 use crate::domain::policy::Policy;
 use crate::domain::sql::{Page, PageToken};
 use crate::domain::types::{ModelName, TagKey, VersionNumber};
@@ -61,6 +59,10 @@ pub struct ModelVersion {
     /// The MLflow logged model it was registered from (MLflow 3's `model_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_id: Option<String>,
+    /// Where its files are when that is not `source` (registered from a
+    /// `models:/` source): what MLflow's download URI answers.
+    #[serde(skip)]
+    pub storage_location: Option<String>,
 }
 
 /// What a new version is registered with.
@@ -167,6 +169,7 @@ fn version_of(
         creation_timestamp: row.creation_timestamp,
         last_updated_timestamp: row.last_updated_timestamp,
         model_id: row.logged_model_id,
+        storage_location: row.storage_location,
     }
 }
 
@@ -312,25 +315,6 @@ pub fn list(
         Ok(Page::from_overfetch(items, query.max_results, |v| {
             PageToken::int(&scope, v.version)
         }))
-    })
-}
-
-/// Where a version's files are: its stored location when it was registered
-/// from a `models:/` source, else `None` (its source is).
-pub fn storage_location(
-    conn: &mut DbConn,
-    name: &ModelName,
-    version: VersionNumber,
-) -> Result<Option<String>> {
-    db::read(conn, |conn| {
-        let model = find_model(conn, name)?;
-        model_versions::table
-            .filter(model_versions::model_id.eq(model.id))
-            .filter(model_versions::version.eq(version.get()))
-            .select(model_versions::storage_location)
-            .first::<Option<String>>(conn)
-            .optional()?
-            .ok_or_else(|| version_not_found(name.as_str(), version.get()))
     })
 }
 

@@ -338,7 +338,7 @@ async fn download_uri(
             let found =
                 versions::get(conn, &name, version).map_err(version_missing(&name, version))?;
             // a version registered from models:/ answers where its files are
-            let uri = versions::storage_location(conn, &name, version)?.unwrap_or(found.source);
+            let uri = found.storage_location.unwrap_or(found.source);
             Ok(json!({ "artifact_uri": uri }))
         })
         .await

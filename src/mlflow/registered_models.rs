@@ -75,16 +75,7 @@ async fn rename(
         new_name: Some(new_model_name(params.required("new_name")?)?),
         description: None,
     };
-    let policy = state.policy.clone();
-    let model = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
-            let mut model = models::update(conn, &actor, &policy, &name, changes)?;
-            let current = ModelName::parse(model.name.clone())?;
-            in_mlflow_order(conn, &current, &mut model.latest_versions)?;
-            Ok(model)
-        })
-        .await?;
-    Ok(answer("registered_model", shapes::registered_model(&model)))
+    apply_changes(state, caller, name, changes).await
 }
 
 async fn update(
@@ -99,6 +90,17 @@ async fn update(
         new_name: None,
         description: Some(types::description(params.text("description")?)?),
     };
+    apply_changes(state, caller, name, changes).await
+}
+
+/// Renames or updates a model and answers it as MLflow does (its latest
+/// versions in MLflow's order).
+async fn apply_changes(
+    state: web::Data<AppState>,
+    caller: MlflowCaller,
+    name: ModelName,
+    changes: ModelChanges,
+) -> MResult<HttpResponse> {
     let policy = state.policy.clone();
     let model = state
         .db_as(caller, Role::Contributor, move |conn, actor| {

@@ -258,9 +258,10 @@ pub fn resolve(
              must match the referenced model version."
         )));
     }
-    let storage_location =
-        versions::storage_location(conn, &name, VersionNumber::new(version.version)?)?
-            .unwrap_or_else(|| version.source.clone());
+    let storage_location = version
+        .storage_location
+        .clone()
+        .unwrap_or_else(|| version.source.clone());
     Ok(Resolved {
         source: format!("models:/{}/{}", name.as_str(), version.version),
         run_id: run_id.or(version.run_id),
