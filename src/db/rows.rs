@@ -29,7 +29,7 @@ pub struct NewModelRow<'a> {
 }
 
 /// A row of `model_versions`.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = model_versions)]
 pub struct VersionRow {
     pub id: i64,

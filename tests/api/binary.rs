@@ -62,8 +62,13 @@ impl Deployment {
     }
 
     pub(crate) fn serve(&self) -> Server {
-        let mut child = self
-            .command(&["serve"])
+        self.serve_with(self.command(&["serve"]))
+    }
+
+    /// Starts `command` (a `serve` from [`Deployment::command`]) and waits
+    /// until it listens.
+    pub(crate) fn serve_with(&self, mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -250,6 +255,36 @@ impl Server {
         let read = |b: &Arc<Mutex<String>>| b.lock().map(|t| t.clone()).unwrap_or_default();
         (read(&self.stdout), read(&self.stderr))
     }
+}
+
+/// `serve` caps glibc's malloc arenas at two (MALLOC_ARENA_MAX, read only
+/// as a process starts): the process the operator started runs with the
+/// variable set and serves; a value the operator gave is kept.
+#[test]
+fn serve_runs_with_two_malloc_arenas_unless_told_otherwise() {
+    let environment = |pid: u32| {
+        std::fs::read(format!("/proc/{pid}/environ"))
+            .map(|bytes| {
+                bytes
+                    .split(|b| *b == 0)
+                    .map(|entry| String::from_utf8_lossy(entry).into_owned())
+                    .filter(|entry| entry.starts_with("MALLOC_ARENA_MAX="))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let deployment = Deployment::new();
+    let server = deployment.serve();
+    // the same process (restarted in place), now with the variable
+    assert_eq!(environment(server.child.id()), ["MALLOC_ARENA_MAX=2"]);
+    let (status, health) = server.call(None, "GET", "/healthz", None);
+    assert_eq!((status, &health["status"]), (200, &serde_json::json!("ok")));
+    drop(server);
+
+    let mut told = deployment.command(&["serve"]);
+    told.env("MALLOC_ARENA_MAX", "4");
+    let server = deployment.serve_with(told);
+    assert_eq!(environment(server.child.id()), ["MALLOC_ARENA_MAX=4"]);
 }
 
 #[test]

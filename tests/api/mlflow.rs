@@ -705,6 +705,76 @@ fn model_version_search_orders_by_each_key_both_ways() {
     }
 }
 
+/// Versions of several models changed in the same millisecond: a search over
+/// every model ordered by a time (read in that time's index order, the ties
+/// sorted by name and then newest version) keeps MLflow's order across pages
+/// that end inside a tie, in both directions, with and without a filter.
+#[test]
+fn a_search_over_every_model_by_time_orders_the_versions_that_share_a_time() {
+    let app = spawn_app();
+    // ids in another order than names
+    for (name, versions) in [("b", 2), ("c", 2), ("a", 3)] {
+        app.create_model(name);
+        for _ in 0..versions {
+            app.create_version(name);
+        }
+    }
+    for (name, version, time) in [
+        ("a", 1, 100),
+        ("a", 2, 200),
+        ("a", 3, 200),
+        ("b", 1, 200),
+        ("b", 2, 100),
+        ("c", 1, 200),
+        ("c", 2, 300),
+    ] {
+        app.execute(&format!(
+            "UPDATE model_versions SET creation_timestamp = {time}, last_updated_timestamp = {time} \
+             WHERE version = {version} AND model_id = \
+             (SELECT id FROM registered_models WHERE name = '{name}')"
+        ));
+    }
+    let version = |v: &Value| {
+        format!(
+            "{}/{}",
+            v["name"].as_str().unwrap_or_default(),
+            v["version"].as_str().unwrap_or_default()
+        )
+    };
+    let descending = ["c/2", "a/3", "a/2", "b/1", "c/1", "a/1", "b/2"];
+    let ascending = ["a/1", "b/2", "a/3", "a/2", "b/1", "c/1", "c/2"];
+    for (query, expected) in [
+        ("order_by=last_updated_timestamp%20DESC", &descending),
+        ("order_by=creation_timestamp%20DESC", &descending),
+        ("order_by=last_updated_timestamp%20ASC", &ascending),
+        ("order_by=creation_timestamp%20ASC", &ascending),
+        ("filter=", &descending),
+    ] {
+        assert_eq!(
+            search_order(
+                &app,
+                "/model-versions/search",
+                "model_versions",
+                query,
+                version
+            ),
+            expected,
+            "{query}"
+        );
+    }
+    // a filter leaves the plan to the database: same order
+    assert_eq!(
+        search_order(
+            &app,
+            "/model-versions/search",
+            "model_versions",
+            "order_by=creation_timestamp%20DESC&filter=name%20LIKE%20%27%25%27",
+            version
+        ),
+        descending
+    );
+}
+
 #[test]
 fn tags_are_listed_in_the_order_they_were_first_set() {
     let app = spawn_app();

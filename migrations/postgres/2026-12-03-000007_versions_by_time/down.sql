@@ -1,0 +1,2 @@
+DROP INDEX model_versions_by_created;
+DROP INDEX model_versions_by_updated;
