@@ -463,7 +463,7 @@ def main():
     parser.add_argument("--backends", default="postgres,sqlite")
     parser.add_argument("--shapes", default="many,one")
     parser.add_argument("--large", type=int, default=1_000_000, help="versions in the large databases")
-    parser.add_argument("--duration", type=int, default=3, help="seconds per operation")
+    parser.add_argument("--duration", type=int, default=2, help="seconds per operation")
     parser.add_argument("--soak-minutes", type=int, default=10, help="0: no long mixed load")
     parser.add_argument("--soak-only", action="store_true",
                         help="seed the large many-model databases and run only the long mixed load")

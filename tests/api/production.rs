@@ -127,6 +127,21 @@ fn metrics_count_this_servers_requests_transitions_and_requests() {
             json!({}),
         );
     }
+    // the samples are folded into the histograms every 5 s by a thread of
+    // their own (kept, they grew the process with every request): after a
+    // fold, none is lost
+    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", server.child.id()))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect();
+    assert!(
+        threads
+            .iter()
+            .any(|name| name == modelgate::telemetry::UPKEEP_THREAD),
+        "{threads:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(6));
     let (status, page) = server.send(None, "GET", "/metrics", None);
     assert_eq!(status, 200);
     let values = series(&page);
