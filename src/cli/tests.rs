@@ -1,4 +1,4 @@
-//! The command line as the README shows it and as clap checks it.
+//! The command line as the README and `docs/` show it and as clap checks it.
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
@@ -39,75 +39,114 @@ fn words(line: &str) -> Vec<String> {
     words
 }
 
+/// A page of the repository: its path and its text.
+macro_rules! page {
+    ($path:literal) => {
+        ($path, include_str!(concat!("../../", $path)))
+    };
+}
+
+/// The pages whose shell and YAML blocks the tests below read: the README and
+/// every page of `docs/` with a shell block (`every_page_with_shell_blocks_is_read`
+/// keeps the list whole).
+const PAGES: [(&str, &str); 8] = [
+    page!("README.md"),
+    page!("docs/api.md"),
+    page!("docs/cli.md"),
+    page!("docs/mlflow.md"),
+    page!("docs/operations.md"),
+    page!("docs/performance.md"),
+    page!("docs/policy.md"),
+    page!("docs/testing.md"),
+];
+
 #[test]
 fn every_modelgate_command_in_the_readme_parses() {
-    let readme = include_str!("../../README.md");
-    let mut language: Option<&str> = None;
     let mut parsed = Vec::new();
-    // shell functions that stand for `modelgate` (`carol() { … modelgate "$@"; }`)
-    let mut aliases: Vec<String> = vec!["modelgate".to_owned()];
-    for line in readme.lines() {
-        if let Some(rest) = line.trim_start().strip_prefix("```") {
-            language = match language {
-                Some(_) => None,
-                None => Some(rest.trim()),
-            };
-            continue;
-        }
-        if !matches!(language, Some("sh" | "yaml")) {
-            continue;
-        }
-        let mut text = line.trim();
-        text = text.strip_prefix("run: ").unwrap_or(text);
-        if let Some((name, body)) = text.split_once("() {") {
-            if body.contains(" modelgate \"$@\"") {
-                aliases.push(name.trim().to_owned());
+    for (page, markdown) in PAGES {
+        let mut language: Option<&str> = None;
+        // shell functions that stand for `modelgate` (`carol() { … modelgate "$@"; }`)
+        let mut aliases: Vec<String> = vec!["modelgate".to_owned()];
+        for line in markdown.lines() {
+            if let Some(rest) = line.trim_start().strip_prefix("```") {
+                language = match language {
+                    Some(_) => None,
+                    None => Some(rest.trim()),
+                };
+                continue;
             }
-            continue;
-        }
-        // the command of `$(…)`, or the one after a pipe
-        for alias in &aliases {
-            if let Some(at) = text.find(&format!("$({alias} ")) {
-                text = &text[at + 2..];
+            if !matches!(language, Some("sh" | "yaml")) {
+                continue;
             }
-            if let Some(at) = text.find(&format!("| {alias} ")) {
-                text = &text[at + 2..];
+            let mut text = line.trim();
+            text = text.strip_prefix("run: ").unwrap_or(text);
+            if let Some((name, body)) = text.split_once("() {") {
+                if body.contains(" modelgate \"$@\"") {
+                    aliases.push(name.trim().to_owned());
+                }
+                continue;
             }
+            // the command of `$(…)`, or the one after a pipe
+            for alias in &aliases {
+                if let Some(at) = text.find(&format!("$({alias} ")) {
+                    text = &text[at + 2..];
+                }
+                if let Some(at) = text.find(&format!("| {alias} ")) {
+                    text = &text[at + 2..];
+                }
+            }
+            if !aliases
+                .iter()
+                .any(|alias| text.starts_with(&format!("{alias} ")))
+            {
+                continue;
+            }
+            let mut args = words(text);
+            args[0] = "modelgate".to_owned();
+            if let Err(error) = Cli::try_parse_from(&args) {
+                panic!("{page}: `{text}` does not parse: {error}");
+            }
+            parsed.push(args[1].clone());
         }
-        if !aliases
-            .iter()
-            .any(|alias| text.starts_with(&format!("{alias} ")))
-        {
-            continue;
-        }
-        let mut args = words(text);
-        args[0] = "modelgate".to_owned();
-        if let Err(error) = Cli::try_parse_from(&args) {
-            panic!("README: `{text}` does not parse: {error}");
-        }
-        parsed.push(args[1].clone());
     }
     assert!(
         parsed.len() >= 50,
-        "only {} modelgate commands found in the README",
+        "only {} modelgate commands found in the README and docs/",
         parsed.len()
     );
     for command in ["promote", "gate", "requests"] {
         let uses = parsed.iter().filter(|c| *c == command).count();
         assert!(
             uses >= 2,
-            "the README shows `modelgate {command}` {uses} times"
+            "the README and docs/ show `modelgate {command}` {uses} times"
+        );
+    }
+}
+
+#[test]
+fn every_page_with_shell_blocks_is_read() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    for entry in std::fs::read_dir(docs).expect("docs/ is readable") {
+        let entry = entry.expect("docs/ is readable");
+        let name = format!("docs/{}", entry.file_name().to_string_lossy());
+        if !name.ends_with(".md") {
+            continue;
+        }
+        let markdown = std::fs::read_to_string(entry.path()).expect("a page of docs/");
+        assert!(
+            !markdown.contains("```sh") || PAGES.iter().any(|(page, _)| *page == name),
+            "{name} has shell blocks: add it to PAGES in src/cli/tests.rs"
         );
     }
 }
 
 #[test]
 fn the_readme_shows_the_checked_in_workflow() {
-    let readme = include_str!("../../README.md");
+    let page = include_str!("../../docs/policy.md");
     let workflow = include_str!("../../deploy/github-actions/train-and-promote.yml");
     assert!(
-        readme.contains(&format!("```yaml\n{workflow}```")),
-        "the README's workflow differs from deploy/github-actions/train-and-promote.yml"
+        page.contains(&format!("```yaml\n{workflow}```")),
+        "the workflow in docs/policy.md differs from deploy/github-actions/train-and-promote.yml"
     );
 }
 
