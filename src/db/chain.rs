@@ -7,48 +7,30 @@ use std::ops::ControlFlow;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::db::event::{Encoded, EventKind, Subject};
 use crate::db::rows::EventRow;
 use crate::db::schema::{event_chain_head, events};
 use crate::db::{DbConn, now_ms};
 use crate::error::Result;
 
-/// An event a write appends.
+/// An event a write appends: its subject and its encoded kind. Made only
+/// from an [`EventKind`] (by [`super::tx::WriteTx::emit`]).
 #[derive(Debug, Clone)]
 pub struct NewEvent {
-    /// `model.created`, `version.stage_changed`, …
-    pub event_type: &'static str,
-    /// The model it concerns.
-    pub model_name: Option<String>,
-    /// The version it concerns.
-    pub version: Option<i64>,
-    /// Details: the object after the change, previous values, …
-    pub payload: serde_json::Value,
+    model_name: Option<String>,
+    version: Option<i64>,
+    encoded: Encoded,
 }
 
 impl NewEvent {
-    /// An event about a model (and optionally one of its versions).
-    pub fn new(
-        event_type: &'static str,
-        model_name: &str,
-        version: Option<i64>,
-        payload: serde_json::Value,
-    ) -> Self {
-        NewEvent {
-            event_type,
-            model_name: Some(model_name.to_owned()),
+    /// Encodes `event` about `subject`.
+    pub fn new(subject: Subject<'_>, event: &EventKind) -> Result<Self> {
+        let (model_name, version) = subject.columns();
+        Ok(NewEvent {
+            model_name,
             version,
-            payload,
-        }
-    }
-
-    /// An event about no model (users, tokens).
-    pub fn global(event_type: &'static str, payload: serde_json::Value) -> Self {
-        NewEvent {
-            event_type,
-            model_name: None,
-            version: None,
-            payload,
-        }
+            encoded: event.encode()?,
+        })
     }
 }
 
@@ -103,12 +85,12 @@ pub(super) fn append(
         last_id += 1;
         let mut row = EventRow {
             id: last_id,
-            event_type: event.event_type.to_owned(),
+            event_type: event.encoded.kind.to_owned(),
             model_name: event.model_name,
             version: event.version,
             actor: actor.to_owned(),
             timestamp,
-            payload: event.payload.to_string(),
+            payload: event.encoded.payload,
             prev_hash: last_hash.clone(),
             hash: String::new(),
         };

@@ -25,13 +25,14 @@ use diesel::prelude::*;
 
 use crate::db::chain;
 use crate::db::enums::Stage;
+use crate::db::event::EventKind;
 use crate::db::rows::EventRow;
 use crate::db::schema::{
     event_chain_head, events, model_names, model_versions, registered_model_aliases,
     registered_models, resolution_history,
 };
 use crate::db::{DbConn, write};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// What a row of `resolution_history` is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -99,58 +100,99 @@ enum Effect {
         to: String,
     },
     Deleted(String),
-    /// The slots of the named model the event may have changed.
-    Touches(String, Vec<Slot>),
+    /// A change to the named model's versions or aliases, and the slots it
+    /// may have changed.
+    Touches(String, Vec<Slot>, Change),
     Nothing,
 }
 
-fn stage_in(payload: &serde_json::Value, key: &str) -> Option<Stage> {
-    payload[key].as_str().and_then(|s| s.parse().ok())
+/// What an event did to a model's versions or aliases.
+enum Change {
+    /// A version was registered (in None).
+    Registered(i64),
+    /// A version entered a stage.
+    Entered(i64, Stage),
+    /// A version was deleted, and the aliases that named it.
+    Deleted(i64),
+    /// An alias now names a version.
+    AliasSet(String, i64),
+    /// An alias was removed.
+    AliasDeleted(String),
 }
 
-/// An event's payload, parsed (every reader of the chain parses it once).
-pub fn payload(event: &EventRow) -> Result<serde_json::Value> {
-    serde_json::from_str(&event.payload)
-        .map_err(|e| Error::internal_from(format!("event {} payload", event.id), e))
-}
-
-fn effect(event: &EventRow, payload: &serde_json::Value) -> Effect {
+fn effect(event: &EventRow, kind: &EventKind) -> Effect {
     let Some(name) = event.model_name.clone() else {
         return Effect::Nothing;
     };
-    let text = |key: &str| payload[key].as_str().map(str::to_owned);
-    match event.event_type.as_str() {
-        "model.created" => Effect::Created(name),
-        "model.renamed" => match (text("from"), text("to")) {
-            (Some(from), Some(to)) => Effect::Renamed { from, to },
-            _ => Effect::Nothing,
+    match kind {
+        EventKind::ModelCreated { .. } => Effect::Created(name),
+        EventKind::ModelRenamed { from, to } => Effect::Renamed {
+            from: from.clone(),
+            to: to.clone(),
         },
-        "model.deleted" => Effect::Deleted(name),
-        "version.created" => Effect::Touches(name, vec![Slot::Stage(Stage::None)]),
-        "version.stage_changed" => {
-            let stages = [
-                stage_in(payload, "from_stage"),
-                stage_in(payload, "to_stage"),
-            ];
-            Effect::Touches(
+        EventKind::ModelDeleted { .. } => Effect::Deleted(name),
+        EventKind::VersionCreated { .. } => match event.version {
+            Some(version) => Effect::Touches(
                 name,
-                stages.into_iter().flatten().map(Slot::Stage).collect(),
-            )
-        }
-        "version.deleted" => {
-            let stage = stage_in(payload, "stage").map(Slot::Stage);
-            let aliases = payload["removed_aliases"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|a| a.as_str().map(|a| Slot::Alias(a.to_owned())));
-            Effect::Touches(name, stage.into_iter().chain(aliases).collect())
-        }
-        "alias.set" | "alias.deleted" => match text("alias") {
-            Some(alias) => Effect::Touches(name, vec![Slot::Alias(alias)]),
+                vec![Slot::Stage(Stage::None)],
+                Change::Registered(version),
+            ),
             None => Effect::Nothing,
         },
-        _ => Effect::Nothing,
+        EventKind::VersionStageChanged(change) => {
+            let (from, to) = change.stages();
+            match event.version {
+                Some(version) => Effect::Touches(
+                    name,
+                    vec![Slot::Stage(from), Slot::Stage(to)],
+                    Change::Entered(version, to),
+                ),
+                None => Effect::Nothing,
+            }
+        }
+        EventKind::VersionDeleted {
+            stage,
+            removed_aliases,
+        } => {
+            let aliases = removed_aliases.iter().map(|a| Slot::Alias(a.clone()));
+            let slots = Some(Slot::Stage(*stage))
+                .into_iter()
+                .chain(aliases)
+                .collect();
+            match event.version {
+                Some(version) => Effect::Touches(name, slots, Change::Deleted(version)),
+                None => Effect::Nothing,
+            }
+        }
+        EventKind::AliasSet { alias, version, .. } => Effect::Touches(
+            name,
+            vec![Slot::Alias(alias.clone())],
+            Change::AliasSet(alias.clone(), *version),
+        ),
+        EventKind::AliasDeleted { alias, .. } => Effect::Touches(
+            name,
+            vec![Slot::Alias(alias.clone())],
+            Change::AliasDeleted(alias.clone()),
+        ),
+        EventKind::ModelUpdated { .. }
+        | EventKind::ModelTagSet { .. }
+        | EventKind::ModelTagDeleted { .. }
+        | EventKind::VersionUpdated { .. }
+        | EventKind::VersionTagSet { .. }
+        | EventKind::VersionTagDeleted { .. }
+        | EventKind::RequestCreated { .. }
+        | EventKind::RequestApproved { .. }
+        | EventKind::RequestRejected { .. }
+        | EventKind::RequestCancelled { .. }
+        | EventKind::RequestStale { .. }
+        | EventKind::UserCreated { .. }
+        | EventKind::UserUpdated { .. }
+        | EventKind::UserDeleted { .. }
+        | EventKind::TokenCreated { .. }
+        | EventKind::TokenRevoked { .. }
+        | EventKind::WebhookCreated(_)
+        | EventKind::WebhookUpdated(_)
+        | EventKind::WebhookDeleted(_) => Effect::Nothing,
     }
 }
 
@@ -283,7 +325,7 @@ pub(super) fn index(conn: &mut DbConn, appended: &[EventRow]) -> Result<()> {
     // by model key: its row id, and each touched slot
     let mut touched: BTreeMap<i64, (Option<i64>, BTreeMap<Slot, Touch>)> = BTreeMap::new();
     for event in appended {
-        match effect(event, &payload(event)?) {
+        match effect(event, &EventKind::of(event)?) {
             Effect::Created(name) => {
                 let model_id: Option<i64> = registered_models::table
                     .filter(registered_models::name.eq(&name))
@@ -300,14 +342,16 @@ pub(super) fn index(conn: &mut DbConn, appended: &[EventRow]) -> Result<()> {
                 // its slots stay as they were: a deleted model resolves nothing
                 release(conn, &name, ts)?;
             }
-            Effect::Touches(name, slots) => {
+            Effect::Touches(name, slots, change) => {
                 let Some((key, model_id)) = holder(conn, &name)? else {
                     tracing::warn!(event = event.id, "history index: no model holds '{name}'");
                     continue;
                 };
-                let known = match (event.event_type.as_str(), event.version) {
-                    ("version.created", Some(version)) => Some(version),
-                    _ => None,
+                // a version just registered is the newest in None
+                let known = if let Change::Registered(version) = change {
+                    Some(version)
+                } else {
+                    None
                 };
                 let entry = touched
                     .entry(key)
@@ -381,8 +425,8 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Applies the next event (`payload`: its payload, parsed).
-    pub fn apply(&mut self, event: &EventRow, payload: &serde_json::Value) {
+    /// Applies the next event (`kind`: its kind and payload, parsed).
+    pub fn apply(&mut self, event: &EventRow, kind: &EventKind) {
         // events appended before time was kept monotonic may step back
         let ts = self
             .millisecond
@@ -391,7 +435,7 @@ impl Replay {
             self.settle();
             self.millisecond = Some(ts);
         }
-        match effect(event, payload) {
+        match effect(event, kind) {
             Effect::Created(name) => {
                 self.models.insert(event.id, Model::default());
                 self.hold(name, event.id, ts, event.id);
@@ -404,35 +448,24 @@ impl Replay {
             Effect::Deleted(name) => {
                 self.release(&name, ts);
             }
-            Effect::Touches(name, slots) => {
+            Effect::Touches(name, slots, change) => {
                 let Some(&key) = self.holders.get(&name) else {
                     return;
                 };
                 let model = self.models.entry(key).or_default();
-                match (event.event_type.as_str(), event.version) {
-                    ("version.created", Some(version)) => model.enter(version, Stage::None),
-                    ("version.stage_changed", Some(version)) => {
-                        if let Some(stage) = stage_in(payload, "to_stage") {
-                            model.enter(version, stage);
-                        }
-                    }
-                    ("version.deleted", Some(version)) => {
+                match change {
+                    Change::Registered(version) => model.enter(version, Stage::None),
+                    Change::Entered(version, stage) => model.enter(version, stage),
+                    Change::Deleted(version) => {
                         model.leave(version);
                         model.aliases.retain(|_, v| *v != version);
                     }
-                    ("alias.set", _) => {
-                        if let (Some(alias), Some(version)) =
-                            (payload["alias"].as_str(), payload["version"].as_i64())
-                        {
-                            model.aliases.insert(alias.to_owned(), version);
-                        }
+                    Change::AliasSet(alias, version) => {
+                        model.aliases.insert(alias, version);
                     }
-                    ("alias.deleted", _) => {
-                        if let Some(alias) = payload["alias"].as_str() {
-                            model.aliases.remove(alias);
-                        }
+                    Change::AliasDeleted(alias) => {
+                        model.aliases.remove(&alias);
                     }
-                    _ => {}
                 }
                 for slot in slots {
                     self.touched.insert((key, slot), event.id);
@@ -540,7 +573,7 @@ pub fn rebuild_if_empty(conn: &mut DbConn) -> Result<usize> {
         }
         let mut replay = Replay::default();
         chain::walk(conn, |event| {
-            replay.apply(event, &payload(event)?);
+            replay.apply(event, &EventKind::of(event)?);
             Ok(ControlFlow::Continue(()))
         })?;
         let (names, resolutions) = replay.finish();
@@ -581,6 +614,7 @@ fn insert_all(conn: &mut DbConn, names: Vec<NameSpan>, resolutions: Vec<Resoluti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::event::{Snapshot, StageChange};
     use crate::db::{ConnectionManager, DbUrl, run_migrations};
 
     /// Writes done one after another in the same millisecond, each indexed
@@ -601,33 +635,56 @@ mod tests {
         };
         let mut events: Vec<EventRow> = Vec::new();
         // one write: its table changes, then its events indexed
-        let mut write =
-            |conn: &mut DbConn,
-             ts: i64,
-             statements: &[&str],
-             made: &[(&str, &str, Option<i64>, serde_json::Value)]| {
-                for statement in statements {
-                    sql(conn, statement);
-                }
-                let first = i64::try_from(events.len()).unwrap_or_default();
-                let rows: Vec<EventRow> = (first + 1..)
-                    .zip(made)
-                    .map(|(id, (kind, model, version, payload))| EventRow {
+        let mut write = |conn: &mut DbConn,
+                         ts: i64,
+                         statements: &[&str],
+                         made: &[(&str, Option<i64>, EventKind)]| {
+            for statement in statements {
+                sql(conn, statement);
+            }
+            let first = i64::try_from(events.len()).unwrap_or_default();
+            let rows: Vec<EventRow> = (first + 1..)
+                .zip(made)
+                .map(|(id, (model, version, kind))| {
+                    let encoded = kind.encode().unwrap_or_else(|e| panic!("{e}"));
+                    EventRow {
                         id,
-                        event_type: (*kind).to_owned(),
+                        event_type: encoded.kind.to_owned(),
                         model_name: Some((*model).to_owned()),
                         version: *version,
                         actor: "t".to_owned(),
                         timestamp: ts,
-                        payload: payload.to_string(),
+                        payload: encoded.payload,
                         prev_hash: String::new(),
                         hash: String::new(),
-                    })
-                    .collect();
-                index(conn, &rows).unwrap_or_else(|e| panic!("{e}"));
-                events.extend(rows);
-            };
-        let moved = |from: &str, to: &str| serde_json::json!({"from_stage": from, "to_stage": to});
+                    }
+                })
+                .collect();
+            index(conn, &rows).unwrap_or_else(|e| panic!("{e}"));
+            events.extend(rows);
+        };
+        let moved = |from: Stage, to: Stage| {
+            EventKind::VersionStageChanged(StageChange::Move {
+                from_stage: from,
+                to_stage: to,
+                archive_existing_versions: false,
+                comment: None,
+                request_id: None,
+            })
+        };
+        let created = || EventKind::ModelCreated {
+            registered_model: Snapshot::of(&serde_json::json!({}))
+                .unwrap_or_else(|e| panic!("{e}")),
+        };
+        let registered = || EventKind::VersionCreated {
+            model_version: Snapshot::of(&serde_json::json!({})).unwrap_or_else(|e| panic!("{e}")),
+        };
+        let alias = || EventKind::AliasSet {
+            alias: "champion".to_owned(),
+            version: 1,
+            previous_version: None,
+            request_id: None,
+        };
         let stage =
             |s: &str| format!("UPDATE model_versions SET current_stage = '{s}' WHERE version = 1");
         write(
@@ -637,72 +694,48 @@ mod tests {
                 "INSERT INTO registered_models (id, name, creation_timestamp, last_updated_timestamp, next_version) VALUES (1, 'm', 0, 0, 2)",
                 "INSERT INTO model_versions (model_id, version, source, current_stage, status, created_by, creation_timestamp, last_updated_timestamp) VALUES (1, 1, 's', 'None', 'READY', 't', 0, 0)",
             ],
-            &[
-                ("model.created", "m", None, serde_json::json!({})),
-                ("version.created", "m", Some(1), serde_json::json!({})),
-            ],
+            &[("m", None, created()), ("m", Some(1), registered())],
         );
         // the same millisecond: to Staging and back
         let staging = stage("Staging");
         let none = stage("None");
-        let back = [(
-            "version.stage_changed",
-            "m",
-            Some(1),
-            moved("Staging", "None"),
-        )];
-        let there = [(
-            "version.stage_changed",
-            "m",
-            Some(1),
-            moved("None", "Staging"),
-        )];
+        let back = [("m", Some(1), moved(Stage::Staging, Stage::None))];
+        let there = [("m", Some(1), moved(Stage::None, Stage::Staging))];
         write(&mut conn, 1000, &[&staging], &there);
         write(&mut conn, 1000, &[&none], &back);
         // a later millisecond: champion set and removed; then to Staging
         let set = "INSERT INTO registered_model_aliases (model_id, alias, version) VALUES (1, 'champion', 1)";
-        let alias = serde_json::json!({"alias": "champion", "version": 1});
-        write(
-            &mut conn,
-            2000,
-            &[set],
-            &[("alias.set", "m", Some(1), alias.clone())],
-        );
+        write(&mut conn, 2000, &[set], &[("m", Some(1), alias())]);
         let unset = "DELETE FROM registered_model_aliases";
         write(
             &mut conn,
             2000,
             &[unset],
-            &[("alias.deleted", "m", Some(1), alias.clone())],
+            &[(
+                "m",
+                Some(1),
+                EventKind::AliasDeleted {
+                    alias: "champion".to_owned(),
+                    previous_version: 1,
+                },
+            )],
         );
         write(&mut conn, 2000, &[&staging], &there);
         // renamed, then moved under the new name in the same millisecond
         let rename = "UPDATE registered_models SET name = 'n'";
-        let renamed = serde_json::json!({"from": "m", "to": "n"});
-        write(
-            &mut conn,
-            3000,
-            &[rename],
-            &[("model.renamed", "n", None, renamed)],
-        );
-        write(
-            &mut conn,
-            3000,
-            &[set],
-            &[("alias.set", "n", Some(1), alias)],
-        );
-        let back = [(
-            "version.stage_changed",
-            "n",
-            Some(1),
-            moved("Staging", "None"),
-        )];
+        let renamed = EventKind::ModelRenamed {
+            from: "m".to_owned(),
+            to: "n".to_owned(),
+        };
+        write(&mut conn, 3000, &[rename], &[("n", None, renamed)]);
+        write(&mut conn, 3000, &[set], &[("n", Some(1), alias())]);
+        let back = [("n", Some(1), moved(Stage::Staging, Stage::None))];
         write(&mut conn, 3000, &[&none], &back);
 
         let mut replay = Replay::default();
         for event in &events {
-            let parsed = payload(event).unwrap_or_else(|e| panic!("{e}"));
-            replay.apply(event, &parsed);
+            let kind = EventKind::of(event).unwrap_or_else(|e| panic!("{e}"));
+            replay.apply(event, &kind);
         }
         let (names, resolutions) = replay.finish();
         assert_eq!(stored(&mut conn).ok(), Some((names, resolutions.clone())));

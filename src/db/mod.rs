@@ -5,6 +5,7 @@
 
 pub mod chain;
 pub mod enums;
+pub mod event;
 pub mod fold;
 pub mod history;
 pub mod rows;

@@ -28,6 +28,7 @@ use diesel::prelude::*;
 
 use crate::db::chain::{self, NewEvent};
 use crate::db::enums::Role;
+use crate::db::event::{EventKind, Subject};
 use crate::db::rows::ModelRow;
 use crate::db::schema::{registered_models, users};
 use crate::db::{DbConn, now_ms};
@@ -69,19 +70,11 @@ impl WriteTx<'_> {
         self.conn
     }
 
-    /// Collects an event; events are appended when the write commits.
-    pub fn emit(&mut self, event: NewEvent) {
-        self.events.push(event);
-    }
-
-    /// Collects several events, in order.
-    pub fn emit_all(&mut self, events: impl IntoIterator<Item = NewEvent>) {
-        self.events.extend(events);
-    }
-
-    /// The events collected so far.
-    pub fn events(&self) -> &[NewEvent] {
-        &self.events
+    /// Collects an event about `subject`; events are appended, in the order
+    /// collected, when the write commits.
+    pub fn emit(&mut self, subject: Subject<'_>, event: EventKind) -> Result<()> {
+        self.events.push(NewEvent::new(subject, &event)?);
+        Ok(())
     }
 
     /// Queues work to run after the write commits (never if it rolls back).

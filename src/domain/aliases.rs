@@ -5,10 +5,9 @@
 //! by an approved transition request for it (`requests`).
 
 use diesel::prelude::*;
-use serde_json::json;
 
 use crate::auth::Actor;
-use crate::db::chain::NewEvent;
+use crate::db::event::{EventKind, Subject};
 use crate::db::rows::{ModelRow, VersionRow};
 use crate::db::schema::{registered_model_aliases, registered_models};
 use crate::db::{self, DbConn, WriteTx, now_ms};
@@ -138,14 +137,15 @@ pub fn apply_set(
             tx, actor, model.id, previous, removed, alias, now, request_id,
         )?;
     }
-    tx.emit(NewEvent::new(
-        "alias.set",
-        &model.name,
-        Some(version),
-        json!({ "alias": alias.as_str(), "version": version, "previous_version": previous,
-                "request_id": request_id }),
-    ));
-    Ok(())
+    tx.emit(
+        Subject::Version(&model.name, version),
+        EventKind::AliasSet {
+            alias: alias.as_str().to_owned(),
+            version,
+            previous_version: previous,
+            request_id,
+        },
+    )
 }
 
 #[expect(
@@ -221,12 +221,12 @@ pub fn delete_alias(
         .execute(tx.conn())?;
         let removed = activity_type::ALIAS_REMOVED;
         alias_activity(tx, actor, row.id, previous, removed, alias, now_ms(), None)?;
-        tx.emit(NewEvent::new(
-            "alias.deleted",
-            &row.name,
-            Some(previous),
-            json!({ "alias": alias.as_str(), "previous_version": previous }),
-        ));
-        Ok(())
+        tx.emit(
+            Subject::Version(&row.name, previous),
+            EventKind::AliasDeleted {
+                alias: alias.as_str().to_owned(),
+                previous_version: previous,
+            },
+        )
     })
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::audit_key::{self, AuditKey};
 use crate::db::chain::walk;
 use crate::db::enums::Stage;
+use crate::db::event::{EventKind, StageChange};
 use crate::db::history;
 use crate::db::rows::EventRow;
 use crate::db::schema::{
@@ -249,9 +250,9 @@ fn replay_differs(conn: &mut DbConn) -> Result<Option<String>> {
     let mut requests = Requests::new();
     let mut history = history::Replay::default();
     walk(conn, |event| {
-        let payload = history::payload(event)?;
-        apply_event(&mut models, &mut requests, event, &payload)?;
-        history.apply(event, &payload);
+        let kind = EventKind::of(event)?;
+        apply_event(&mut models, &mut requests, event, &kind)?;
+        history.apply(event, &kind);
         Ok(ControlFlow::Continue(()))
     })?;
     let mut tables: BTreeMap<String, Replayed> = registered_models::table
@@ -492,8 +493,12 @@ fn step(
     }
 }
 
-fn stage_at(value: &serde_json::Value) -> Option<Stage> {
-    value.as_str().and_then(|s| s.parse::<Stage>().ok())
+/// The part of a `request.created` snapshot the replay reads.
+#[derive(Debug, Deserialize)]
+struct OpenedRequest {
+    id: i64,
+    from_stage: Option<Stage>,
+    to_stage: Option<Stage>,
 }
 
 /// Applies one event to the replayed models.
@@ -501,56 +506,63 @@ fn apply_event(
     models: &mut BTreeMap<String, Replayed>,
     requests: &mut Requests,
     event: &EventRow,
-    payload: &serde_json::Value,
+    kind: &EventKind,
 ) -> Result<()> {
     let name = event.model_name.clone().unwrap_or_default();
-    let text = |key: &str| payload[key].as_str().map(str::to_owned);
-    match event.event_type.as_str() {
-        "request.created" => {
-            let request = &payload["request"];
-            let stages = (
-                stage_at(&request["from_stage"]),
-                stage_at(&request["to_stage"]),
-            );
-            let id = request["id"].as_i64();
-            if let Some(id) = id {
-                requests.insert(id, stages);
-            }
+    let closed = |requests: &Requests, id: i64| requests.get(&id).copied().unwrap_or_default();
+    match kind {
+        EventKind::RequestCreated { request } => {
+            let request: OpenedRequest = request.read()?;
+            let stages = (request.from_stage, request.to_stage);
+            requests.insert(request.id, stages);
+            let kind = activity_type::REQUESTED_TRANSITION;
+            step(models, event, event.version, kind, stages, Some(request.id));
+        }
+        EventKind::RequestApproved { id, .. } => {
+            let kind = activity_type::APPROVED_REQUEST;
             step(
                 models,
                 event,
                 event.version,
-                activity_type::REQUESTED_TRANSITION,
-                stages,
-                id,
+                kind,
+                closed(requests, *id),
+                Some(*id),
             );
         }
-        kind @ ("request.approved" | "request.rejected" | "request.cancelled") => {
-            let id = payload["id"].as_i64();
-            let stages = id
-                .and_then(|id| requests.get(&id).copied())
-                .unwrap_or_default();
-            let activity = match kind {
-                "request.approved" => activity_type::APPROVED_REQUEST,
-                "request.rejected" => activity_type::REJECTED_REQUEST,
-                _ => activity_type::CANCELLED_REQUEST,
-            };
-            step(models, event, event.version, activity, stages, id);
+        EventKind::RequestRejected { id, .. } => {
+            let kind = activity_type::REJECTED_REQUEST;
+            step(
+                models,
+                event,
+                event.version,
+                kind,
+                closed(requests, *id),
+                Some(*id),
+            );
         }
-        "model.created" => {
+        EventKind::RequestCancelled { id, .. } => {
+            let kind = activity_type::CANCELLED_REQUEST;
+            step(
+                models,
+                event,
+                event.version,
+                kind,
+                closed(requests, *id),
+                Some(*id),
+            );
+        }
+        EventKind::ModelCreated { .. } => {
             models.insert(name, Replayed::default());
         }
-        "model.renamed" => {
-            if let (Some(from), Some(to)) = (text("from"), text("to"))
-                && let Some(model) = models.remove(&from)
-            {
-                models.insert(to, model);
+        EventKind::ModelRenamed { from, to } => {
+            if let Some(model) = models.remove(from) {
+                models.insert(to.clone(), model);
             }
         }
-        "model.deleted" => {
+        EventKind::ModelDeleted { .. } => {
             models.remove(&name);
         }
-        "version.created" => {
+        EventKind::VersionCreated { .. } => {
             if let Some(version) = event.version {
                 models
                     .entry(name)
@@ -559,71 +571,82 @@ fn apply_event(
                     .insert(version, Stage::None);
             }
         }
-        "version.stage_changed" => {
-            if let (Some(version), Some(to)) = (event.version, text("to_stage")) {
-                let stage = to.parse::<Stage>()?;
-                let stages = (stage_at(&payload["from_stage"]), Some(stage));
-                if payload["system"].as_bool() == Some(true) {
-                    let kind = activity_type::SYSTEM_TRANSITION;
-                    step(models, event, Some(version), kind, stages, None);
-                } else {
-                    let request = payload["request_id"].as_i64();
-                    let kind = activity_type::APPLIED_TRANSITION;
-                    step(models, event, Some(version), kind, stages, request);
-                }
-                models
-                    .entry(name)
-                    .or_default()
-                    .versions
-                    .insert(version, stage);
+        EventKind::VersionStageChanged(change) => {
+            if let Some(version) = event.version {
+                let (from, to) = change.stages();
+                let (kind, request) = match change {
+                    StageChange::System { .. } => (activity_type::SYSTEM_TRANSITION, None),
+                    StageChange::Move { request_id, .. } => {
+                        (activity_type::APPLIED_TRANSITION, *request_id)
+                    }
+                };
+                step(
+                    models,
+                    event,
+                    Some(version),
+                    kind,
+                    (Some(from), Some(to)),
+                    request,
+                );
+                models.entry(name).or_default().versions.insert(version, to);
             }
         }
-        "version.deleted" => {
+        EventKind::VersionDeleted { .. } => {
             if let Some(version) = event.version {
                 let model = models.entry(name).or_default();
                 model.versions.remove(&version);
                 model.aliases.retain(|_, v| *v != version);
             }
         }
-        "alias.set" => {
-            if let (Some(alias), Some(version)) = (text("alias"), payload["version"].as_i64()) {
-                let request = payload["request_id"].as_i64();
-                let none = (None, None);
-                step(
-                    models,
-                    event,
-                    Some(version),
-                    activity_type::ALIAS_SET,
-                    none,
-                    request,
-                );
-                let previous = payload["previous_version"]
-                    .as_i64()
-                    .filter(|p| *p != version);
-                step(
-                    models,
-                    event,
-                    previous,
-                    activity_type::ALIAS_REMOVED,
-                    none,
-                    request,
-                );
-                models
-                    .entry(name)
-                    .or_default()
-                    .aliases
-                    .insert(alias, version);
-            }
+        EventKind::AliasSet {
+            alias,
+            version,
+            previous_version,
+            request_id,
+        } => {
+            let none = (None, None);
+            let set = activity_type::ALIAS_SET;
+            step(models, event, Some(*version), set, none, *request_id);
+            let previous = previous_version.filter(|p| p != version);
+            let removed = activity_type::ALIAS_REMOVED;
+            step(models, event, previous, removed, none, *request_id);
+            models
+                .entry(name)
+                .or_default()
+                .aliases
+                .insert(alias.clone(), *version);
         }
-        "alias.deleted" => {
-            if let Some(alias) = text("alias") {
-                let previous = payload["previous_version"].as_i64();
-                let removed = activity_type::ALIAS_REMOVED;
-                step(models, event, previous, removed, (None, None), None);
-                models.entry(name).or_default().aliases.remove(&alias);
-            }
+        EventKind::AliasDeleted {
+            alias,
+            previous_version,
+        } => {
+            let removed = activity_type::ALIAS_REMOVED;
+            step(
+                models,
+                event,
+                Some(*previous_version),
+                removed,
+                (None, None),
+                None,
+            );
+            models.entry(name).or_default().aliases.remove(alias);
         }
-        _ => {}
+        // not part of what the replay compares (stages, aliases, trails)
+        EventKind::ModelUpdated { .. }
+        | EventKind::ModelTagSet { .. }
+        | EventKind::ModelTagDeleted { .. }
+        | EventKind::VersionUpdated { .. }
+        | EventKind::VersionTagSet { .. }
+        | EventKind::VersionTagDeleted { .. }
+        | EventKind::RequestStale { .. }
+        | EventKind::UserCreated { .. }
+        | EventKind::UserUpdated { .. }
+        | EventKind::UserDeleted { .. }
+        | EventKind::TokenCreated { .. }
+        | EventKind::TokenRevoked { .. }
+        | EventKind::WebhookCreated(_)
+        | EventKind::WebhookUpdated(_)
+        | EventKind::WebhookDeleted(_) => {}
     }
     Ok(())
 }

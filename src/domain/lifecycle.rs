@@ -7,11 +7,10 @@
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::auth::Actor;
-use crate::db::chain::NewEvent;
 use crate::db::enums::{RequestStatus, Stage};
+use crate::db::event::{EventKind, StageChange, Subject, True};
 use crate::db::rows::{ActivityRow, ModelRow, NewActivityRow, VersionRow};
 use crate::db::schema::{
     activities, model_versions, registered_model_aliases, registered_models, stage_clearances,
@@ -374,19 +373,14 @@ pub fn apply(
             )?;
             moved(
                 tx,
-                Stage::Archived,
-                NewEvent::new(
-                    "version.stage_changed",
-                    &model.name,
-                    Some(other.version),
-                    json!({
-                        "from_stage": to,
-                        "to_stage": Stage::Archived,
-                        "system": true,
-                        "caused_by_version": row.version,
-                    }),
-                ),
-            );
+                Subject::Version(&model.name, other.version),
+                StageChange::System {
+                    from_stage: to,
+                    to_stage: Stage::Archived,
+                    system: True,
+                    caused_by_version: row.version,
+                },
+            )?;
             mark_stale(tx, model, other.version, Some(Stage::Archived), None)?;
             clear(tx, model.id, other.version, Stage::Archived)?;
         }
@@ -417,20 +411,15 @@ pub fn apply(
     )?;
     moved(
         tx,
-        to,
-        NewEvent::new(
-            "version.stage_changed",
-            &model.name,
-            Some(row.version),
-            json!({
-                "from_stage": from,
-                "to_stage": to,
-                "archive_existing_versions": transition.archive_existing_versions,
-                "comment": transition.comment,
-                "request_id": request_id,
-            }),
-        ),
-    );
+        Subject::Version(&model.name, row.version),
+        StageChange::Move {
+            from_stage: from,
+            to_stage: to,
+            archive_existing_versions: transition.archive_existing_versions,
+            comment: transition.comment.clone(),
+            request_id,
+        },
+    )?;
     mark_stale(tx, model, row.version, Some(to), request_id)?;
     clear(tx, model.id, row.version, to)?;
     Ok(updated)
@@ -438,11 +427,13 @@ pub fn apply(
 
 /// Emits a stage change and counts it in
 /// `modelgate_transitions_total{to_stage}` once committed.
-fn moved(tx: &mut WriteTx<'_>, to: Stage, event: NewEvent) {
-    tx.emit(event);
+fn moved(tx: &mut WriteTx<'_>, subject: Subject<'_>, change: StageChange) -> Result<()> {
+    let (_, to) = change.stages();
+    tx.emit(subject, EventKind::VersionStageChanged(change))?;
     tx.after_commit(move || {
         metrics::counter!("modelgate_transitions_total", "to_stage" => to.as_str()).increment(1);
     });
+    Ok(())
 }
 
 /// Sets a request's status, with who decided and their comment.
@@ -492,13 +483,28 @@ pub fn mark_stale(
         if Some(id) == except || still_holds {
             continue;
         }
-        set_request_status(tx, id, RequestStatus::Stale, None, None)?;
-        tx.emit(NewEvent::new(
-            "request.stale",
-            &model.name,
-            Some(version),
-            json!({ "id": id, "from_stage": from, "current_stage": current }),
-        ));
+        went_stale(tx, model, version, id, from, current)?;
     }
     Ok(())
+}
+
+/// Marks a pending request stale: its version left the stage it was made
+/// from and is now in `current` (`None`: deleted).
+pub fn went_stale(
+    tx: &mut WriteTx<'_>,
+    model: &ModelRow,
+    version: i64,
+    id: i64,
+    from: Stage,
+    current: Option<Stage>,
+) -> Result<()> {
+    set_request_status(tx, id, RequestStatus::Stale, None, None)?;
+    tx.emit(
+        Subject::Version(&model.name, version),
+        EventKind::RequestStale {
+            id,
+            from_stage: from,
+            current_stage: current,
+        },
+    )
 }

@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::auth::Actor;
-use crate::db::chain::NewEvent;
 use crate::db::enums::{RequestStatus, Stage};
+use crate::db::event::{DeletedRequest, EventKind, Snapshot, Subject};
 use crate::db::rows::{ModelRow, NewModelRow, VersionRow};
 use crate::db::schema::{
     model_versions, registered_model_aliases, registered_model_tags, registered_models,
@@ -323,12 +322,12 @@ pub fn create(conn: &mut DbConn, actor: &Actor, new: NewModel) -> Result<Registe
                 .execute(tx.conn())?;
         }
         let model = hydrate_one(tx.conn(), row)?;
-        tx.emit(NewEvent::new(
-            "model.created",
-            &model.name,
-            None,
-            json!({ "registered_model": model }),
-        ));
+        tx.emit(
+            Subject::Model(&model.name),
+            EventKind::ModelCreated {
+                registered_model: Snapshot::of(&model)?,
+            },
+        )?;
         Ok(model)
     })
 }
@@ -526,12 +525,13 @@ pub fn update(
                 .set(registered_models::name.eq(new_name.as_str()))
                 .execute(tx.conn())
                 .map_err(on_unique_name(new_name))?;
-            tx.emit(NewEvent::new(
-                "model.renamed",
-                new_name.as_str(),
-                None,
-                json!({ "from": row.name, "to": new_name.as_str() }),
-            ));
+            tx.emit(
+                Subject::Model(new_name.as_str()),
+                EventKind::ModelRenamed {
+                    from: row.name.clone(),
+                    to: new_name.as_str().to_owned(),
+                },
+            )?;
             changed = true;
             current_name = new_name.as_str().to_owned();
         }
@@ -539,12 +539,12 @@ pub fn update(
             diesel::update(registered_models::table.find(row.id))
                 .set(registered_models::description.eq(description.as_deref()))
                 .execute(tx.conn())?;
-            tx.emit(NewEvent::new(
-                "model.updated",
-                &current_name,
-                None,
-                json!({ "description": description }),
-            ));
+            tx.emit(
+                Subject::Model(&current_name),
+                EventKind::ModelUpdated {
+                    description: description.clone(),
+                },
+            )?;
             changed = true;
         }
         if changed {
@@ -583,17 +583,21 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, name: &ModelName) -> Result<()> 
             .order(transition_requests::id.asc())
             .load(tx.conn())?;
         diesel::delete(registered_models::table.find(row.id)).execute(tx.conn())?;
-        let requests: Vec<serde_json::Value> = requests
+        let deleted_requests = requests
             .into_iter()
-            .map(|(id, version, status)| json!({ "id": id, "version": version, "status": status }))
+            .map(|(id, version, status)| DeletedRequest {
+                id,
+                version,
+                status,
+            })
             .collect();
-        tx.emit(NewEvent::new(
-            "model.deleted",
-            &row.name,
-            None,
-            json!({ "deleted_versions": version_count, "deleted_requests": requests }),
-        ));
-        Ok(())
+        tx.emit(
+            Subject::Model(&row.name),
+            EventKind::ModelDeleted {
+                deleted_versions: version_count,
+                deleted_requests,
+            },
+        )
     })
 }
 
@@ -629,13 +633,13 @@ pub fn set_tag(
                 ))
                 .execute(tx.conn())?;
         }
-        tx.emit(NewEvent::new(
-            "model.tag_set",
-            &row.name,
-            None,
-            json!({ "key": key.as_str(), "value": value }),
-        ));
-        Ok(())
+        tx.emit(
+            Subject::Model(&row.name),
+            EventKind::ModelTagSet {
+                key: key.as_str().to_owned(),
+                value: value.to_owned(),
+            },
+        )
     })
 }
 
@@ -655,12 +659,11 @@ pub fn delete_tag(conn: &mut DbConn, actor: &Actor, name: &ModelName, key: &TagK
                 key.as_str()
             )));
         }
-        tx.emit(NewEvent::new(
-            "model.tag_deleted",
-            &row.name,
-            None,
-            json!({ "key": key.as_str() }),
-        ));
-        Ok(())
+        tx.emit(
+            Subject::Model(&row.name),
+            EventKind::ModelTagDeleted {
+                key: key.as_str().to_owned(),
+            },
+        )
     })
 }

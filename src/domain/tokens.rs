@@ -4,12 +4,11 @@
 
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::auth::Actor;
 use crate::auth::tokens::{TokenKeys, TokenKind};
-use crate::db::chain::NewEvent;
 use crate::db::enums::Role;
+use crate::db::event::{EventKind, Subject};
 use crate::db::rows::ApiTokenRow;
 use crate::db::schema::{api_tokens, users};
 use crate::db::{self, DbConn, now_ms};
@@ -127,14 +126,15 @@ pub fn create(
             ))
             .returning(api_tokens::all_columns)
             .get_result(tx.conn())?;
-        tx.emit(NewEvent {
-            event_type: "token.created",
-            model_name: None,
-            version: None,
-            payload: json!({
-                "id": row.id, "name": name, "username": username.as_str(), "expires_at": expires_at
-            }),
-        });
+        tx.emit(
+            Subject::Registry,
+            EventKind::TokenCreated {
+                id: row.id,
+                name: name.to_owned(),
+                username: username.as_str().to_owned(),
+                expires_at,
+            },
+        )?;
         Ok(CreatedToken {
             id: row.id,
             name: row.name,
@@ -199,12 +199,14 @@ pub fn revoke(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<ApiToken> {
             tx.unchanged();
             return get(tx.conn(), id);
         }
-        tx.emit(NewEvent {
-            event_type: "token.revoked",
-            model_name: None,
-            version: None,
-            payload: json!({ "id": id, "name": current.name, "username": current.username }),
-        });
+        tx.emit(
+            Subject::Registry,
+            EventKind::TokenRevoked {
+                id,
+                name: current.name,
+                username: current.username,
+            },
+        )?;
         get(tx.conn(), id)
     })
 }

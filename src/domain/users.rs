@@ -2,11 +2,10 @@
 
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::auth::{Actor, password};
-use crate::db::chain::NewEvent;
 use crate::db::enums::Role;
+use crate::db::event::{EventKind, Subject};
 use crate::db::rows::UserRow;
 use crate::db::schema::{api_tokens, users};
 use crate::db::{self, DbConn, WriteTx, now_ms};
@@ -106,12 +105,13 @@ pub fn create(
                 ) => Error::AlreadyExists(format!("user '{username}' already exists")),
                 other => other.into(),
             })?;
-        tx.emit(NewEvent {
-            event_type: "user.created",
-            model_name: None,
-            version: None,
-            payload: json!({ "username": username.as_str(), "role": role }),
-        });
+        tx.emit(
+            Subject::Registry,
+            EventKind::UserCreated {
+                username: username.as_str().to_owned(),
+                role,
+            },
+        )?;
         User::try_from(row)
     })
 }
@@ -214,18 +214,16 @@ pub fn update(
             .set(users::last_updated_timestamp.eq(now))
             .returning(users::all_columns)
             .get_result(tx.conn())?;
-        tx.emit(NewEvent {
-            event_type: "user.updated",
-            model_name: None,
-            version: None,
-            payload: json!({
-                "username": username.as_str(),
-                "role": changes.role,
-                "disabled": changes.disabled,
-                "password_changed": changes.password_hash.is_some(),
-                "revoked_tokens": revoked,
-            }),
-        });
+        tx.emit(
+            Subject::Registry,
+            EventKind::UserUpdated {
+                username: username.as_str().to_owned(),
+                role: changes.role,
+                disabled: changes.disabled,
+                password_changed: changes.password_hash.is_some(),
+                revoked_tokens: revoked,
+            },
+        )?;
         User::try_from(row)
     })
 }
@@ -243,13 +241,13 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, username: &Username) -> Result<(
             .select(api_tokens::id)
             .load(tx.conn())?;
         diesel::delete(users::table.find(row.id)).execute(tx.conn())?;
-        tx.emit(NewEvent {
-            event_type: "user.deleted",
-            model_name: None,
-            version: None,
-            payload: json!({ "username": username.as_str(), "revoked_tokens": tokens }),
-        });
-        Ok(())
+        tx.emit(
+            Subject::Registry,
+            EventKind::UserDeleted {
+                username: username.as_str().to_owned(),
+                revoked_tokens: tokens,
+            },
+        )
     })
 }
 

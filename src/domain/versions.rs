@@ -6,11 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::auth::Actor;
-use crate::db::chain::NewEvent;
 use crate::db::enums::Stage;
+use crate::db::event::{EventKind, Snapshot, Subject};
 use crate::db::rows::{ModelRow, NewVersionRow, VersionRow};
 use crate::db::schema::{
     model_version_tags, model_versions, registered_model_aliases, registered_models,
@@ -222,12 +221,12 @@ pub fn create(
             .map(|(key, value)| (key.as_str().to_owned(), value.clone()))
             .collect();
         let version = version_of(row, model.name.clone(), tags, Vec::new());
-        tx.emit(NewEvent::new(
-            "version.created",
-            &model.name,
-            Some(number),
-            json!({ "model_version": version }),
-        ));
+        tx.emit(
+            Subject::Version(&model.name, number),
+            EventKind::VersionCreated {
+                model_version: Snapshot::of(&version)?,
+            },
+        )?;
         Ok(version)
     })
 }
@@ -364,12 +363,10 @@ pub fn update(
             .returning(model_versions::all_columns)
             .get_result(tx.conn())?;
         let updated = hydrate_one(tx.conn(), &model, row)?;
-        tx.emit(NewEvent::new(
-            "version.updated",
-            &model.name,
-            Some(version.get()),
-            json!({ "description": description }),
-        ));
+        tx.emit(
+            Subject::Version(&model.name, version.get()),
+            EventKind::VersionUpdated { description },
+        )?;
         Ok(updated)
     })
 }
@@ -400,12 +397,13 @@ pub fn delete(
         diesel::update(registered_models::table.find(model.id))
             .set(registered_models::last_updated_timestamp.eq(now_ms()))
             .execute(tx.conn())?;
-        tx.emit(NewEvent::new(
-            "version.deleted",
-            &model.name,
-            Some(version.get()),
-            json!({ "stage": row.current_stage, "removed_aliases": removed_aliases }),
-        ));
+        tx.emit(
+            Subject::Version(&model.name, version.get()),
+            EventKind::VersionDeleted {
+                stage: row.current_stage,
+                removed_aliases,
+            },
+        )?;
         lifecycle::mark_stale(tx, &model, version.get(), None, None)
     })
 }
@@ -431,13 +429,13 @@ pub fn set_tag(
         if updated == 0 {
             insert_tags(tx, row.id, &[(key.clone(), value.to_owned())])?;
         }
-        tx.emit(NewEvent::new(
-            "version.tag_set",
-            &model.name,
-            Some(version.get()),
-            json!({ "key": key.as_str(), "value": value }),
-        ));
-        Ok(())
+        tx.emit(
+            Subject::Version(&model.name, version.get()),
+            EventKind::VersionTagSet {
+                key: key.as_str().to_owned(),
+                value: value.to_owned(),
+            },
+        )
     })
 }
 
@@ -463,13 +461,12 @@ pub fn delete_tag(
                 key.as_str()
             )));
         }
-        tx.emit(NewEvent::new(
-            "version.tag_deleted",
-            &model.name,
-            Some(version.get()),
-            json!({ "key": key.as_str() }),
-        ));
-        Ok(())
+        tx.emit(
+            Subject::Version(&model.name, version.get()),
+            EventKind::VersionTagDeleted {
+                key: key.as_str().to_owned(),
+            },
+        )
     })
 }
 

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
+use crate::db::event::EventKind;
 use crate::db::rows::EventRow;
 use crate::domain::webhooks::WebhookRow;
 use crate::domain::webhooks::mlflow::event_name;
@@ -101,16 +102,16 @@ pub fn isoformat(ms: i64) -> String {
 
 /// The MLflow event a delivery of `event` to `subscription` is: of the
 /// names the event can have (a prompt's or a model's), the one subscribed to.
-pub fn subscribed_name(subscription: &WebhookRow, event: &EventRow) -> Option<&'static str> {
+pub fn subscribed_name(subscription: &WebhookRow, kind: &EventKind) -> Option<&'static str> {
     let patterns = subscription.patterns();
     let wanted =
         |name: &Option<&'static str>| name.is_some_and(|n| patterns.iter().any(|p| p == n));
     // which of the two it is was settled by the fan-out: no lookup here
-    let model = event_name(event, || Ok(false)).ok().flatten();
+    let model = event_name(kind, || Ok(false)).ok().flatten();
     if wanted(&model) {
         return model;
     }
-    let prompt = event_name(event, || Ok(true)).ok().flatten();
+    let prompt = event_name(kind, || Ok(true)).ok().flatten();
     if wanted(&prompt) { prompt } else { model }
 }
 
@@ -122,22 +123,16 @@ fn without(tags: &Value, drop: &[&str]) -> Value {
     Value::Object(kept)
 }
 
-fn version_text(value: &Value) -> Value {
-    match value {
-        Value::Number(n) => Value::String(n.to_string()),
-        other => other.clone(),
-    }
-}
-
-/// The `data` of a delivery, field for field as MLflow fills it.
-pub fn data(name: &str, event: &EventRow) -> Value {
-    let payload: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
+/// The `data` of a delivery, field for field as MLflow fills it (`name`:
+/// the MLflow event it is delivered as; `kind`: the event, parsed).
+pub fn data(name: &str, event: &EventRow, kind: &EventKind) -> Value {
     let model = json!(event.model_name);
     let version = event.version.map_or(Value::Null, |v| json!(v.to_string()));
-    match name {
-        "registered_model.created" | "prompt.created" => {
-            let registered = &payload["registered_model"];
-            let tags = if name == "prompt.created" {
+    let prompt = name.starts_with("prompt");
+    match kind {
+        EventKind::ModelCreated { registered_model } => {
+            let registered = registered_model.json();
+            let tags = if prompt {
                 without(&registered["tags"], PROMPT_INTERNAL_TAGS)
             } else {
                 registered["tags"].clone()
@@ -148,19 +143,8 @@ pub fn data(name: &str, event: &EventRow) -> Value {
                 "description": registered["description"].as_str().unwrap_or(""),
             })
         }
-        "model_version.created" => {
-            let created = &payload["model_version"];
-            json!({
-                "name": model,
-                "version": version,
-                "source": created["source"],
-                "run_id": created["run_id"],
-                "tags": if created["tags"].is_null() { json!({}) } else { created["tags"].clone() },
-                "description": created["description"],
-            })
-        }
-        "prompt_version.created" => {
-            let created = &payload["model_version"];
+        EventKind::VersionCreated { model_version } if prompt => {
+            let created = model_version.json();
             let mut drop = PROMPT_INTERNAL_TAGS.to_vec();
             drop.push(PROMPT_TEXT);
             json!({
@@ -171,23 +155,51 @@ pub fn data(name: &str, event: &EventRow) -> Value {
                 "description": created["description"],
             })
         }
-        "model_version_tag.set" | "prompt_version_tag.set" => json!({
-            "name": model, "version": version, "key": payload["key"], "value": payload["value"],
-        }),
-        "model_version_tag.deleted" | "prompt_version_tag.deleted" => json!({
-            "name": model, "version": version, "key": payload["key"],
-        }),
-        "prompt_tag.set" => {
-            json!({"name": model, "key": payload["key"], "value": payload["value"]})
+        EventKind::VersionCreated { model_version } => {
+            let created = model_version.json();
+            json!({
+                "name": model,
+                "version": version,
+                "source": created["source"],
+                "run_id": created["run_id"],
+                "tags": if created["tags"].is_null() { json!({}) } else { created["tags"].clone() },
+                "description": created["description"],
+            })
         }
-        "prompt_tag.deleted" => json!({"name": model, "key": payload["key"]}),
-        "model_version_alias.created" | "prompt_alias.created" => json!({
-            "name": model, "alias": payload["alias"], "version": version_text(&payload["version"]),
+        EventKind::VersionTagSet { key, value } => json!({
+            "name": model, "version": version, "key": key, "value": value,
         }),
-        "model_version_alias.deleted" | "prompt_alias.deleted" => {
-            json!({"name": model, "alias": payload["alias"]})
+        EventKind::VersionTagDeleted { key } => json!({
+            "name": model, "version": version, "key": key,
+        }),
+        EventKind::ModelTagSet { key, value } => {
+            json!({"name": model, "key": key, "value": value})
         }
-        _ => Value::Object(Map::new()),
+        EventKind::ModelTagDeleted { key } => json!({"name": model, "key": key}),
+        EventKind::AliasSet { alias, version, .. } => json!({
+            "name": model, "alias": alias, "version": version.to_string(),
+        }),
+        EventKind::AliasDeleted { alias, .. } => json!({"name": model, "alias": alias}),
+        // no MLflow event is delivered for these (see `event_name`)
+        EventKind::ModelRenamed { .. }
+        | EventKind::ModelUpdated { .. }
+        | EventKind::ModelDeleted { .. }
+        | EventKind::VersionUpdated { .. }
+        | EventKind::VersionDeleted { .. }
+        | EventKind::VersionStageChanged(_)
+        | EventKind::RequestCreated { .. }
+        | EventKind::RequestApproved { .. }
+        | EventKind::RequestRejected { .. }
+        | EventKind::RequestCancelled { .. }
+        | EventKind::RequestStale { .. }
+        | EventKind::UserCreated { .. }
+        | EventKind::UserUpdated { .. }
+        | EventKind::UserDeleted { .. }
+        | EventKind::TokenCreated { .. }
+        | EventKind::TokenRevoked { .. }
+        | EventKind::WebhookCreated(_)
+        | EventKind::WebhookUpdated(_)
+        | EventKind::WebhookDeleted(_) => Value::Object(Map::new()),
     }
 }
 

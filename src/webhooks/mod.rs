@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::config::WebhookSettings;
+use crate::db::event::{EventKind, StageChange};
 use crate::db::rows::EventRow;
 use crate::db::{Pool, now_ms};
 use crate::domain::webhooks::{self, Attempt, UrlRules, WebhookRow, is_public};
@@ -139,24 +140,62 @@ pub fn sign(secrets: &[String], message_id: &str, timestamp: i64, body: &[u8]) -
         .join(" ")
 }
 
-/// The body of a delivery: `{"type", "timestamp", "data"}`.
-pub fn body(event: &EventRow) -> Value {
-    let payload: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
-    // a request event carries the request, or its id, at the top
-    let request = payload.get("request").unwrap_or(&payload);
-    let field = |name: &str| {
-        payload
-            .get(name)
-            .or_else(|| request.get(name))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    let request_id = if event.event_type.starts_with("request.") {
-        request.get("id").cloned().unwrap_or(Value::Null)
-    } else {
-        field("request_id")
-    };
-    json!({
+/// The stages and the request an event is about, as a delivery names them.
+fn stages_and_request(kind: &EventKind) -> (Value, Value, Value) {
+    match kind {
+        EventKind::VersionStageChanged(change) => {
+            let (from, to) = change.stages();
+            let request = match change {
+                StageChange::System { .. } => Value::Null,
+                StageChange::Move { request_id, .. } => json!(request_id),
+            };
+            (json!(from), json!(to), request)
+        }
+        EventKind::RequestCreated { request } => {
+            let request = request.json();
+            (
+                request["from_stage"].clone(),
+                request["to_stage"].clone(),
+                request["id"].clone(),
+            )
+        }
+        EventKind::RequestApproved { id, .. }
+        | EventKind::RequestRejected { id, .. }
+        | EventKind::RequestCancelled { id, .. } => (Value::Null, Value::Null, json!(id)),
+        EventKind::RequestStale { id, from_stage, .. } => {
+            (json!(from_stage), Value::Null, json!(id))
+        }
+        EventKind::AliasSet { request_id, .. } => (Value::Null, Value::Null, json!(request_id)),
+        EventKind::ModelCreated { .. }
+        | EventKind::ModelRenamed { .. }
+        | EventKind::ModelUpdated { .. }
+        | EventKind::ModelDeleted { .. }
+        | EventKind::ModelTagSet { .. }
+        | EventKind::ModelTagDeleted { .. }
+        | EventKind::VersionCreated { .. }
+        | EventKind::VersionUpdated { .. }
+        | EventKind::VersionDeleted { .. }
+        | EventKind::VersionTagSet { .. }
+        | EventKind::VersionTagDeleted { .. }
+        | EventKind::AliasDeleted { .. }
+        | EventKind::UserCreated { .. }
+        | EventKind::UserUpdated { .. }
+        | EventKind::UserDeleted { .. }
+        | EventKind::TokenCreated { .. }
+        | EventKind::TokenRevoked { .. }
+        | EventKind::WebhookCreated(_)
+        | EventKind::WebhookUpdated(_)
+        | EventKind::WebhookDeleted(_) => (Value::Null, Value::Null, Value::Null),
+    }
+}
+
+/// The body of a delivery: `{"type", "timestamp", "data"}` (`kind`: the
+/// event, parsed).
+pub fn body(event: &EventRow, kind: &EventKind) -> std::result::Result<Value, String> {
+    let details: Value = serde_json::from_str(&event.payload)
+        .map_err(|e| format!("event {} payload: {e}", event.id))?;
+    let (from_stage, to_stage, request_id) = stages_and_request(kind);
+    Ok(json!({
         "type": event.event_type,
         "timestamp": crate::domain::history::format_instant(event.timestamp),
         "data": {
@@ -164,13 +203,13 @@ pub fn body(event: &EventRow) -> Value {
             "event_hash": event.hash,
             "model": event.model_name,
             "version": event.version,
-            "from_stage": field("from_stage"),
-            "to_stage": field("to_stage"),
+            "from_stage": from_stage,
+            "to_stage": to_stage,
             "actor": event.actor,
             "request_id": request_id,
-            "details": payload,
+            "details": details,
         }
-    })
+    }))
 }
 
 /// The body of a delivery of `event` to `subscription`, in its flavour.
@@ -178,16 +217,17 @@ fn delivery_body(
     subscription: &WebhookRow,
     event: &EventRow,
 ) -> std::result::Result<Vec<u8>, String> {
+    let kind = EventKind::of(event).map_err(|e| e.to_string())?;
     if subscription.mlflow_id.is_some() {
-        let name = mlflow::subscribed_name(subscription, event)
+        let name = mlflow::subscribed_name(subscription, &kind)
             .ok_or_else(|| format!("event {} has no MLflow name", event.id))?;
         return Ok(mlflow::body(
             name,
-            mlflow::data(name, event),
+            mlflow::data(name, event, &kind),
             event.timestamp,
         ));
     }
-    serde_json::to_vec(&body(event)).map_err(|e| format!("cannot encode the delivery: {e}"))
+    serde_json::to_vec(&body(event, &kind)?).map_err(|e| format!("cannot encode the delivery: {e}"))
 }
 
 /// Resolves names like the default resolver, then drops every address that

@@ -144,3 +144,152 @@ fn the_hash_chain_verifies_and_detects_an_edited_row() {
         "{verdict}"
     );
 }
+
+/// Makes one event of every kind through the APIs (both flavours of the
+/// webhook kinds, both shapes of a stage move).
+fn every_kind_of_change(app: &crate::helpers::TestApp) {
+    let carol = app.user_token("carol", "contributor");
+    let april = app.user_token("april", "approver");
+    app.post("/api/v1/models", json!({"name": "m", "tags": {"a": "b"}}))
+        .expect(201);
+    app.patch("/api/v1/models/m", json!({"description": "d"}))
+        .expect(200);
+    app.put("/api/v1/models/m/tags/t", json!({"value": "v"}))
+        .expect(200);
+    app.delete("/api/v1/models/m/tags/t").expect(204);
+    for version in 1..=3 {
+        assert_eq!(app.create_version("m"), version);
+    }
+    app.patch("/api/v1/models/m/versions/1", json!({"description": "v1"}))
+        .expect(200);
+    app.put("/api/v1/models/m/versions/1/tags/k", json!({"value": "v"}))
+        .expect(200);
+    app.delete("/api/v1/models/m/versions/1/tags/k").expect(204);
+    app.transition("m", 1, "Staging", false).expect(200);
+    app.transition("m", 2, "Staging", true).expect(200);
+    app.put("/api/v1/models/m/aliases/candidate", json!({"version": 2}))
+        .expect(200);
+    app.delete("/api/v1/models/m/aliases/candidate").expect(204);
+    let open = |version: i64| {
+        app.call_as(
+            Some(&carol),
+            "POST",
+            &format!("/api/v1/models/m/versions/{version}/transition-requests"),
+            Some(json!({"stage": "Production", "comment": "ready"})),
+        )
+        .expect(201)["id"]
+            .as_i64()
+            .unwrap_or_default()
+    };
+    let decide = |who: &str, id: i64, verb: &str| {
+        app.call_as(
+            Some(who),
+            "POST",
+            &format!("/api/v1/transition-requests/{id}/{verb}"),
+            Some(json!({"comment": verb})),
+        )
+        .expect(200);
+    };
+    decide(&april, open(2), "approve");
+    decide(&april, open(1), "reject");
+    decide(&carol, open(1), "cancel");
+    // a pending request on version 3 goes stale when 3 leaves Staging
+    app.transition("m", 3, "Staging", false).expect(200);
+    let stale = open(3);
+    app.transition("m", 3, "Archived", false).expect(200);
+    assert_eq!(
+        app.get(&format!("/api/v1/transition-requests/{stale}"))
+            .expect(200)["status"],
+        "stale"
+    );
+    app.patch("/api/v1/models/m", json!({"name": "n"}))
+        .expect(200);
+    app.delete("/api/v1/models/n/versions/1").expect(204);
+    app.patch("/api/v1/users/april", json!({"role": "viewer"}))
+        .expect(200);
+    app.delete("/api/v1/users/april").expect(204);
+    let token = app
+        .post("/api/v1/tokens", json!({"name": "ci", "username": "carol"}))
+        .expect(201)["id"]
+        .clone();
+    app.delete(&format!("/api/v1/tokens/{token}")).expect(204);
+    let hook = app
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": "https://hooks.invalid/in", "events": ["*"], "enabled": false}),
+        )
+        .expect(201)["id"]
+        .clone();
+    app.patch(
+        &format!("/api/v1/webhooks/{hook}"),
+        json!({"rotate_secret": true}),
+    )
+    .expect(200);
+    app.delete(&format!("/api/v1/webhooks/{hook}")).expect(204);
+    let mlflow_hook = app
+        .post(
+            "/api/2.0/mlflow/webhooks",
+            json!({"name": "hook", "url": "https://hooks.invalid/m", "status": "DISABLED",
+                   "events": [{"entity": "MODEL_VERSION", "action": "CREATED"}]}),
+        )
+        .expect(200)["webhook"]["webhook_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.patch(
+        &format!("/api/2.0/mlflow/webhooks/{mlflow_hook}"),
+        json!({"secret": "s3cret"}),
+    )
+    .expect(200);
+    app.delete(&format!("/api/2.0/mlflow/webhooks/{mlflow_hook}"))
+        .expect(200);
+    app.delete("/api/v1/models/n").expect(204);
+}
+
+#[test]
+fn every_kind_of_event_is_stored_as_its_typed_form_writes_it_and_the_chain_holds() {
+    use modelgate::db::event::EventKind;
+    use modelgate::db::rows::EventRow;
+    let app = spawn_app();
+    every_kind_of_change(&app);
+    let mut conn = app.conn();
+    let rows: Vec<EventRow> = modelgate::db::schema::events::table
+        .order(modelgate::db::schema::events::id.asc())
+        .select(EventRow::as_select())
+        .load(&mut *conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut kinds: Vec<&str> = Vec::new();
+    let mut shapes = std::collections::BTreeSet::new();
+    for row in &rows {
+        let kind = EventKind::of(row).unwrap_or_else(|e| panic!("{e}"));
+        let encoded = kind.encode().unwrap_or_else(|e| panic!("{e}"));
+        // the typed form writes the very bytes the chain hashed
+        assert_eq!(encoded.kind, row.event_type, "event {}", row.id);
+        assert_eq!(encoded.payload, row.payload, "event {}", row.id);
+        kinds.push(encoded.kind);
+        let keys: Vec<String> =
+            serde_json::from_str::<serde_json::Map<String, Value>>(&row.payload)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+        shapes.insert((row.event_type.clone(), keys));
+    }
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut all = EventKind::KINDS.to_vec();
+    all.sort_unstable();
+    assert_eq!(kinds, all, "a kind the changes above did not make");
+    // both shapes of a stage move, both flavours of each webhook kind
+    for kind in [
+        "version.stage_changed",
+        "webhook.created",
+        "webhook.updated",
+        "webhook.deleted",
+    ] {
+        let n = shapes.iter().filter(|(k, _)| k == kind).count();
+        assert_eq!(n, 2, "{kind}: {shapes:?}");
+    }
+    let verified = events::verify_chain(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(verified, Ok(i64::try_from(rows.len()).unwrap_or_default()));
+    drop(conn);
+    app.assert_audit_intact();
+}

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::helpers::spawn_app;
-use modelgate::db::chain::NewEvent;
+use modelgate::db::event::{EventKind, Subject};
 use modelgate::db::schema::registered_models;
 use modelgate::db::{self, DbConn};
 use modelgate::error::Error;
@@ -92,18 +92,14 @@ fn a_write_appends_its_events_last_in_order_and_runs_its_effects_after_commit() 
     let mut pooled = app.conn();
     let outcome = db::write(&mut pooled, "tester", |tx| {
         describe(tx.conn(), "loud", "described");
-        tx.emit(NewEvent::new(
-            "model.updated",
-            "loud",
-            None,
-            json!({"n": 1}),
-        ));
-        tx.emit(NewEvent::new(
-            "model.updated",
-            "loud",
-            None,
-            json!({"n": 2}),
-        ));
+        for n in ["one", "two"] {
+            tx.emit(
+                Subject::Model("loud"),
+                EventKind::ModelUpdated {
+                    description: Some(n.to_owned()),
+                },
+            )?;
+        }
         tx.after_commit(move || {
             counter.fetch_add(1, Ordering::SeqCst);
         });
@@ -124,8 +120,8 @@ fn a_write_appends_its_events_last_in_order_and_runs_its_effects_after_commit() 
         .map(|events| events.iter().map(|e| &e["payload"]).collect())
         .unwrap_or_default();
     assert_eq!(payloads.len(), 3, "{feed}");
-    assert_eq!(payloads[1], &json!({"n": 1}));
-    assert_eq!(payloads[2], &json!({"n": 2}));
+    assert_eq!(payloads[1], &json!({"description": "one"}));
+    assert_eq!(payloads[2], &json!({"description": "two"}));
     assert_eq!(feed["events"][2]["actor"], "tester");
     let mut pooled = app.conn();
     let verified = modelgate::domain::events::verify_chain(&mut pooled)
@@ -144,8 +140,10 @@ fn model_locks_are_taken_in_id_order() {
         let second = tx.lock_model("second")?.map(|row| row.id);
         assert!(second.is_some());
         tx.lock_model("first")?;
-        tx.emit(NewEvent::new("model.updated", "first", None, json!({})));
-        Ok(())
+        tx.emit(
+            Subject::Model("first"),
+            EventKind::ModelUpdated { description: None },
+        )
     });
     match outcome {
         Err(Error::Internal { context, .. }) => {

@@ -4,12 +4,11 @@
 //! the move exactly once.
 
 use diesel::prelude::*;
-use serde_json::json;
 
 use super::{ApproveOutcome, TransitionRequest, count_request, load_one, not_found, step};
 use crate::auth::Actor;
-use crate::db::chain::NewEvent;
 use crate::db::enums::{RequestStatus, Role};
+use crate::db::event::{EventKind, Subject};
 use crate::db::rows::{ModelRow, RequestRow, VersionRow};
 use crate::db::schema::{model_versions, request_approvals, transition_requests};
 use crate::db::{self, DbConn, WriteTx, now_ms};
@@ -97,14 +96,9 @@ pub fn approve(
             .optional()?;
         // A move request goes stale when its version leaves the stage it was
         // made from; an alias request only when its version goes away.
+        let current = version.as_ref().map(|v| v.current_stage);
         let Some(version) = version.filter(|v| alias.is_some() || v.current_stage == from) else {
-            set_request_status(tx, id, RequestStatus::Stale, None, None)?;
-            tx.emit(NewEvent::new(
-                "request.stale",
-                &model.name,
-                Some(row.version),
-                json!({ "id": id, "from_stage": from }),
-            ));
+            lifecycle::went_stale(tx, &model, row.version, id, from, current)?;
             return Ok(ApproveOutcome::Stale(load_one(tx.conn(), id)?));
         };
         // The policy in force now, the version's clearance now and the moves
@@ -157,15 +151,15 @@ pub fn approve(
             .filter(request_approvals::request_id.eq(id))
             .count()
             .get_result(tx.conn())?;
-        tx.emit(NewEvent::new(
-            "request.approved",
-            &model.name,
-            Some(row.version),
-            json!({
-                "id": id, "approvals": approvals, "required_approvals": required,
-                "comment": comment,
-            }),
-        ));
+        tx.emit(
+            Subject::Version(&model.name, row.version),
+            EventKind::RequestApproved {
+                id,
+                approvals,
+                required_approvals: required,
+                comment: comment.clone(),
+            },
+        )?;
         count_request(tx, "approved");
         if approvals < required {
             diesel::update(transition_requests::table.find(id))
@@ -206,7 +200,7 @@ fn close(
     db::write(conn, &actor.username, |tx| {
         let (model, row) = lock_request(tx, id)?;
         ensure_pending(&row)?;
-        let (kind, event_type, counted) = match status {
+        let (kind, event, counted) = match status {
             RequestStatus::Rejected => {
                 if row.requested_by == actor.username {
                     return Err(Error::PermissionDenied(
@@ -215,7 +209,10 @@ fn close(
                 }
                 (
                     activity_type::REJECTED_REQUEST,
-                    "request.rejected",
+                    EventKind::RequestRejected {
+                        id,
+                        comment: comment.clone(),
+                    },
                     "rejected",
                 )
             }
@@ -227,7 +224,10 @@ fn close(
                 }
                 (
                     activity_type::CANCELLED_REQUEST,
-                    "request.cancelled",
+                    EventKind::RequestCancelled {
+                        id,
+                        comment: comment.clone(),
+                    },
                     "cancelled",
                 )
             }
@@ -245,12 +245,7 @@ fn close(
             id,
             now_ms(),
         )?;
-        tx.emit(NewEvent::new(
-            event_type,
-            &model.name,
-            Some(row.version),
-            json!({ "id": id, "comment": comment }),
-        ));
+        tx.emit(Subject::Version(&model.name, row.version), event)?;
         count_request(tx, counted);
         load_one(tx.conn(), id)
     })

@@ -15,11 +15,10 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::auth::Actor;
-use crate::db::chain::NewEvent;
 use crate::db::enums::{RequestStatus, Stage};
+use crate::db::event::{EventKind, Snapshot, Subject};
 use crate::db::rows::{ModelRow, RequestRow};
 use crate::db::schema::{registered_models, request_approvals, transition_requests};
 use crate::db::{self, DbConn, WriteTx, now_ms};
@@ -290,12 +289,12 @@ pub fn create(
             now,
         )?;
         let request = load_one(tx.conn(), id)?;
-        tx.emit(NewEvent::new(
-            "request.created",
-            &model.name,
-            Some(version.get()),
-            json!({ "request": request }),
-        ));
+        tx.emit(
+            Subject::Version(&model.name, version.get()),
+            EventKind::RequestCreated {
+                request: Snapshot::of(&request)?,
+            },
+        )?;
         count_request(tx, "opened");
         Ok(request)
     })

@@ -5,12 +5,10 @@
 //! same rows, fan-out, leases, retries and history.
 
 use diesel::prelude::*;
-use serde_json::json;
 
 use super::{UrlRules, WebhookRow, chain_head, check_description, check_url};
 use crate::auth::Actor;
-use crate::db::chain::NewEvent;
-use crate::db::rows::EventRow;
+use crate::db::event::{EventKind, MlflowSubscription, Subject, Subscription, SubscriptionUpdate};
 use crate::db::schema::{registered_model_tags, registered_models, webhooks};
 use crate::db::{self, DbConn, now_ms};
 use crate::error::{Error, Result};
@@ -185,15 +183,15 @@ fn find(conn: &mut DbConn, id: &str) -> Result<WebhookRow> {
 }
 
 /// What an event about an MLflow subscription says (never the secret).
-fn described(row: &WebhookRow) -> serde_json::Value {
-    json!({
-        "id": row.id,
-        "mlflow_webhook_id": row.mlflow_id,
-        "name": row.name,
-        "url": row.url,
-        "events": row.patterns(),
-        "enabled": row.enabled,
-    })
+fn described(row: &WebhookRow) -> MlflowSubscription {
+    MlflowSubscription {
+        id: row.id,
+        mlflow_webhook_id: row.mlflow_id.clone(),
+        name: row.name.clone(),
+        url: row.url.clone(),
+        events: row.patterns(),
+        enabled: row.enabled,
+    }
 }
 
 fn encode(events: &[String]) -> Result<String> {
@@ -233,12 +231,10 @@ pub fn create(
             ))
             .returning(webhooks::all_columns)
             .get_result(tx.conn())?;
-        tx.emit(NewEvent {
-            event_type: "webhook.created",
-            model_name: None,
-            version: None,
-            payload: described(&row),
-        });
+        tx.emit(
+            Subject::Registry,
+            EventKind::WebhookCreated(Subscription::Mlflow(described(&row))),
+        )?;
         Ok(row)
     })?;
     Ok(MlflowWebhook::of(row))
@@ -323,14 +319,13 @@ pub fn update(
             ))
             .returning(webhooks::all_columns)
             .get_result(tx.conn())?;
-        let mut payload = described(&row);
-        payload["secret_changed"] = json!(changes.secret.is_some());
-        tx.emit(NewEvent {
-            event_type: "webhook.updated",
-            model_name: None,
-            version: None,
-            payload,
-        });
+        tx.emit(
+            Subject::Registry,
+            EventKind::WebhookUpdated(SubscriptionUpdate::Mlflow {
+                subscription: described(&row),
+                secret_changed: changes.secret.is_some(),
+            }),
+        )?;
         Ok(row)
     })?;
     Ok(MlflowWebhook::of(row))
@@ -341,13 +336,10 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<()> {
     db::write(conn, &actor.username, |tx| {
         let row = find(tx.conn(), id)?;
         super::delete_row(tx.conn(), row.id)?;
-        tx.emit(NewEvent {
-            event_type: "webhook.deleted",
-            model_name: None,
-            version: None,
-            payload: described(&row),
-        });
-        Ok(())
+        tx.emit(
+            Subject::Registry,
+            EventKind::WebhookDeleted(Subscription::Mlflow(described(&row))),
+        )
     })
 }
 
@@ -357,50 +349,66 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<()> {
 /// `mlflow.prompt.is_prompt = true` — and none for stage moves, renames,
 /// updates or deletions.
 pub fn event_name(
-    event: &EventRow,
+    kind: &EventKind,
     is_prompt: impl FnOnce() -> Result<bool>,
 ) -> Result<Option<&'static str>> {
     let pick = |prompt: bool, as_prompt: &'static str, as_model: &'static str| {
         if prompt { as_prompt } else { as_model }
     };
-    Ok(match event.event_type.as_str() {
-        "model.created" => {
-            let payload = serde_json::from_str::<serde_json::Value>(&event.payload).ok();
-            let prompt = payload.is_some_and(|p| {
-                p["registered_model"]["tags"][PROMPT_TAG]
-                    .as_str()
-                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-            });
+    Ok(match kind {
+        EventKind::ModelCreated { registered_model } => {
+            let prompt = registered_model.json()["tags"][PROMPT_TAG]
+                .as_str()
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
             Some(pick(prompt, "prompt.created", "registered_model.created"))
         }
-        "version.created" => Some(pick(
+        EventKind::VersionCreated { .. } => Some(pick(
             is_prompt()?,
             "prompt_version.created",
             "model_version.created",
         )),
-        "version.tag_set" => Some(pick(
+        EventKind::VersionTagSet { .. } => Some(pick(
             is_prompt()?,
             "prompt_version_tag.set",
             "model_version_tag.set",
         )),
-        "version.tag_deleted" => Some(pick(
+        EventKind::VersionTagDeleted { .. } => Some(pick(
             is_prompt()?,
             "prompt_version_tag.deleted",
             "model_version_tag.deleted",
         )),
-        "alias.set" => Some(pick(
+        EventKind::AliasSet { .. } => Some(pick(
             is_prompt()?,
             "prompt_alias.created",
             "model_version_alias.created",
         )),
-        "alias.deleted" => Some(pick(
+        EventKind::AliasDeleted { .. } => Some(pick(
             is_prompt()?,
             "prompt_alias.deleted",
             "model_version_alias.deleted",
         )),
-        "model.tag_set" => is_prompt()?.then_some("prompt_tag.set"),
-        "model.tag_deleted" => is_prompt()?.then_some("prompt_tag.deleted"),
-        _ => None,
+        EventKind::ModelTagSet { .. } => is_prompt()?.then_some("prompt_tag.set"),
+        EventKind::ModelTagDeleted { .. } => is_prompt()?.then_some("prompt_tag.deleted"),
+        // MLflow has no events for these
+        EventKind::ModelRenamed { .. }
+        | EventKind::ModelUpdated { .. }
+        | EventKind::ModelDeleted { .. }
+        | EventKind::VersionUpdated { .. }
+        | EventKind::VersionDeleted { .. }
+        | EventKind::VersionStageChanged(_)
+        | EventKind::RequestCreated { .. }
+        | EventKind::RequestApproved { .. }
+        | EventKind::RequestRejected { .. }
+        | EventKind::RequestCancelled { .. }
+        | EventKind::RequestStale { .. }
+        | EventKind::UserCreated { .. }
+        | EventKind::UserUpdated { .. }
+        | EventKind::UserDeleted { .. }
+        | EventKind::TokenCreated { .. }
+        | EventKind::TokenRevoked { .. }
+        | EventKind::WebhookCreated(_)
+        | EventKind::WebhookUpdated(_)
+        | EventKind::WebhookDeleted(_) => None,
     })
 }
 

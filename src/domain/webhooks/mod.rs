@@ -12,10 +12,9 @@
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::auth::Actor;
-use crate::db::chain::NewEvent;
+use crate::db::event::{EventKind, NativeSubscription, Subject, Subscription, SubscriptionUpdate};
 use crate::db::rows::EventRow;
 use crate::db::schema::{event_chain_head, events, webhook_cursor, webhook_deliveries, webhooks};
 use crate::db::{self, DbConn, now_ms};
@@ -326,14 +325,14 @@ fn find(conn: &mut DbConn, id: i64) -> Result<WebhookRow> {
 }
 
 /// What an event about a subscription says (never the secret).
-fn described(row: &WebhookRow) -> serde_json::Value {
-    json!({
-        "id": row.id,
-        "url": row.url,
-        "events": row.patterns(),
-        "model": row.model_name,
-        "enabled": row.enabled,
-    })
+fn described(row: &WebhookRow) -> NativeSubscription {
+    NativeSubscription {
+        id: row.id,
+        url: row.url.clone(),
+        events: row.patterns(),
+        model: row.model_name.clone(),
+        enabled: row.enabled,
+    }
 }
 
 /// The id of the last event appended (0 before the first): a new
@@ -379,12 +378,10 @@ pub fn create(
             ))
             .returning(webhooks::all_columns)
             .get_result(tx.conn())?;
-        tx.emit(NewEvent {
-            event_type: "webhook.created",
-            model_name: None,
-            version: None,
-            payload: described(&row),
-        });
+        tx.emit(
+            Subject::Registry,
+            EventKind::WebhookCreated(Subscription::Native(described(&row))),
+        )?;
         Ok(row)
     })?;
     Ok((row.api(), secret))
@@ -492,14 +489,13 @@ pub fn update(
             ))
             .returning(webhooks::all_columns)
             .get_result(tx.conn())?;
-        let mut payload = described(&row);
-        payload["secret_rotated"] = json!(rotated.is_some());
-        tx.emit(NewEvent {
-            event_type: "webhook.updated",
-            model_name: None,
-            version: None,
-            payload,
-        });
+        tx.emit(
+            Subject::Registry,
+            EventKind::WebhookUpdated(SubscriptionUpdate::Native {
+                subscription: described(&row),
+                secret_rotated: rotated.is_some(),
+            }),
+        )?;
         Ok(row)
     })?;
     Ok((row.api(), rotated))
@@ -510,13 +506,10 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<()> {
     db::write(conn, &actor.username, |tx| {
         let row = find(tx.conn(), id)?;
         delete_row(tx.conn(), id)?;
-        tx.emit(NewEvent {
-            event_type: "webhook.deleted",
-            model_name: None,
-            version: None,
-            payload: described(&row),
-        });
-        Ok(())
+        tx.emit(
+            Subject::Registry,
+            EventKind::WebhookDeleted(Subscription::Native(described(&row))),
+        )
     })
 }
 
@@ -736,7 +729,7 @@ pub fn fan_out(conn: &mut DbConn) -> Result<usize> {
             // the MLflow name of the event, when an MLflow subscription may
             // want it (a prompt's events have names of their own)
             let mlflow_name = if any_mlflow {
-                mlflow::event_name(event, || match &event.model_name {
+                mlflow::event_name(&EventKind::of(event)?, || match &event.model_name {
                     Some(model) => match prompts.get(model) {
                         Some(known) => Ok(*known),
                         None => {
