@@ -17,24 +17,177 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// What a request named that is missing, or that is already there. Each
+/// surface words it: [`Entity::missing`] and [`Entity::existing`] are the
+/// native API's and the web UI's words; the MLflow layer has its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entity {
+    /// A registered model, by name.
+    Model(String),
+    /// A version of a model.
+    Version {
+        /// The model's name.
+        model: String,
+        /// The version number.
+        version: i64,
+    },
+    /// The newest version of a model in a stage (`None`: in any stage).
+    NewestVersion {
+        /// The model's name.
+        model: String,
+        /// The stage.
+        stage: Option<String>,
+    },
+    /// A tag of a model.
+    ModelTag {
+        /// The model's name.
+        model: String,
+        /// The tag's key.
+        key: String,
+    },
+    /// A tag of a version.
+    VersionTag {
+        /// The model's name.
+        model: String,
+        /// The version number.
+        version: i64,
+        /// The tag's key.
+        key: String,
+    },
+    /// An alias of a model.
+    Alias {
+        /// The model's name.
+        model: String,
+        /// The alias.
+        alias: String,
+    },
+    /// The model that held a name at an instant.
+    NameAt {
+        /// The name.
+        name: String,
+        /// The instant, as RFC 3339.
+        at: String,
+    },
+    /// A transition request, by id.
+    Request(i64),
+    /// A user, by name.
+    User(String),
+    /// A pipeline token, by id.
+    Token(i64),
+    /// A webhook subscription, by id.
+    Webhook(i64),
+    /// A subscription made through MLflow's API, by its MLflow id.
+    MlflowWebhook(String),
+    /// A delivery of a subscription.
+    Delivery {
+        /// The subscription.
+        webhook: i64,
+        /// The delivery.
+        delivery: i64,
+    },
+    /// A row the database did not find, or found already there, where the
+    /// caller did not say which.
+    Record,
+}
+
+impl Entity {
+    /// The native words for it missing.
+    pub fn missing(&self) -> String {
+        match self {
+            Entity::Model(name) => format!("registered model '{name}' does not exist"),
+            Entity::Version { model, version } => {
+                format!("version {version} of registered model '{model}' does not exist")
+            }
+            Entity::NewestVersion {
+                model,
+                stage: Some(stage),
+            } => format!("no version of registered model '{model}' is in stage {stage}"),
+            Entity::NewestVersion { model, stage: None } => {
+                format!("registered model '{model}' has no versions")
+            }
+            Entity::ModelTag { model, key } => {
+                format!("registered model '{model}' has no tag '{key}'")
+            }
+            Entity::VersionTag {
+                model,
+                version,
+                key,
+            } => format!("version {version} of registered model '{model}' has no tag '{key}'"),
+            Entity::Alias { model, alias } => {
+                format!("registered model '{model}' has no alias '{alias}'")
+            }
+            Entity::NameAt { name, at } => {
+                format!("no registered model was named '{name}' at {at}")
+            }
+            Entity::Request(id) => format!("transition request {id} does not exist"),
+            Entity::User(name) => format!("user '{name}' does not exist"),
+            Entity::Token(id) => format!("token {id} does not exist"),
+            Entity::Webhook(id) => format!("webhook {id} does not exist"),
+            Entity::MlflowWebhook(id) => format!("webhook '{id}' does not exist"),
+            Entity::Delivery { webhook, delivery } => {
+                format!("webhook {webhook} has no delivery {delivery}")
+            }
+            Entity::Record => "resource does not exist".to_owned(),
+        }
+    }
+
+    /// The native words for it existing already.
+    pub fn existing(&self) -> String {
+        format!("{} already exists", self.noun())
+    }
+
+    /// What it is, in the native words.
+    fn noun(&self) -> String {
+        match self {
+            Entity::Model(name) => format!("registered model '{name}'"),
+            Entity::Version { model, version } => {
+                format!("version {version} of registered model '{model}'")
+            }
+            Entity::NewestVersion { model, stage } => match stage {
+                Some(stage) => {
+                    format!("the newest version of registered model '{model}' in {stage}")
+                }
+                None => format!("the newest version of registered model '{model}'"),
+            },
+            Entity::ModelTag { model, key } => format!("tag '{key}' of registered model '{model}'"),
+            Entity::VersionTag {
+                model,
+                version,
+                key,
+            } => format!("tag '{key}' of version {version} of registered model '{model}'"),
+            Entity::Alias { model, alias } => {
+                format!("alias '{alias}' of registered model '{model}'")
+            }
+            Entity::NameAt { name, at } => format!("a registered model named '{name}' at {at}"),
+            Entity::Request(id) => format!("transition request {id}"),
+            Entity::User(name) => format!("user '{name}'"),
+            Entity::Token(id) => format!("token {id}"),
+            Entity::Webhook(id) => format!("webhook {id}"),
+            Entity::MlflowWebhook(id) => format!("webhook '{id}'"),
+            Entity::Delivery { webhook, delivery } => {
+                format!("delivery {delivery} of webhook {webhook}")
+            }
+            Entity::Record => "it".to_owned(),
+        }
+    }
+}
+
 /// Everything that can go wrong in a request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request carried a value that is malformed or out of range (400).
     #[error("{0}")]
     InvalidParameter(String),
+    /// A page token that this server did not make, or made for another
+    /// query (400).
+    #[error("invalid page_token")]
+    InvalidPageToken,
     /// The named resource does not exist (404).
-    #[error("{0}")]
-    NotFound(String),
-    /// No route answers this path (404).
-    #[error("{0}")]
-    EndpointNotFound(String),
-    /// The path exists but not for this method (405); carries the allowed methods.
-    #[error("method not allowed; allowed: {0}")]
-    MethodNotAllowed(String),
+    #[error("{}", .0.missing())]
+    NotFound(Entity),
     /// A resource with this identity already exists (409).
-    #[error("{0}")]
-    AlreadyExists(String),
+    #[error("{}", .0.existing())]
+    AlreadyExists(Entity),
     /// The request conflicts with the resource's current state (409).
     #[error("{0}")]
     Conflict(String),
@@ -47,15 +200,6 @@ pub enum Error {
     /// The transition is allowed only through an approved request (403).
     #[error("{0}")]
     ApprovalRequired(String),
-    /// The request body is larger than the configured limit (413).
-    #[error("{0}")]
-    PayloadTooLarge(String),
-    /// The client did not send the request in time (408).
-    #[error("{0}")]
-    RequestTimeout(String),
-    /// The request body is not JSON (415).
-    #[error("{0}")]
-    UnsupportedMediaType(String),
     /// Too many attempts; retry after the given number of seconds (429).
     #[error("{message}")]
     RateLimited {
@@ -89,18 +233,13 @@ impl Error {
     /// The stable code that goes into `error_code`.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::InvalidParameter(_) => "INVALID_PARAMETER_VALUE",
+            Error::InvalidParameter(_) | Error::InvalidPageToken => "INVALID_PARAMETER_VALUE",
             Error::NotFound(_) => "RESOURCE_DOES_NOT_EXIST",
-            Error::EndpointNotFound(_) => "ENDPOINT_NOT_FOUND",
-            Error::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             Error::AlreadyExists(_) => "RESOURCE_ALREADY_EXISTS",
             Error::Conflict(_) => "CONFLICT",
             Error::Unauthenticated(_) => "UNAUTHENTICATED",
             Error::PermissionDenied(_) => "PERMISSION_DENIED",
             Error::ApprovalRequired(_) => "APPROVAL_REQUIRED",
-            Error::PayloadTooLarge(_) => "REQUEST_TOO_LARGE",
-            Error::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
-            Error::RequestTimeout(_) => "REQUEST_TIMEOUT",
             Error::RateLimited { .. } => "REQUEST_LIMIT_EXCEEDED",
             Error::StorageFull(_) => "STORAGE_FULL",
             Error::Timeout(_) | Error::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
@@ -170,7 +309,7 @@ impl From<diesel::result::Error> for Error {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error as D};
         match error {
-            D::NotFound => Error::NotFound("resource does not exist".to_owned()),
+            D::NotFound => Error::NotFound(Entity::Record),
             D::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 Error::Unavailable(format!("database connection lost: {}", info.message()))
             }
@@ -181,7 +320,7 @@ impl From<diesel::result::Error> for Error {
                 // the constraint's text is the database's, not the product's:
                 // it goes to the log; callers that know what conflicted say so
                 tracing::info!(detail = %info.message(), "unique violation");
-                Error::AlreadyExists("it already exists".to_owned())
+                Error::AlreadyExists(Entity::Record)
             }
             D::DatabaseError(_, info)
                 if is_storage_full(info.message()) || info.hint().is_some_and(is_storage_full) =>

@@ -188,7 +188,7 @@ fn page_token(rng: &mut StdRng) -> String {
 fn is_client_error(error: &Error) -> bool {
     matches!(
         error,
-        Error::InvalidParameter(_) | Error::NotFound(_) | Error::PayloadTooLarge(_)
+        Error::InvalidParameter(_) | Error::InvalidPageToken | Error::NotFound(_)
     )
 }
 

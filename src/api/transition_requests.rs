@@ -15,6 +15,7 @@ use crate::domain::types::{self, Alias, ModelName, VersionNumber, page_size};
 use crate::error::{Error, Result};
 use crate::web::AppState;
 use crate::web::Caller;
+use crate::web::error::Transport;
 use crate::web::routes::{ReadErrors, WriteErrors};
 
 /// Body of `POST …/versions/{version}/transition-requests`.
@@ -100,7 +101,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
 
 /// An optional JSON body: empty means `{}`; anything else must be JSON,
 /// declared as such.
-fn decision(req: &HttpRequest, body: &web::Bytes) -> Result<Option<String>> {
+fn decision(req: &HttpRequest, body: &web::Bytes) -> actix_web::Result<Option<String>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -110,13 +111,11 @@ fn decision(req: &HttpRequest, body: &web::Bytes) -> Result<Option<String>> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("application/json"));
     if !declared_json {
-        return Err(Error::UnsupportedMediaType(
-            "request body must be JSON (Content-Type: application/json)".to_owned(),
-        ));
+        return Err(Transport::not_json().into());
     }
     let parsed: Option<DecisionRequest> = serde_json::from_slice(body)
         .map_err(|e| Error::invalid(format!("invalid request body: {e}")))?;
-    types::comment(parsed.and_then(|p| p.comment))
+    Ok(types::comment(parsed.and_then(|p| p.comment))?)
 }
 
 /// Opens a request to move a version, or to point a guarded alias at it.
@@ -253,7 +252,7 @@ pub async fn approve_transition_request(
     id: web::Path<IdPath>,
     req: HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse> {
+) -> actix_web::Result<HttpResponse> {
     let id = id.into_inner().parse("request")?;
     let comment = decision(&req, &body)?;
     let policy = state.policy.clone();
@@ -269,7 +268,8 @@ pub async fn approve_transition_request(
         ApproveOutcome::Stale(request) => Err(Error::Conflict(format!(
             "version {} of '{}' is no longer in {}: request {id} is now stale",
             request.version, request.name, request.from_stage
-        ))),
+        ))
+        .into()),
     }
 }
 
@@ -290,7 +290,7 @@ pub async fn reject_transition_request(
     id: web::Path<IdPath>,
     req: HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse> {
+) -> actix_web::Result<HttpResponse> {
     let id = id.into_inner().parse("request")?;
     let comment = decision(&req, &body)?;
     let request = state
@@ -318,7 +318,7 @@ pub async fn cancel_transition_request(
     id: web::Path<IdPath>,
     req: HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse> {
+) -> actix_web::Result<HttpResponse> {
     let id = id.into_inner().parse("request")?;
     let comment = decision(&req, &body)?;
     let request = state

@@ -16,13 +16,13 @@ use crate::domain::lookup::{find_model, find_version, lock_model};
 use crate::domain::policy::Policy;
 use crate::domain::types::{Alias, ModelName, VersionNumber, percent_encode_segment};
 use crate::domain::versions::{self, ModelVersion};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
 fn alias_not_found(name: &ModelName, alias: &Alias) -> Error {
-    Error::NotFound(format!(
-        "registered model '{name}' has no alias '{}'",
-        alias.as_str()
-    ))
+    Error::NotFound(Entity::Alias {
+        model: name.as_str().to_owned(),
+        alias: alias.as_str().to_owned(),
+    })
 }
 
 /// The version an alias of a model points at now.

@@ -14,7 +14,7 @@ use crate::db::history::Slot;
 use crate::db::schema::{events, model_names, resolution_history};
 use crate::db::{self, DbConn, now_ms};
 use crate::domain::types::ModelName;
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
 /// Reads an instant: milliseconds since the epoch, or an RFC 3339 time
 /// (`2026-11-30T12:00:00Z`, `2026-11-30T13:00:00.250+01:00`), truncated to
@@ -131,11 +131,10 @@ pub fn at(conn: &mut DbConn, name: &ModelName, at: Option<i64>) -> Result<ModelH
         let key = match span {
             Some((key, to)) if to.is_none_or(|to| to > at) => key,
             _ => {
-                return Err(Error::NotFound(format!(
-                    "no registered model was named '{}' at {}",
-                    name.as_str(),
-                    format_instant(at)
-                )));
+                return Err(Error::NotFound(Entity::NameAt {
+                    name: name.as_str().to_owned(),
+                    at: format_instant(at),
+                }));
             }
         };
         let current_name: Option<String> = model_names::table

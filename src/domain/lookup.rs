@@ -9,55 +9,24 @@ use crate::db::WriteTx;
 use crate::db::rows::{ModelRow, VersionRow};
 use crate::db::schema::{model_versions, registered_models};
 use crate::domain::types::{ModelName, VersionNumber};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
 /// The error for a model that does not exist.
 pub fn model_not_found(name: &str) -> Error {
-    Error::NotFound(format!("registered model '{name}' does not exist"))
+    Error::NotFound(Entity::Model(name.to_owned()))
 }
 
 /// The error for a version that does not exist.
 pub fn version_not_found(name: &str, version: i64) -> Error {
-    Error::NotFound(format!(
-        "version {version} of registered model '{name}' does not exist"
-    ))
+    Error::NotFound(Entity::Version {
+        model: name.to_owned(),
+        version,
+    })
 }
 
 /// The error for a name another model holds.
 pub fn model_exists(name: &str) -> Error {
-    Error::AlreadyExists(format!("registered model '{name}' already exists"))
-}
-
-/// MLflow's text for an error made by [`model_not_found`],
-/// [`version_not_found`] or [`model_exists`] (what its server says, and tools
-/// match on); `None` for any other error.
-pub fn mlflow_message(error: &Error) -> Option<String> {
-    match error {
-        Error::NotFound(message) => {
-            if let Some(name) = message
-                .strip_prefix("registered model '")
-                .and_then(|m| m.strip_suffix("' does not exist"))
-            {
-                return Some(format!("Registered Model with name={name} not found"));
-            }
-            let (version, rest) = message.strip_prefix("version ")?.split_once(' ')?;
-            let name = rest
-                .strip_prefix("of registered model '")?
-                .strip_suffix("' does not exist")?;
-            version.parse::<i64>().ok()?;
-            Some(format!(
-                "Model Version (name={name}, version={version}) not found"
-            ))
-        }
-        Error::InvalidParameter(message) if message == "invalid page_token" => {
-            Some("Invalid page token, could not base64-decode".to_owned())
-        }
-        Error::AlreadyExists(message) => message
-            .strip_prefix("registered model '")
-            .and_then(|m| m.strip_suffix("' already exists"))
-            .map(|name| format!("Registered Model (name={name}) already exists.")),
-        _ => None,
-    }
+    Error::AlreadyExists(Entity::Model(name.to_owned()))
 }
 
 /// Reads a model row without locking.
@@ -101,30 +70,4 @@ pub fn lock_version(
     let model = lock_model(tx, name)?;
     let row = find_version(tx.conn(), &model, version)?;
     Ok((model, row))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mlflow_texts_are_mlflows() {
-        let text = |e: Error| mlflow_message(&e).unwrap_or_default();
-        assert_eq!(
-            text(model_not_found("it's")),
-            "Registered Model with name=it's not found"
-        );
-        assert_eq!(
-            text(version_not_found("m", 7)),
-            "Model Version (name=m, version=7) not found"
-        );
-        assert_eq!(
-            text(model_exists("m")),
-            "Registered Model (name=m) already exists."
-        );
-        assert_eq!(
-            mlflow_message(&Error::NotFound("user 'x' does not exist".into())),
-            None
-        );
-    }
 }

@@ -22,7 +22,7 @@ use crate::domain::policy::Policy;
 use crate::domain::sql::{Page, PageToken, after_key, tag_filter, text_filter};
 use crate::domain::types::{ModelName, TagKey};
 use crate::domain::versions::{self, ModelVersion};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
 /// A registered model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -654,10 +654,10 @@ pub fn delete_tag(conn: &mut DbConn, actor: &Actor, name: &ModelName, key: &TagK
         )
         .execute(tx.conn())?;
         if deleted == 0 {
-            return Err(Error::NotFound(format!(
-                "registered model '{name}' has no tag '{}'",
-                key.as_str()
-            )));
+            return Err(Error::NotFound(Entity::ModelTag {
+                model: name.as_str().to_owned(),
+                key: key.as_str().to_owned(),
+            }));
         }
         tx.emit(
             Subject::Model(&row.name),

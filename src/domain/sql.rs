@@ -216,7 +216,7 @@ impl PageToken {
 
     /// Reads a token and checks it belongs to `scope` (the same list and order).
     pub fn decode(text: &str, scope: &str) -> Result<Self> {
-        let invalid = || Error::invalid("invalid page_token");
+        let invalid = || Error::InvalidPageToken;
         let bytes = URL_SAFE_NO_PAD
             .decode(text.trim_end_matches('='))
             .map_err(|_| invalid())?;
@@ -231,9 +231,7 @@ impl PageToken {
 
     /// The key as an integer.
     pub fn int_key(&self) -> Result<i64> {
-        self.key
-            .as_i64()
-            .ok_or_else(|| Error::invalid("invalid page_token"))
+        self.key.as_i64().ok_or(Error::InvalidPageToken)
     }
 
     /// A key of two parts: a number and a text (a sort key and the model
@@ -243,8 +241,8 @@ impl PageToken {
             Some([number, serde_json::Value::String(text)]) if !text.contains('\0') => number
                 .as_i64()
                 .map(|number| (number, text.clone()))
-                .ok_or_else(|| Error::invalid("invalid page_token")),
-            _ => Err(Error::invalid("invalid page_token")),
+                .ok_or(Error::InvalidPageToken),
+            _ => Err(Error::InvalidPageToken),
         }
     }
 
@@ -254,7 +252,7 @@ impl PageToken {
             .as_str()
             .filter(|key| !key.contains('\0'))
             .map(str::to_owned)
-            .ok_or_else(|| Error::invalid("invalid page_token"))
+            .ok_or(Error::InvalidPageToken)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::db::schema::{api_tokens, users};
 use crate::db::{self, DbConn, now_ms};
 use crate::domain::sql::{Page, PageToken};
 use crate::domain::types::Username;
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
 /// Longest lifetime of a pipeline token, in days.
 pub const MAX_DAYS: i64 = 3650;
@@ -100,7 +100,7 @@ pub fn create(
             .first(tx.conn())
             .optional()?;
         let Some((user_id, role, disabled)) = user else {
-            return Err(Error::NotFound(format!("user '{username}' does not exist")));
+            return Err(Error::NotFound(Entity::User(username.as_str().to_owned())));
         };
         if disabled {
             return Err(Error::Conflict(format!("user '{username}' is disabled")));
@@ -179,7 +179,7 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<ApiToken> {
         .first::<(ApiTokenRow, String)>(conn)
         .optional()?
         .map(|(row, username)| to_api(row, username))
-        .ok_or_else(|| Error::NotFound(format!("token {id} does not exist")))
+        .ok_or_else(|| Error::NotFound(Entity::Token(id)))
 }
 
 /// Revokes a token at once; revoking a revoked token changes nothing.

@@ -11,7 +11,7 @@ use crate::db::schema::{api_tokens, users};
 use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::sql::{Page, PageToken};
 use crate::domain::types::Username;
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
 /// A user as shown by the API (never with its hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -54,7 +54,7 @@ pub struct UserChanges {
 }
 
 fn not_found(username: &str) -> Error {
-    Error::NotFound(format!("user '{username}' does not exist"))
+    Error::NotFound(Entity::User(username.to_owned()))
 }
 
 fn find(conn: &mut DbConn, username: &Username) -> Result<UserRow> {
@@ -82,8 +82,8 @@ pub fn create(
             .optional()?
             .is_some();
         if exists {
-            return Err(Error::AlreadyExists(format!(
-                "user '{username}' already exists"
+            return Err(Error::AlreadyExists(Entity::User(
+                username.as_str().to_owned(),
             )));
         }
         let now = now_ms();
@@ -102,7 +102,7 @@ pub fn create(
                 diesel::result::Error::DatabaseError(
                     diesel::result::DatabaseErrorKind::UniqueViolation,
                     _,
-                ) => Error::AlreadyExists(format!("user '{username}' already exists")),
+                ) => Error::AlreadyExists(Entity::User(username.as_str().to_owned())),
                 other => other.into(),
             })?;
         tx.emit(

@@ -21,7 +21,7 @@ use crate::domain::lookup::{find_model, find_version, lock_version, model_not_fo
 use crate::domain::policy::Policy;
 use crate::domain::sql::{Page, PageToken};
 use crate::domain::types::{ModelName, TagKey, VersionNumber};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
 /// A registered version of a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -330,11 +330,9 @@ pub fn latest(conn: &mut DbConn, name: &ModelName, stage: Option<Stage>) -> Resu
             select = select.filter(model_versions::current_stage.eq(stage));
         }
         let row = select.first(conn).optional()?.ok_or_else(|| {
-            Error::NotFound(match stage {
-                Some(stage) => {
-                    format!("no version of registered model '{name}' is in stage {stage}")
-                }
-                None => format!("registered model '{name}' has no versions"),
+            Error::NotFound(Entity::NewestVersion {
+                model: name.as_str().to_owned(),
+                stage: stage.map(|stage| stage.to_string()),
             })
         })?;
         hydrate_one(conn, &model, row)
@@ -456,10 +454,11 @@ pub fn delete_tag(
         )
         .execute(tx.conn())?;
         if deleted == 0 {
-            return Err(Error::NotFound(format!(
-                "version {version} of registered model '{name}' has no tag '{}'",
-                key.as_str()
-            )));
+            return Err(Error::NotFound(Entity::VersionTag {
+                model: name.as_str().to_owned(),
+                version: version.get(),
+                key: key.as_str().to_owned(),
+            }));
         }
         tx.emit(
             Subject::Version(&model.name, version.get()),

@@ -17,7 +17,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payl
 use serde_json::{Map, Value};
 
 use crate::domain::types::TagKey;
-use crate::error::{Error, ErrorBody};
+use crate::error::{Entity, Error, ErrorBody};
 use crate::web::Credentials;
 
 /// An error answered the MLflow way.
@@ -41,19 +41,15 @@ impl MlflowError {
         match &self.0 {
             // the MLflow client's register_model relies on this code, at 400
             Error::AlreadyExists(_) => (StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS"),
-            Error::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"),
-            Error::EndpointNotFound(_) | Error::MethodNotAllowed(_) => {
-                (StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND")
+            Error::InvalidParameter(_) | Error::InvalidPageToken => {
+                (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
             }
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "RESOURCE_CONFLICT"),
             Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
             Error::PermissionDenied(_) | Error::ApprovalRequired(_) => {
                 (StatusCode::FORBIDDEN, "PERMISSION_DENIED")
             }
-            Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "INVALID_PARAMETER_VALUE"),
-            Error::UnsupportedMediaType(_) => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
-            Error::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "INVALID_PARAMETER_VALUE"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "REQUEST_LIMIT_EXCEEDED"),
             Error::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "RESOURCE_EXHAUSTED"),
             Error::Timeout(_) | Error::Unavailable(_) => {
@@ -87,8 +83,7 @@ impl ResponseError for MlflowError {
         let body = ErrorBody {
             error_code: code.to_owned(),
             // MLflow's own words where it has them (tools match on them)
-            message: crate::domain::lookup::mlflow_message(&self.0)
-                .unwrap_or_else(|| self.0.public_message()),
+            message: mlflow_message(&self.0).unwrap_or_else(|| self.0.public_message()),
         };
         let mut json = serde_json::to_value(&body)
             .ok()
@@ -370,11 +365,34 @@ pub(crate) fn page_answer(key: &str, items: Vec<Value>, token: Option<String>) -
 }
 
 /// MLflow deletes a tag or alias that is not set without complaint (the
-/// model or version itself must exist, which the caller checks first).
+/// model or version itself must exist).
 pub(crate) fn missing_is_fine(result: crate::error::Result<()>) -> crate::error::Result<()> {
     match result {
-        Err(Error::NotFound(_)) => Ok(()),
+        Err(Error::NotFound(
+            Entity::ModelTag { .. } | Entity::VersionTag { .. } | Entity::Alias { .. },
+        )) => Ok(()),
         other => other,
+    }
+}
+
+/// MLflow's words for an error, where its server has its own (tools match
+/// on them); `None` where the native message serves.
+fn mlflow_message(error: &Error) -> Option<String> {
+    match error {
+        Error::NotFound(Entity::Model(name)) => {
+            Some(format!("Registered Model with name={name} not found"))
+        }
+        Error::NotFound(Entity::Version { model, version }) => Some(format!(
+            "Model Version (name={model}, version={version}) not found"
+        )),
+        Error::NotFound(Entity::MlflowWebhook(id)) => {
+            Some(format!("Webhook with ID {id} not found."))
+        }
+        Error::AlreadyExists(Entity::Model(name)) => {
+            Some(format!("Registered Model (name={name}) already exists."))
+        }
+        Error::InvalidPageToken => Some("Invalid page token, could not base64-decode".to_owned()),
+        _ => None,
     }
 }
 
@@ -391,4 +409,49 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(model_versions::configure)
             .configure(webhooks::configure),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mlflow_words_its_own_texts_from_the_entity() {
+        let text = |e: Error| mlflow_message(&e).unwrap_or_default();
+        assert_eq!(
+            text(Error::NotFound(Entity::Model("it's".into()))),
+            "Registered Model with name=it's not found"
+        );
+        assert_eq!(
+            text(Error::NotFound(Entity::Version {
+                model: "m".into(),
+                version: 7
+            })),
+            "Model Version (name=m, version=7) not found"
+        );
+        assert_eq!(
+            text(Error::AlreadyExists(Entity::Model("m".into()))),
+            "Registered Model (name=m) already exists."
+        );
+        assert_eq!(
+            text(Error::NotFound(Entity::MlflowWebhook("w1".into()))),
+            "Webhook with ID w1 not found."
+        );
+        assert_eq!(
+            text(Error::InvalidPageToken),
+            "Invalid page token, could not base64-decode"
+        );
+        // where MLflow has no words of its own, the native message serves
+        assert_eq!(
+            mlflow_message(&Error::NotFound(Entity::User("x".into()))),
+            None
+        );
+        // a missing tag or alias is fine to MLflow's deletes; a missing model is not
+        let tag = Entity::ModelTag {
+            model: "m".into(),
+            key: "k".into(),
+        };
+        assert!(missing_is_fine(Err(Error::NotFound(tag))).is_ok());
+        assert!(missing_is_fine(Err(Error::NotFound(Entity::Model("m".into())))).is_err());
+    }
 }

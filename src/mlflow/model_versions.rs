@@ -9,7 +9,7 @@ use crate::domain::lifecycle::Transition;
 use crate::domain::types::{self, ModelName, TagKey, VersionNumber};
 use crate::domain::version_search::{self, VersionOrder, VersionSearch, VersionSortKey};
 use crate::domain::versions::{self, NewVersion};
-use crate::error::Error;
+use crate::error::{Entity, Error};
 use crate::mlflow::{
     MResult, MlflowCaller, MlflowError, Params, empty, missing_is_fine, page_answer, shapes,
     sources, tag_key, version_param,
@@ -29,10 +29,7 @@ fn version_missing(
     version: VersionNumber,
 ) -> impl FnOnce(Error) -> Error + use<'_> {
     move |error| match error {
-        Error::NotFound(_)
-            if crate::domain::lookup::mlflow_message(&error)
-                .is_some_and(|m| m.starts_with("Registered Model with name=")) =>
-        {
+        Error::NotFound(Entity::Model(_)) => {
             crate::domain::lookup::version_not_found(name.as_str(), version.get())
         }
         other => other,

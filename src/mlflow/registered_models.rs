@@ -9,7 +9,7 @@ use crate::db::enums::Stage;
 use crate::domain::models::{self, ModelChanges, ModelOrder, ModelQuery, NewModel};
 use crate::domain::types::{self, Alias, ModelName, TagKey};
 use crate::domain::{aliases, filter};
-use crate::error::Error;
+use crate::error::{Entity, Error};
 use crate::mlflow::{
     MResult, MlflowCaller, MlflowError, Params, alias_to_set, empty, missing_is_fine,
     new_model_name, page_answer, shapes, tag_key, version_param,
@@ -382,12 +382,10 @@ async fn get_alias(
         .read_json(caller, &req, move |conn| {
             let version = aliases::get_alias(conn, &name, &alias).map_err(|error| match error {
                 // as MLflow: a missing alias (of a model that exists) is a bad parameter
-                Error::NotFound(_) if crate::domain::lookup::mlflow_message(&error).is_none() => {
-                    Error::invalid(format!(
-                        "Registered model alias {} not found.",
-                        alias.as_str()
-                    ))
-                }
+                Error::NotFound(Entity::Alias { .. }) => Error::invalid(format!(
+                    "Registered model alias {} not found.",
+                    alias.as_str()
+                )),
                 other => other,
             })?;
             Ok(json!({ "model_version": shapes::model_version(&version) }))

@@ -101,9 +101,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(governance::configure)
             .configure(admin::configure)
             .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(UiError::Page(Error::EndpointNotFound(
-                    "there is no such page".to_owned(),
-                )))
+                Err::<HttpResponse, _>(UiError::NoPage("there is no such page".to_owned()))
             })),
     );
 }
@@ -127,6 +125,8 @@ pub enum UiError {
     },
     /// An error page.
     Page(Error),
+    /// No page (or file, or action) has this address (404).
+    NoPage(String),
 }
 
 impl std::fmt::Display for UiError {
@@ -134,6 +134,7 @@ impl std::fmt::Display for UiError {
         match self {
             UiError::SignIn { .. } => f.write_str("sign in required"),
             UiError::Page(error) => error.fmt(f),
+            UiError::NoPage(what) => f.write_str(what),
         }
     }
 }
@@ -149,6 +150,7 @@ impl ResponseError for UiError {
         match self {
             UiError::SignIn { .. } => StatusCode::SEE_OTHER,
             UiError::Page(error) => error.status_code(),
+            UiError::NoPage(_) => StatusCode::NOT_FOUND,
         }
     }
 
@@ -162,26 +164,29 @@ impl ResponseError for UiError {
                 if matches!(error, Error::Internal { .. }) {
                     tracing::error!(%error, "a page failed");
                 }
-                let body = error.body();
-                let page = views::ErrorPage {
-                    status: error.status_code().as_u16(),
-                    title: error
-                        .status_code()
-                        .canonical_reason()
-                        .unwrap_or("Error")
-                        .to_owned(),
-                    message: body.message,
-                };
-                let mut response = HttpResponse::build(error.status_code());
+                let mut response = error_page(error.status_code(), error.body().message);
                 if let Error::Timeout(_) | Error::Unavailable(_) = error {
-                    response.insert_header((header::RETRY_AFTER, "1"));
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
                 }
                 response
-                    .content_type(ContentType::html())
-                    .body(page.render().unwrap_or_else(|_| page.message.clone()))
             }
+            UiError::NoPage(what) => error_page(StatusCode::NOT_FOUND, what.clone()),
         }
     }
+}
+
+/// The error page of a status, saying `message`.
+fn error_page(status: StatusCode, message: String) -> HttpResponse {
+    let page = views::ErrorPage {
+        status: status.as_u16(),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        message,
+    };
+    HttpResponse::build(status)
+        .content_type(ContentType::html())
+        .body(page.render().unwrap_or_else(|_| page.message.clone()))
 }
 
 /// A page's result.
@@ -202,7 +207,7 @@ async fn static_file(file: web::Path<String>) -> UiResult {
     let (_, content_type, bytes) = STATIC_FILES
         .iter()
         .find(|(name, _, _)| *name == file)
-        .ok_or_else(|| Error::EndpointNotFound(format!("no file {file}")))?;
+        .ok_or_else(|| UiError::NoPage(format!("no file {file}")))?;
     Ok(HttpResponse::Ok()
         .content_type(*content_type)
         // the names carry versions: a changed file gets a new name

@@ -356,9 +356,7 @@ async fn decide(
                 .await?;
         }
         other => {
-            return Err(UiError::Page(Error::EndpointNotFound(format!(
-                "no action '{other}' on a request"
-            ))));
+            return Err(UiError::NoPage(format!("no action '{other}' on a request")));
         }
     }
     Ok(see_other(&views::request_href(id)))

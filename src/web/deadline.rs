@@ -20,7 +20,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpMessage, ResponseError};
 use futures_util::Stream;
 
-use crate::error::Error;
+use crate::web::error::Transport;
 
 /// How long a body may take (app data).
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +95,7 @@ pub async fn body_deadline(
     if !fired.load(Ordering::Relaxed) {
         return Ok(response.map_into_left_body());
     }
-    let error = Error::RequestTimeout(format!(
+    let error = Transport::RequestTimeout(format!(
         "the request body did not arrive within {} s (server.body_read_timeout_seconds)",
         after.as_secs()
     ));

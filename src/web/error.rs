@@ -1,27 +1,88 @@
 //! Errors at the HTTP edge: the status and headers of each [`Error`], the
-//! extractor errors rewritten as JSON, the middleware that gives every other
-//! error answer the same JSON body, and the 404/405 fallback.
+//! edge's own refusals ([`Transport`]: no such endpoint or method, a body
+//! too large, too slow or not JSON), the extractor errors rewritten as JSON,
+//! the middleware that gives every other error answer the same JSON body,
+//! and the 404/405 fallback.
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorBody, Result};
 use crate::web::routes::RouteTable;
+
+/// A refusal of the HTTP edge, before a request reaches the registry.
+#[derive(Debug, thiserror::Error)]
+pub enum Transport {
+    /// No route answers this path (404).
+    #[error("{0}")]
+    EndpointNotFound(String),
+    /// The path exists but not for this method (405); carries the allowed methods.
+    #[error("method not allowed; allowed: {0}")]
+    MethodNotAllowed(String),
+    /// The request body is larger than the configured limit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The client did not send the request in time (408).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The request body is not JSON (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+}
+
+impl Transport {
+    /// The stable code that goes into `error_code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Transport::EndpointNotFound(_) => "ENDPOINT_NOT_FOUND",
+            Transport::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            Transport::PayloadTooLarge(_) => "REQUEST_TOO_LARGE",
+            Transport::RequestTimeout(_) => "REQUEST_TIMEOUT",
+            Transport::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+        }
+    }
+
+    /// The JSON body for this refusal.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error_code: self.code().to_owned(),
+            message: self.to_string(),
+        }
+    }
+}
+
+impl ResponseError for Transport {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Transport::EndpointNotFound(_) => StatusCode::NOT_FOUND,
+            Transport::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Transport::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Transport::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Transport::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if let Transport::MethodNotAllowed(allowed) = self
+            && let Ok(value) = HeaderValue::from_str(allowed)
+        {
+            response.insert_header((header::ALLOW, value));
+        }
+        response.json(self.body())
+    }
+}
 
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
-            Error::InvalidParameter(_) => StatusCode::BAD_REQUEST,
-            Error::NotFound(_) | Error::EndpointNotFound(_) => StatusCode::NOT_FOUND,
-            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::InvalidParameter(_) | Error::InvalidPageToken => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::AlreadyExists(_) | Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::PermissionDenied(_) | Error::ApprovalRequired(_) => StatusCode::FORBIDDEN,
-            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Error::Timeout(_) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -33,11 +94,6 @@ impl ResponseError for Error {
         log_fault(self);
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            Error::MethodNotAllowed(allowed) => {
-                if let Ok(value) = HeaderValue::from_str(allowed) {
-                    response.insert_header((header::ALLOW, value));
-                }
-            }
             Error::RateLimited {
                 retry_after_secs, ..
             } => {
@@ -108,25 +164,28 @@ pub async fn json_errors(
     } else {
         text
     };
-    let error = match status.as_u16() {
-        401 => Error::Unauthenticated(message),
-        403 => Error::PermissionDenied(message),
-        404 => Error::EndpointNotFound(message),
-        413 => Error::PayloadTooLarge(message),
-        415 => Error::UnsupportedMediaType(message),
-        503 => Error::Unavailable(message),
-        500.. => Error::internal(message),
-        _ => Error::InvalidParameter(message),
+    let body = match status.as_u16() {
+        401 => Error::Unauthenticated(message).body(),
+        403 => Error::PermissionDenied(message).body(),
+        404 => Transport::EndpointNotFound(message).body(),
+        413 => Transport::PayloadTooLarge(message).body(),
+        415 => Transport::UnsupportedMediaType(message).body(),
+        503 => Error::Unavailable(message).body(),
+        500.. => Error::internal(message).body(),
+        _ => Error::InvalidParameter(message).body(),
     };
-    let replaced = HttpResponse::build(status).json(error.body());
+    let replaced = HttpResponse::build(status).json(body);
     Ok(actix_web::dev::ServiceResponse::new(request, replaced).map_into_right_body())
 }
 
 /// The fallback: 405 with `Allow` for a known path, 404 otherwise.
-pub async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> Result<HttpResponse> {
+pub async fn fallback(
+    req: HttpRequest,
+    table: web::Data<RouteTable>,
+) -> Result<HttpResponse, Transport> {
     match table.allowed(req.path()) {
-        Some(allowed) => Err(Error::MethodNotAllowed(allowed)),
-        None => Err(Error::EndpointNotFound(format!(
+        Some(allowed) => Err(Transport::MethodNotAllowed(allowed)),
+        None => Err(Transport::EndpointNotFound(format!(
             "no endpoint {} {}",
             req.method(),
             req.path()
@@ -136,15 +195,19 @@ pub async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> Result<
 
 fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let mapped = match &error {
-        JsonPayloadError::OverflowKnownLength { length, limit } => Error::PayloadTooLarge(format!(
-            "request body is {length} bytes; the limit is {limit}"
-        )),
-        JsonPayloadError::Overflow { limit } => {
-            Error::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
+        JsonPayloadError::OverflowKnownLength { length, limit } => {
+            return Transport::PayloadTooLarge(format!(
+                "request body is {length} bytes; the limit is {limit}"
+            ))
+            .into();
         }
-        JsonPayloadError::ContentType => Error::UnsupportedMediaType(
-            "request body must be JSON (Content-Type: application/json)".to_owned(),
-        ),
+        JsonPayloadError::Overflow { limit } => {
+            return Transport::PayloadTooLarge(format!(
+                "request body exceeds the limit of {limit} bytes"
+            ))
+            .into();
+        }
+        JsonPayloadError::ContentType => return Transport::not_json().into(),
         JsonPayloadError::Deserialize(inner) if inner.is_data() => {
             Error::invalid(format!("invalid request body: {inner}"))
         }
@@ -154,6 +217,15 @@ fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         other => Error::invalid(format!("could not read the request body: {other}")),
     };
     mapped.into()
+}
+
+impl Transport {
+    /// A body that is not declared as JSON.
+    pub fn not_json() -> Self {
+        Transport::UnsupportedMediaType(
+            "request body must be JSON (Content-Type: application/json)".to_owned(),
+        )
+    }
 }
 
 fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
@@ -173,9 +245,10 @@ fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Entity;
     use actix_web::body::to_bytes;
 
-    async fn rendered(error: Error) -> (u16, serde_json::Value) {
+    async fn rendered(error: impl ResponseError) -> (u16, serde_json::Value) {
         let response = error.error_response();
         let status = response.status().as_u16();
         let bytes = to_bytes(response.into_body()).await.unwrap_or_default();
@@ -187,16 +260,25 @@ mod tests {
         let cases = [
             (Error::invalid("bad"), 400, "INVALID_PARAMETER_VALUE", "bad"),
             (
-                Error::NotFound("gone".into()),
-                404,
-                "RESOURCE_DOES_NOT_EXIST",
-                "gone",
+                Error::InvalidPageToken,
+                400,
+                "INVALID_PARAMETER_VALUE",
+                "invalid page_token",
             ),
             (
-                Error::AlreadyExists("dup".into()),
+                Error::NotFound(Entity::Version {
+                    model: "m".into(),
+                    version: 2,
+                }),
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+                "version 2 of registered model 'm' does not exist",
+            ),
+            (
+                Error::AlreadyExists(Entity::Model("m".into())),
                 409,
                 "RESOURCE_ALREADY_EXISTS",
-                "dup",
+                "registered model 'm' already exists",
             ),
             (Error::Conflict("moved".into()), 409, "CONFLICT", "moved"),
             (
@@ -216,12 +298,6 @@ mod tests {
                 403,
                 "APPROVAL_REQUIRED",
                 "ask",
-            ),
-            (
-                Error::PayloadTooLarge("big".into()),
-                413,
-                "REQUEST_TOO_LARGE",
-                "big",
             ),
             (
                 Error::Unavailable("connection to 10.0.0.5 failed for user \"modelgate\"".into()),
@@ -244,11 +320,45 @@ mod tests {
                 serde_json::json!({"error_code": code, "message": message})
             );
         }
+        let edge = [
+            (
+                Transport::EndpointNotFound("no endpoint GET /x".into()),
+                404,
+                "ENDPOINT_NOT_FOUND",
+                "no endpoint GET /x",
+            ),
+            (
+                Transport::PayloadTooLarge("big".into()),
+                413,
+                "REQUEST_TOO_LARGE",
+                "big",
+            ),
+            (
+                Transport::RequestTimeout("slow".into()),
+                408,
+                "REQUEST_TIMEOUT",
+                "slow",
+            ),
+            (
+                Transport::not_json(),
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "request body must be JSON (Content-Type: application/json)",
+            ),
+        ];
+        for (error, status, code, message) in edge {
+            let (got_status, body) = rendered(error).await;
+            assert_eq!(got_status, status);
+            assert_eq!(
+                body,
+                serde_json::json!({"error_code": code, "message": message})
+            );
+        }
     }
 
     #[actix_web::test]
     async fn method_not_allowed_lists_the_allowed_methods() {
-        let response = Error::MethodNotAllowed("GET, PATCH".into()).error_response();
+        let response = Transport::MethodNotAllowed("GET, PATCH".into()).error_response();
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(
             response.headers().get(header::ALLOW).map(|v| v.as_bytes()),

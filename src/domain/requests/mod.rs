@@ -28,7 +28,7 @@ use crate::domain::lookup::{find_version, lock_model};
 use crate::domain::policy::Policy;
 use crate::domain::sql::{Page, PageToken};
 use crate::domain::types::{Alias, ModelName, VersionNumber, percent_encode_segment};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
 /// One approval of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -90,7 +90,7 @@ pub enum ApproveOutcome {
 }
 
 fn not_found(id: i64) -> Error {
-    Error::NotFound(format!("transition request {id} does not exist"))
+    Error::NotFound(Entity::Request(id))
 }
 
 fn hydrate(conn: &mut DbConn, rows: Vec<(RequestRow, String)>) -> Result<Vec<TransitionRequest>> {

@@ -11,7 +11,7 @@ use crate::auth::Actor;
 use crate::db::event::{EventKind, MlflowSubscription, Subject, Subscription, SubscriptionUpdate};
 use crate::db::schema::{registered_model_tags, registered_models, webhooks};
 use crate::db::{self, DbConn, now_ms};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
 /// MLflow's entities and the actions each accepts (`VALID_ENTITY_ACTIONS`
 /// of MLflow 3.17), in its enum order.
@@ -170,7 +170,7 @@ fn check_secret(secret: &str) -> Result<()> {
 }
 
 fn not_found(id: &str) -> Error {
-    Error::NotFound(format!("Webhook with ID {id} not found."))
+    Error::NotFound(Entity::MlflowWebhook(id.to_owned()))
 }
 
 fn find(conn: &mut DbConn, id: &str) -> Result<WebhookRow> {

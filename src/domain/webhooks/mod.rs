@@ -21,7 +21,7 @@ use crate::db::{self, DbConn, now_ms};
 use crate::domain::policy::glob_matches;
 use crate::domain::sql::{Page, PageToken};
 use crate::domain::types::ModelName;
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
 pub mod mlflow;
 
@@ -310,7 +310,7 @@ fn new_secret() -> String {
 }
 
 fn not_found(id: i64) -> Error {
-    Error::NotFound(format!("webhook {id} does not exist"))
+    Error::NotFound(Entity::Webhook(id))
 }
 
 /// A subscription of the native API (MLflow's are its API's alone).
@@ -661,9 +661,10 @@ pub fn redeliver(conn: &mut DbConn, webhook_id: i64, delivery_id: i64) -> Result
         ))
         .execute(conn)?;
         if updated == 0 {
-            return Err(Error::NotFound(format!(
-                "webhook {webhook_id} has no delivery {delivery_id}"
-            )));
+            return Err(Error::NotFound(Entity::Delivery {
+                webhook: webhook_id,
+                delivery: delivery_id,
+            }));
         }
         with_event_type()
             .filter(webhook_deliveries::id.eq(delivery_id))
