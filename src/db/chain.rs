@@ -34,6 +34,43 @@ impl NewEvent {
     }
 }
 
+/// The head row of the event chain.
+type HeadRow =
+    diesel::dsl::Filter<event_chain_head::table, diesel::dsl::Eq<event_chain_head::id, i32>>;
+
+fn head_row() -> HeadRow {
+    event_chain_head::table.filter(event_chain_head::id.eq(1))
+}
+
+/// The chain's head: the last event's id and hash (0 and the genesis hash
+/// before the first event).
+pub fn head(conn: &mut DbConn) -> Result<(i64, String)> {
+    Ok(head_row()
+        .select((event_chain_head::last_id, event_chain_head::last_hash))
+        .first(conn)?)
+}
+
+/// The id of the last event, as a subquery of a larger read.
+pub fn head_id() -> diesel::dsl::SingleValue<diesel::dsl::Select<HeadRow, event_chain_head::last_id>>
+{
+    head_row().select(event_chain_head::last_id).single_value()
+}
+
+/// Takes the lock writers append under (PostgreSQL; SQLite's write lock is
+/// the transaction's own), so no write slips in until the caller commits.
+pub fn lock_head(conn: &mut DbConn) -> Result<()> {
+    match conn {
+        DbConn::Postgresql(pg) => {
+            head_row()
+                .select(event_chain_head::last_id)
+                .for_update()
+                .first::<i64>(pg)?;
+        }
+        DbConn::Sqlite(_) => {}
+    }
+    Ok(())
+}
+
 /// The chain hash of one event.
 pub fn chain_hash(prev_hash: &str, row: &EventRow) -> String {
     let mut hasher = Sha256::new();
@@ -68,7 +105,7 @@ pub(super) fn append(
     actor: &str,
     new_events: Vec<NewEvent>,
 ) -> Result<Vec<EventRow>> {
-    let head = event_chain_head::table.filter(event_chain_head::id.eq(1));
+    let head = head_row();
     let columns = (
         event_chain_head::last_id,
         event_chain_head::last_hash,
@@ -105,7 +142,7 @@ pub(super) fn append(
             .values(row)
             .execute(conn)?;
     }
-    diesel::update(event_chain_head::table.filter(event_chain_head::id.eq(1)))
+    diesel::update(head_row())
         .set((
             event_chain_head::last_id.eq(last_id),
             event_chain_head::last_hash.eq(&last_hash),

@@ -28,7 +28,7 @@ use crate::db::enums::Stage;
 use crate::db::event::EventKind;
 use crate::db::rows::EventRow;
 use crate::db::schema::{
-    event_chain_head, events, model_names, model_versions, registered_model_aliases,
+    events, model_names, model_versions, registered_model_aliases,
     registered_models, resolution_history,
 };
 use crate::db::{DbConn, write};
@@ -553,15 +553,7 @@ pub fn rebuild_if_empty(conn: &mut DbConn) -> Result<usize> {
     write(conn, "modelgate", |tx| {
         tx.unchanged();
         let conn = tx.conn();
-        let head = event_chain_head::table.filter(event_chain_head::id.eq(1));
-        match conn {
-            DbConn::Postgresql(pg) => {
-                head.select(event_chain_head::last_id)
-                    .for_update()
-                    .first::<i64>(pg)?;
-            }
-            DbConn::Sqlite(_) => {}
-        }
+        chain::lock_head(conn)?;
         let indexed: i64 = model_names::table.count().get_result(conn)?;
         let created: Option<i64> = events::table
             .filter(events::event_type.eq("model.created"))

@@ -12,6 +12,7 @@ pub mod rows;
 pub mod schema;
 pub mod storage;
 pub mod tx;
+pub mod version_pages;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -13,13 +13,13 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::audit_key::{self, AuditKey};
-use crate::db::chain::walk;
+use crate::db::chain::{head, walk};
 use crate::db::enums::Stage;
 use crate::db::event::{EventKind, StageChange};
 use crate::db::history;
 use crate::db::rows::EventRow;
 use crate::db::schema::{
-    activities, audit_checkpoints, event_chain_head, events, model_versions,
+    activities, audit_checkpoints, events, model_versions,
     registered_model_aliases, registered_models,
 };
 use crate::db::{self, DbConn, now_ms};
@@ -66,14 +66,6 @@ fn last_checkpointed(conn: &mut DbConn) -> Result<i64> {
 /// The events appended since the newest checkpoint.
 pub fn uncheckpointed(conn: &mut DbConn) -> Result<i64> {
     Ok(head(conn)?.0 - last_checkpointed(conn)?)
-}
-
-/// The chain's head: the last event's id and hash (0 before the first).
-fn head(conn: &mut DbConn) -> Result<(i64, String)> {
-    Ok(event_chain_head::table
-        .filter(event_chain_head::id.eq(1))
-        .select((event_chain_head::last_id, event_chain_head::last_hash))
-        .first(conn)?)
 }
 
 /// Signs and stores a checkpoint of the chain's head. `None` when the chain

@@ -9,7 +9,8 @@ use crate::auth::Actor;
 use crate::auth::tokens::{Claims, TokenKind};
 use crate::db::DbConn;
 use crate::db::enums::Role;
-use crate::db::schema::{api_tokens, event_chain_head, ui_sessions, users};
+use crate::db::chain;
+use crate::db::schema::{api_tokens, ui_sessions, users};
 use crate::error::{Error, Result};
 
 /// An authorised caller, and the registry's write position ([`Authorized::head`])
@@ -21,19 +22,6 @@ pub struct Authorized {
     /// The id of the last event when the caller was checked. Every write to
     /// the registry appends an event, so an unchanged head means unchanged data.
     pub head: i64,
-}
-
-/// The head row of the event chain.
-type HeadRow =
-    diesel::dsl::Filter<event_chain_head::table, diesel::dsl::Eq<event_chain_head::id, i32>>;
-
-/// The id of the last event, as a subquery (0 before the first event).
-fn head_subquery()
--> diesel::dsl::SingleValue<diesel::dsl::Select<HeadRow, event_chain_head::last_id>> {
-    event_chain_head::table
-        .filter(event_chain_head::id.eq(1))
-        .select(event_chain_head::last_id)
-        .single_value()
 }
 
 /// Checks a verified token's claims against the database: the user exists
@@ -53,7 +41,7 @@ pub fn authorize(conn: &mut DbConn, claims: &Claims, need: Role) -> Result<Autho
             users::id,
             users::role,
             users::disabled,
-            head_subquery(),
+            chain::head_id(),
             token_active,
             users::session_generation,
         ))
@@ -118,7 +106,7 @@ pub fn authorize_session(conn: &mut DbConn, secret_hash: &str, need: Role) -> Re
             users::session_generation,
             ui_sessions::generation,
             ui_sessions::expires_at,
-            head_subquery(),
+            chain::head_id(),
         ))
         .first(conn)
         .optional()?;
@@ -181,7 +169,7 @@ pub fn resolve_verified(
             users::role,
             users::password_hash,
             users::disabled,
-            head_subquery(),
+            chain::head_id(),
         ))
         .first(conn)
         .optional()?;

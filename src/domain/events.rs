@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::chain::{self, chain_hash, genesis_hash};
 use crate::db::rows::EventRow;
-use crate::db::schema::{event_chain_head, events};
+use crate::db::schema::events;
 use crate::db::{self, DbConn};
 use crate::domain::sql::{Page, PageToken};
 use crate::error::{Error, Result};
@@ -165,9 +165,7 @@ pub fn check_links(conn: &mut DbConn) -> Result<std::result::Result<i64, String>
     if let Some(broken) = broken {
         return Ok(Err(broken));
     }
-    let (last_id, last_hash): (i64, String) = event_chain_head::table
-        .select((event_chain_head::last_id, event_chain_head::last_hash))
-        .first(conn)?;
+    let (last_id, last_hash) = chain::head(conn)?;
     if last_id != expected_id - 1 || last_hash != prev {
         return Ok(Err(format!(
             "the chain head names event {last_id}, but the log ends at {}",

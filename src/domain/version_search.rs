@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use crate::db::rows::VersionRow;
+use crate::db::version_pages::{self, ByTime, TimeColumn};
 use crate::db::schema::{model_version_tags, model_versions, registered_models};
 use crate::db::{self, DbConn};
 use crate::domain::filter::{Comparison, Field, Op, Value};
@@ -266,18 +267,15 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
         select = select.then_order_by(v::id.desc());
     }
 
-    // Over every model, ordered by a time, the versions are read in the
-    // order of that time's index and only those sharing a time are sorted by
-    // model name. PostgreSQL plans it so; SQLite's planner scans and sorts
-    // every version instead (0.75 s at a million), so there the index is
-    // named (`INDEXED BY`).
+    // Over every model, ordered by a time, with no filter: the backend's
+    // own read in that time's index where it has one (`db::version_pages`).
     let time_column = match query.order.key {
-        VersionSortKey::CreationTimestamp => Some("creation_timestamp"),
-        VersionSortKey::LastUpdatedTimestamp => Some("last_updated_timestamp"),
+        VersionSortKey::CreationTimestamp => Some(TimeColumn::Created),
+        VersionSortKey::LastUpdatedTimestamp => Some(TimeColumn::Updated),
         _ => None,
     };
-    let by_time_on_sqlite = match (time_column, &*conn) {
-        (Some(column), DbConn::Sqlite(_)) if query.filter.is_empty() => {
+    let by_time = match time_column {
+        Some(column) if query.filter.is_empty() => {
             let after = match &token {
                 Some(token) => {
                     let (after, name) = token.int_and_text_key()?;
@@ -290,16 +288,20 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
                 descending,
                 after,
                 limit: query.max_results + 1,
-                exclude_prompts: query.exclude_prompts,
+                excluded_tag: query.exclude_prompts.then_some(crate::domain::filter::PROMPT_TAG),
             })
         }
         _ => None,
     };
 
     db::read(conn, |conn| {
-        let rows: Vec<(VersionRow, String)> = match (by_time_on_sqlite, &mut *conn) {
-            (Some(by_time), DbConn::Sqlite(sqlite)) => by_time.load(sqlite)?,
-            _ => select.load(conn)?,
+        let indexed = match by_time {
+            Some(by_time) => version_pages::by_time(conn, by_time)?,
+            None => None,
+        };
+        let rows: Vec<(VersionRow, String)> = match indexed {
+            Some(rows) => rows,
+            None => select.load(conn)?,
         };
         let names: HashMap<i64, String> =
             rows.iter().map(|(r, n)| (r.model_id, n.clone())).collect();
@@ -329,87 +331,6 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
         });
         Ok(page.map(|(_, version)| version))
     })
-}
-
-/// A page of every model's versions in the order of a time, on SQLite.
-struct ByTime {
-    /// `creation_timestamp` or `last_updated_timestamp`: a constant, never
-    /// request text.
-    column: &'static str,
-    descending: bool,
-    /// The last row of the page before: its time, model name and id.
-    after: Option<(i64, String, i64)>,
-    limit: i64,
-    exclude_prompts: bool,
-}
-
-impl ByTime {
-    fn load(self, conn: &mut diesel::SqliteConnection) -> Result<Vec<(VersionRow, String)>> {
-        use diesel::sql_types::{BigInt, Text};
-
-        #[derive(QueryableByName)]
-        struct Found {
-            #[diesel(embed)]
-            version: VersionRow,
-            #[diesel(sql_type = Text)]
-            name: String,
-        }
-
-        let column = self.column;
-        let index = match column {
-            "creation_timestamp" => "model_versions_by_created",
-            _ => "model_versions_by_updated",
-        };
-        let (direction, before, strictly) = if self.descending {
-            ("DESC", "<=", "<")
-        } else {
-            ("ASC", ">=", ">")
-        };
-        let mut conditions = Vec::new();
-        if self.exclude_prompts {
-            conditions.push(
-                "v.model_id NOT IN (SELECT model_id FROM registered_model_tags \
-                 WHERE key = ? AND value = 'true') \
-                 AND v.id NOT IN (SELECT version_id FROM model_version_tags \
-                 WHERE key = ? AND value = 'true')"
-                    .to_owned(),
-            );
-        }
-        if self.after.is_some() {
-            conditions.push(format!(
-                "v.{column} {before} ? AND (v.{column} {strictly} ? OR (v.{column} = ? \
-                 AND (m.name > ? OR (m.name = ? AND v.id < ?))))"
-            ));
-        }
-        let sql = format!(
-            "SELECT v.*, m.name FROM model_versions AS v INDEXED BY {index} \
-             JOIN registered_models AS m ON m.id = v.model_id {} \
-             ORDER BY v.{column} {direction}, m.name ASC, v.id DESC LIMIT ?",
-            if conditions.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", conditions.join(" AND "))
-            }
-        );
-        let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
-        if self.exclude_prompts {
-            use crate::domain::filter::PROMPT_TAG;
-            query = query
-                .bind::<Text, _>(PROMPT_TAG)
-                .bind::<Text, _>(PROMPT_TAG);
-        }
-        if let Some((after, name, id)) = self.after {
-            query = query
-                .bind::<BigInt, _>(after)
-                .bind::<BigInt, _>(after)
-                .bind::<BigInt, _>(after)
-                .bind::<Text, _>(name.clone())
-                .bind::<Text, _>(name)
-                .bind::<BigInt, _>(id);
-        }
-        let found: Vec<Found> = query.bind::<BigInt, _>(self.limit).load(conn)?;
-        Ok(found.into_iter().map(|f| (f.version, f.name)).collect())
-    }
 }
 
 /// The model a filter pins with `name = '…'`, if it does.

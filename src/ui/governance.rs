@@ -2,13 +2,11 @@
 //! the chain) and the policy page (the rules and the stage graph).
 
 use actix_web::{HttpRequest, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::views::{self, AuditPage, EventItem, PolicyPage, RuleItem};
 use super::{PREFIX, UiResult, graph, html};
 use crate::db::enums::Role;
-use crate::db::schema::event_chain_head;
 use crate::domain::events::{self, EventQuery};
 use crate::domain::history::parse_instant;
 use crate::domain::types::{ModelName, percent_encode_segment as enc};
@@ -90,11 +88,7 @@ async fn audit_page(
                 ..EventQuery::default()
             };
             let page = events::list(conn, search)?;
-            let head: Option<(i64, String)> = event_chain_head::table
-                .filter(event_chain_head::id.eq(1))
-                .select((event_chain_head::last_id, event_chain_head::last_hash))
-                .first(conn)
-                .optional()?;
+            let head = crate::db::chain::head(conn)?;
             let checkpoint = crate::domain::audit::latest(conn)?;
             // walking the whole chain is an admin's request
             let verdict = if verify && viewer.may(Role::Admin) {
@@ -119,7 +113,7 @@ async fn audit_page(
     let next = page
         .next_page_token
         .map(|token| format!("{PREFIX}/audit?{filters}page_token={}", enc(&token)));
-    let (head_id, head_hash) = head.unwrap_or((0, String::new()));
+    let (head_id, head_hash) = head;
     html(&AuditPage {
         can_verify: viewer.may(Role::Admin),
         viewer,

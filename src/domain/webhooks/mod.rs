@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Actor;
 use crate::db::event::{EventKind, NativeSubscription, Subject, Subscription, SubscriptionUpdate};
 use crate::db::rows::EventRow;
-use crate::db::schema::{event_chain_head, events, webhook_cursor, webhook_deliveries, webhooks};
+use crate::db::chain;
+use crate::db::schema::{events, webhook_cursor, webhook_deliveries, webhooks};
 use crate::db::{self, DbConn, now_ms};
 use crate::domain::policy::glob_matches;
 use crate::domain::sql::{Page, PageToken};
@@ -338,12 +339,7 @@ fn described(row: &WebhookRow) -> NativeSubscription {
 /// The id of the last event appended (0 before the first): a new
 /// subscription gets the events after it, its own creation included.
 fn chain_head(conn: &mut DbConn) -> Result<i64> {
-    Ok(event_chain_head::table
-        .filter(event_chain_head::id.eq(1))
-        .select(event_chain_head::last_id)
-        .first(conn)
-        .optional()?
-        .unwrap_or(0))
+    Ok(chain::head(conn)?.0)
 }
 
 /// Creates a subscription; answers it and its secret (shown this once).
