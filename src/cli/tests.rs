@@ -126,13 +126,15 @@ fn every_modelgate_command_in_the_readme_parses() {
 #[test]
 fn every_page_with_shell_blocks_is_read() {
     let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-    for entry in std::fs::read_dir(docs).expect("docs/ is readable") {
-        let entry = entry.expect("docs/ is readable");
+    let entries = std::fs::read_dir(docs).unwrap_or_else(|e| panic!("docs/: {e}"));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| panic!("docs/: {e}"));
         let name = format!("docs/{}", entry.file_name().to_string_lossy());
         if !name.ends_with(".md") {
             continue;
         }
-        let markdown = std::fs::read_to_string(entry.path()).expect("a page of docs/");
+        let markdown =
+            std::fs::read_to_string(entry.path()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(
             !markdown.contains("```sh") || PAGES.iter().any(|(page, _)| *page == name),
             "{name} has shell blocks: add it to PAGES in src/cli/tests.rs"

@@ -28,8 +28,8 @@ use crate::db::enums::Stage;
 use crate::db::event::EventKind;
 use crate::db::rows::EventRow;
 use crate::db::schema::{
-    events, model_names, model_versions, registered_model_aliases,
-    registered_models, resolution_history,
+    events, model_names, model_versions, registered_model_aliases, registered_models,
+    resolution_history,
 };
 use crate::db::{DbConn, write};
 use crate::error::Result;

@@ -8,6 +8,7 @@ pub mod enums;
 pub mod event;
 pub mod fold;
 pub mod history;
+pub mod outbox;
 pub mod rows;
 pub mod schema;
 pub mod storage;

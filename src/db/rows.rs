@@ -198,3 +198,59 @@ mod tests {
         assert!(printed.contains("vera"), "{printed}");
     }
 }
+
+/// A row of `webhooks`: a subscription (its rules are in
+/// `domain::webhooks::subscriptions`).
+#[derive(Clone, Queryable, Selectable)]
+#[diesel(table_name = webhooks)]
+pub struct WebhookRow {
+    pub id: i64,
+    pub url: String,
+    pub events: String,
+    pub model_name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: Option<i64>,
+    pub disabled_reason: Option<String>,
+    pub from_event_id: i64,
+    pub created_by: String,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    /// Set for a subscription made through MLflow's API (its webhook_id).
+    pub mlflow_id: Option<String>,
+    /// Its MLflow name.
+    pub name: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRow")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A row of `webhook_deliveries`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub event_id: i64,
+    pub message_id: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_latency_ms: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    pub creation_timestamp: i64,
+    pub finished_at: Option<i64>,
+}

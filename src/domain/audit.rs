@@ -19,8 +19,8 @@ use crate::db::event::{EventKind, StageChange};
 use crate::db::history;
 use crate::db::rows::EventRow;
 use crate::db::schema::{
-    activities, audit_checkpoints, events, model_versions,
-    registered_model_aliases, registered_models,
+    activities, audit_checkpoints, events, model_versions, registered_model_aliases,
+    registered_models,
 };
 use crate::db::{self, DbConn, now_ms};
 use crate::domain::events::check_links;

@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use crate::auth::Actor;
 use crate::auth::tokens::{Claims, TokenKind};
 use crate::db::DbConn;
-use crate::db::enums::Role;
 use crate::db::chain;
+use crate::db::enums::Role;
 use crate::db::schema::{api_tokens, ui_sessions, users};
 use crate::error::{Error, Result};
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use crate::db::rows::VersionRow;
-use crate::db::version_pages::{self, ByTime, TimeColumn};
 use crate::db::schema::{model_version_tags, model_versions, registered_models};
+use crate::db::version_pages::{self, ByTime, TimeColumn};
 use crate::db::{self, DbConn};
 use crate::domain::filter::{Comparison, Field, Op, Value};
 use crate::domain::sql::{Page, PageToken, after_key, tag_filter, text_filter, unsupported_op};
@@ -288,7 +288,9 @@ pub fn search(conn: &mut DbConn, query: VersionSearch) -> Result<Page<ModelVersi
                 descending,
                 after,
                 limit: query.max_results + 1,
-                excluded_tag: query.exclude_prompts.then_some(crate::domain::filter::PROMPT_TAG),
+                excluded_tag: query
+                    .exclude_prompts
+                    .then_some(crate::domain::filter::PROMPT_TAG),
             })
         }
         _ => None,

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::db::enums::Role;
 use crate::db::now_ms;
-use crate::domain::webhooks::mlflow::{
+use crate::domain::webhooks::mlflow_subscriptions::{
     self as hooks, ACTIONS, ENTITY_ACTIONS, MlflowChanges, MlflowWebhook, NewMlflowWebhook,
 };
 use crate::error::Error;
@@ -287,11 +287,18 @@ async fn test(
     };
     let delivery = state.webhooks.clone();
     let (attempt, text) = web::block(move || {
-        let body =
-            crate::webhooks::mlflow::body(&name, crate::webhooks::mlflow::example(&name), now_ms());
+        let body = crate::webhooks::mlflow_format::body(
+            &name,
+            crate::webhooks::mlflow_format::example(&name),
+            now_ms(),
+        );
         let delivery_id = uuid::Uuid::new_v4().to_string();
-        let headers =
-            crate::webhooks::mlflow::headers(&row.secret, &delivery_id, now_ms() / 1000, &body);
+        let headers = crate::webhooks::mlflow_format::headers(
+            &row.secret,
+            &delivery_id,
+            now_ms() / 1000,
+            &body,
+        );
         let agent = crate::webhooks::agent(&delivery);
         crate::webhooks::send(&agent, &row.url, &headers, &body)
     })

@@ -18,7 +18,7 @@ use sha2::Sha256;
 use crate::db::event::EventKind;
 use crate::db::rows::EventRow;
 use crate::domain::webhooks::WebhookRow;
-use crate::domain::webhooks::mlflow::event_name;
+use crate::domain::webhooks::mlflow_subscriptions::event_name;
 
 /// Tags MLflow keeps out of a prompt's payload.
 const PROMPT_INTERNAL_TAGS: &[&str] = &["mlflow.prompt.is_prompt", "_mlflow_prompt_type"];

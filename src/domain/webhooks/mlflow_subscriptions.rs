@@ -6,7 +6,8 @@
 
 use diesel::prelude::*;
 
-use super::{UrlRules, WebhookRow, chain_head, check_description, check_url};
+use super::subscriptions::{chain_head, check_description, delete_row};
+use super::{UrlRules, WebhookRow, check_url};
 use crate::auth::Actor;
 use crate::db::event::{EventKind, MlflowSubscription, Subject, Subscription, SubscriptionUpdate};
 use crate::db::schema::{registered_model_tags, registered_models, webhooks};
@@ -335,7 +336,7 @@ pub fn update(
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<()> {
     db::write(conn, &actor.username, |tx| {
         let row = find(tx.conn(), id)?;
-        super::delete_row(tx.conn(), row.id)?;
+        delete_row(tx.conn(), row.id)?;
         tx.emit(
             Subject::Registry,
             EventKind::WebhookDeleted(Subscription::Mlflow(described(&row))),
