@@ -65,8 +65,10 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .map_err(|e| format!("invalid log.level '{}': {e}", settings.level))?;
+    // colour codes only for a person at a terminal, never into a file or a pipe
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let result = match settings.format {
         LogFormat::Json => builder

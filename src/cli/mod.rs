@@ -9,6 +9,20 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
+/// `print!` to standard output through [`stdout`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` to standard output through [`stdout`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod client;
 #[cfg(test)]
 pub(crate) use client::parse_duration;
@@ -124,14 +138,31 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Db(command) => command.run(config),
         Command::Keys(command) => command.run(config),
         Command::Completions { shell } => {
+            let mut script = Vec::new();
             clap_complete::generate(
                 shell,
                 &mut <Cli as clap::CommandFactory>::command(),
                 "modelgate",
-                &mut std::io::stdout(),
+                &mut script,
             );
+            out!("{}", String::from_utf8_lossy(&script));
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// Writes a command's output. A reader that went away (`modelgate … |
+/// head`) ends the command quietly, with the status a closed pipe gives any
+/// Unix tool (141), instead of a panic.
+pub(crate) fn stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_fmt(text).and_then(|()| out.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("modelgate: cannot write the output: {error}");
+        std::process::exit(1);
     }
 }
 

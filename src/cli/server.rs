@@ -82,7 +82,7 @@ impl Migrate {
         with_settings(config, |settings| {
             let (url, pool) = startup::connect(settings).map_err(|e| e.to_string())?;
             let applied = startup::migrate(&pool, &url, settings).map_err(|e| e.to_string())?;
-            println!("applied {applied} migration(s); the schema is current");
+            outln!("applied {applied} migration(s); the schema is current");
             Ok(())
         })
     }
@@ -97,7 +97,7 @@ impl Openapi {
     pub fn run(self) -> ExitCode {
         match crate::api::openapi().to_pretty_json() {
             Ok(spec) => {
-                println!("{spec}");
+                outln!("{spec}");
                 ExitCode::SUCCESS
             }
             Err(error) => {
@@ -173,7 +173,7 @@ impl Audit {
                         events,
                         checkpoints,
                     } => {
-                        println!(
+                        outln!(
                             "the audit record is intact: {events} events, every hash matches; \
                              {checkpoints} signed checkpoints hold; the tables and the history index equal a replay of the events"
                         );
@@ -246,9 +246,7 @@ impl Keys {
             let mut conn = connection(settings)?;
             let forgotten =
                 crate::domain::keys::reset(&mut conn).map_err(|e| e.public_message())?;
-            println!(
-                "forgot {forgotten} recorded key fingerprints; the next start records its keys"
-            );
+            outln!("forgot {forgotten} recorded key fingerprints; the next start records its keys");
             Ok(())
         })
     }
@@ -280,7 +278,7 @@ impl Policy {
                 .guards()
                 .map(|g| format!("{} (gate: {})", g.stage, g.describe()))
                 .collect();
-            println!(
+            outln!(
                 "the lifecycle policy is valid: {} rules; guarded: {}",
                 policy.rules().count(),
                 if guards.is_empty() {
@@ -289,7 +287,7 @@ impl Policy {
                     guards.join(", ")
                 }
             );
-            print!("{}", policy.report());
+            out!("{}", policy.report());
             Ok(())
         })
     }
@@ -488,7 +486,7 @@ fn username(text: &str) -> Result<Username, String> {
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
     let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 
@@ -516,7 +514,7 @@ fn add_user(
         .map_err(|e| e.public_message())?;
     print_json(&user)?;
     if generated {
-        println!("password: {password}\n(shown this once)");
+        outln!("password: {password}\n(shown this once)");
     }
     Ok(())
 }

@@ -595,3 +595,54 @@ fn audit_verify_passes_on_an_intact_log_and_fails_on_an_edited_one() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_like_any_unix_tool() {
+    // `modelgate completions bash | head -c 0`: the reader is gone before
+    // the first write
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modelgate"))
+        .args(["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    drop(child.stdout.take());
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(141), "{errors}");
+    assert_eq!(errors, "", "nothing on stderr, no panic");
+}
+
+#[test]
+fn logs_written_to_a_file_or_pipe_carry_no_colour_codes() {
+    let deployment = Deployment::new();
+    let mut command = deployment.command(&["serve"]);
+    command
+        .env("MODELGATE__LOG__FORMAT", "pretty")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("spawn: {e}"));
+    let (log, reader) = capture(child.stderr.take());
+    let started = Instant::now();
+    while !log
+        .lock()
+        .map(|l| l.contains("modelgate is listening"))
+        .unwrap_or(false)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Some(reader) = reader {
+        let _ = reader.join();
+    }
+    let text = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(text.contains(" INFO "), "{text}");
+    assert!(!text.contains('\u{1b}'), "escape codes in: {text:?}");
+}

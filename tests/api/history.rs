@@ -291,6 +291,7 @@ fn the_command_line_prints_the_history_at_an_instant() {
     let (_, staged_at, hash) = last_event(&app);
     app.transition("churn", version, "Archived", false)
         .expect(200);
+    let (_, archived_at, _) = last_event(&app);
     let token = app.user_token("vera", "viewer");
     let output = Command::new(env!("CARGO_BIN_EXE_modelgate"))
         .args([
@@ -311,7 +312,6 @@ fn the_command_line_prints_the_history_at_an_instant() {
     );
     let body: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     // the archival may share the millisecond; then that is the answer
-    let (_, archived_at, _) = last_event(&app);
     let want = if archived_at == staged_at {
         "Archived"
     } else {
@@ -321,6 +321,18 @@ fn the_command_line_prints_the_history_at_an_instant() {
     if want == "Staging" {
         assert_eq!(body["stages"][0]["event_hash"], json!(hash), "{body}");
     }
+    // for people: every instant as RFC 3339, none as milliseconds
+    let output = Command::new(env!("CARGO_BIN_EXE_modelgate"))
+        .args(["history", "churn", "--output", "table"])
+        .env("MODELGATE_URL", &app.address)
+        .env("MODELGATE_TOKEN", &token)
+        .output()
+        .unwrap_or_else(|e| panic!("run modelgate: {e}"));
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{table}");
+    let since = modelgate::domain::history::format_instant(archived_at);
+    assert!(table.contains(&format!("since={since}")), "{table}");
+    assert!(!table.contains(&archived_at.to_string()), "{table}");
     let output = Command::new(env!("CARGO_BIN_EXE_modelgate"))
         .args(["history", "churn", "--at", "soon"])
         .env("MODELGATE_URL", &app.address)

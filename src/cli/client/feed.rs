@@ -87,7 +87,7 @@ impl Events {
         };
         let output = &self.common.output;
         if output.format() == Format::Table && !output.quiet() {
-            print!("{}", table(&[], EVENT_COLUMNS));
+            out!("{}", table(&[], EVENT_COLUMNS));
         }
         let mut last = after;
         loop {
@@ -98,7 +98,7 @@ impl Events {
             };
             let events = events.as_array().map_or(&[][..], Vec::as_slice);
             for event in events {
-                print!("{}", follow_line(output, event));
+                out!("{}", follow_line(output, event));
             }
             if let Some(id) = events.last().and_then(|e| e["id"].as_i64()) {
                 last = id;
@@ -147,7 +147,7 @@ impl PolicyShow {
         };
         match client.call("GET", "/api/v1/policy", None) {
             Ok(policy) => {
-                print!("{}", policy_tables(&policy));
+                out!("{}", policy_tables(&policy));
                 ExitCode::SUCCESS
             }
             Err(error) => refused(&error),

@@ -76,7 +76,7 @@ impl Login {
         stored.current = Some(url);
         match stored.save() {
             Ok(path) => {
-                println!("{said} (kept in {})", path.display());
+                outln!("{said} (kept in {})", path.display());
                 ExitCode::SUCCESS
             }
             Err(error) => failed(&error),
@@ -141,7 +141,7 @@ impl Logout {
         };
         let url = stored.server(self.url.as_deref());
         if stored.servers.remove(&url).is_none() {
-            println!("Not logged in to {url}");
+            outln!("Not logged in to {url}");
             return ExitCode::SUCCESS;
         }
         if stored.current.as_deref() == Some(url.as_str()) {
@@ -149,7 +149,7 @@ impl Logout {
         }
         match stored.save() {
             Ok(_) => {
-                println!("Logged out of {url}");
+                outln!("Logged out of {url}");
                 ExitCode::SUCCESS
             }
             Err(error) => failed(&error),

@@ -100,7 +100,7 @@ impl Common {
         };
         match call(&client) {
             Ok(answer) => {
-                print!("{}", self.output.render(&answer, view));
+                out!("{}", self.output.render(&answer, view));
                 ExitCode::SUCCESS
             }
             Err(error) => refused(&error),

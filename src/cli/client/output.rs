@@ -249,7 +249,10 @@ pub fn cell(field: &str, value: &Value) -> String {
 }
 
 fn is_instant(name: &str) -> bool {
-    name.ends_with("timestamp") || name.ends_with("_at") || name.ends_with("_until") || name == "at"
+    name.ends_with("timestamp")
+        || name.ends_with("_at")
+        || name.ends_with("_until")
+        || matches!(name, "at" | "since")
 }
 
 #[cfg(test)]
