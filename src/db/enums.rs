@@ -1,4 +1,5 @@
-//! The enumerations stored as text: stages, roles and request statuses.
+//! The enumerations stored as text: stages, roles, request statuses and
+//! the kinds of a version's trail.
 //!
 //! Each converts to and from SQL through one `ToSql`/`FromSql` pair (text in
 //! both databases), from request and command-line text through `FromStr`,
@@ -164,9 +165,44 @@ stored_enum! {
     }
 }
 
+stored_enum! {
+    /// What a step of a version's trail records (the `activity_type` of
+    /// MLflow-shaped trails: these exact strings on the wire).
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum ActivityType ("activity type", case_insensitive = false,
+        refusal = |s| format!("unknown activity type '{s}'")) {
+        /// A move applied directly or by an approved request.
+        AppliedTransition => "APPLIED_TRANSITION",
+        /// A version archived because another took its stage.
+        SystemTransition => "SYSTEM_TRANSITION",
+        /// A transition request opened.
+        RequestedTransition => "REQUESTED_TRANSITION",
+        /// An approval of a request.
+        ApprovedRequest => "APPROVED_REQUEST",
+        /// A request rejected.
+        RejectedRequest => "REJECTED_REQUEST",
+        /// A request cancelled.
+        CancelledRequest => "CANCELLED_REQUEST",
+        /// An alias pointed at the version.
+        AliasSet => "ALIAS_SET",
+        /// An alias taken off the version.
+        AliasRemoved => "ALIAS_REMOVED",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activity_types_match_their_serde_names() {
+        for kind in ActivityType::ALL {
+            assert_eq!(
+                serde_json::to_value(kind).ok(),
+                Some(serde_json::Value::from(kind.as_str()))
+            );
+        }
+    }
 
     #[test]
     fn stages_parse_in_any_case_and_print_canonically() {

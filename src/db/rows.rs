@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::enums::{RequestStatus, Role, Stage};
+use crate::db::enums::{ActivityType, RequestStatus, Role, Stage};
 use crate::db::schema::*;
 
 /// A row of `registered_models`.
@@ -76,7 +76,7 @@ pub struct ActivityRow {
     pub id: i64,
     pub model_id: i64,
     pub version: i64,
-    pub activity_type: String,
+    pub activity_type: ActivityType,
     pub from_stage: Option<Stage>,
     pub to_stage: Option<Stage>,
     pub user_name: String,
@@ -91,7 +91,7 @@ pub struct ActivityRow {
 pub struct NewActivityRow<'a> {
     pub model_id: i64,
     pub version: i64,
-    pub activity_type: &'a str,
+    pub activity_type: ActivityType,
     pub from_stage: Option<Stage>,
     pub to_stage: Option<Stage>,
     pub user_name: &'a str,

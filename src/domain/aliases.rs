@@ -7,11 +7,12 @@
 use diesel::prelude::*;
 
 use crate::auth::Actor;
+use crate::db::enums::ActivityType;
 use crate::db::event::{EventKind, Subject};
 use crate::db::rows::{ModelRow, VersionRow};
 use crate::db::schema::{registered_model_aliases, registered_models};
 use crate::db::{self, DbConn, WriteTx, now_ms};
-use crate::domain::lifecycle::{Activity, activity_type, record_activity};
+use crate::domain::lifecycle::{Activity, record_activity};
 use crate::domain::lookup::{find_model, find_version, lock_model};
 use crate::domain::policy::Policy;
 use crate::domain::types::{Alias, ModelName, VersionNumber, percent_encode_segment};
@@ -129,10 +130,10 @@ pub fn apply_set(
     diesel::update(registered_models::table.find(model.id))
         .set(registered_models::last_updated_timestamp.eq(now))
         .execute(tx.conn())?;
-    let set = activity_type::ALIAS_SET;
+    let set = ActivityType::AliasSet;
     alias_activity(tx, actor, model.id, version, set, alias, now, request_id)?;
     if let Some(previous) = previous.filter(|p| *p != version) {
-        let removed = activity_type::ALIAS_REMOVED;
+        let removed = ActivityType::AliasRemoved;
         alias_activity(
             tx, actor, model.id, previous, removed, alias, now, request_id,
         )?;
@@ -157,7 +158,7 @@ fn alias_activity(
     actor: &Actor,
     model_id: i64,
     version: i64,
-    kind: &str,
+    kind: ActivityType,
     alias: &Alias,
     timestamp: i64,
     request_id: Option<i64>,
@@ -167,7 +168,7 @@ fn alias_activity(
         model_id,
         version,
         &Activity {
-            activity_type: kind.to_owned(),
+            activity_type: kind,
             from_stage: None,
             to_stage: None,
             user: actor.username.clone(),
@@ -219,7 +220,7 @@ pub fn delete_alias(
                 .filter(registered_model_aliases::alias.eq(alias.as_str())),
         )
         .execute(tx.conn())?;
-        let removed = activity_type::ALIAS_REMOVED;
+        let removed = ActivityType::AliasRemoved;
         alias_activity(tx, actor, row.id, previous, removed, alias, now_ms(), None)?;
         tx.emit(
             Subject::Version(&row.name, previous),

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::audit_key::{self, AuditKey};
 use crate::db::chain::{head, walk};
+use crate::db::enums::ActivityType;
 use crate::db::enums::Stage;
 use crate::db::event::{EventKind, StageChange};
 use crate::db::history;
@@ -24,7 +25,6 @@ use crate::db::schema::{
 };
 use crate::db::{self, DbConn, now_ms};
 use crate::domain::events::check_links;
-use crate::domain::lifecycle::activity_type;
 use crate::domain::sql::{Page, PageToken};
 use crate::error::Result;
 
@@ -209,7 +209,13 @@ pub fn verify(conn: &mut DbConn, key: &AuditKey, kept: &[Checkpoint]) -> Result<
 
 /// One step of a version's activity trail, as far as the events record it:
 /// (activity type, from stage, to stage, user, request id).
-type Step = (String, Option<Stage>, Option<Stage>, String, Option<i64>);
+type Step = (
+    ActivityType,
+    Option<Stage>,
+    Option<Stage>,
+    String,
+    Option<i64>,
+);
 
 /// One model as the events leave it: its versions' stages, its aliases and
 /// its versions' activity trails (which outlive deleted versions).
@@ -225,7 +231,7 @@ struct Replayed {
 type ActivityStep = (
     String,
     i64,
-    String,
+    ActivityType,
     Option<Stage>,
     Option<Stage>,
     String,
@@ -298,7 +304,7 @@ fn replay_differs(conn: &mut DbConn) -> Result<Option<String>> {
         .load(conn)?;
     for (name, version, kind, from, to, user, request_id) in steps {
         // a system transition's event does not name the request that caused it
-        let request_id = if kind == activity_type::SYSTEM_TRANSITION {
+        let request_id = if kind == ActivityType::SystemTransition {
             None
         } else {
             request_id
@@ -469,7 +475,7 @@ fn step(
     models: &mut BTreeMap<String, Replayed>,
     event: &EventRow,
     version: Option<i64>,
-    kind: &str,
+    kind: ActivityType,
     (from, to): (Option<Stage>, Option<Stage>),
     request: Option<i64>,
 ) {
@@ -481,7 +487,7 @@ fn step(
             .trail
             .entry(version)
             .or_default();
-        trail.push((kind.to_owned(), from, to, event.actor.clone(), request));
+        trail.push((kind, from, to, event.actor.clone(), request));
     }
 }
 
@@ -507,11 +513,11 @@ fn apply_event(
             let request: OpenedRequest = request.read()?;
             let stages = (request.from_stage, request.to_stage);
             requests.insert(request.id, stages);
-            let kind = activity_type::REQUESTED_TRANSITION;
+            let kind = ActivityType::RequestedTransition;
             step(models, event, event.version, kind, stages, Some(request.id));
         }
         EventKind::RequestApproved { id, .. } => {
-            let kind = activity_type::APPROVED_REQUEST;
+            let kind = ActivityType::ApprovedRequest;
             step(
                 models,
                 event,
@@ -522,7 +528,7 @@ fn apply_event(
             );
         }
         EventKind::RequestRejected { id, .. } => {
-            let kind = activity_type::REJECTED_REQUEST;
+            let kind = ActivityType::RejectedRequest;
             step(
                 models,
                 event,
@@ -533,7 +539,7 @@ fn apply_event(
             );
         }
         EventKind::RequestCancelled { id, .. } => {
-            let kind = activity_type::CANCELLED_REQUEST;
+            let kind = ActivityType::CancelledRequest;
             step(
                 models,
                 event,
@@ -567,9 +573,9 @@ fn apply_event(
             if let Some(version) = event.version {
                 let (from, to) = change.stages();
                 let (kind, request) = match change {
-                    StageChange::System { .. } => (activity_type::SYSTEM_TRANSITION, None),
+                    StageChange::System { .. } => (ActivityType::SystemTransition, None),
                     StageChange::Move { request_id, .. } => {
-                        (activity_type::APPLIED_TRANSITION, *request_id)
+                        (ActivityType::AppliedTransition, *request_id)
                     }
                 };
                 step(
@@ -597,10 +603,10 @@ fn apply_event(
             request_id,
         } => {
             let none = (None, None);
-            let set = activity_type::ALIAS_SET;
+            let set = ActivityType::AliasSet;
             step(models, event, Some(*version), set, none, *request_id);
             let previous = previous_version.filter(|p| p != version);
-            let removed = activity_type::ALIAS_REMOVED;
+            let removed = ActivityType::AliasRemoved;
             step(models, event, previous, removed, none, *request_id);
             models
                 .entry(name)
@@ -612,7 +618,7 @@ fn apply_event(
             alias,
             previous_version,
         } => {
-            let removed = activity_type::ALIAS_REMOVED;
+            let removed = ActivityType::AliasRemoved;
             step(
                 models,
                 event,

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Actor;
-use crate::db::enums::{RequestStatus, Stage};
+use crate::db::enums::{ActivityType, RequestStatus, Stage};
 use crate::db::event::{EventKind, StageChange, Subject, True};
 use crate::db::rows::{ActivityRow, ModelRow, NewActivityRow, VersionRow};
 use crate::db::schema::{
@@ -33,31 +33,12 @@ pub struct Transition {
     pub comment: Option<String>,
 }
 
-/// What an activity records.
-pub mod activity_type {
-    /// A move applied directly or by an approved request.
-    pub const APPLIED_TRANSITION: &str = "APPLIED_TRANSITION";
-    /// A version archived because another took its stage.
-    pub const SYSTEM_TRANSITION: &str = "SYSTEM_TRANSITION";
-    /// A transition request opened.
-    pub const REQUESTED_TRANSITION: &str = "REQUESTED_TRANSITION";
-    /// An approval of a request.
-    pub const APPROVED_REQUEST: &str = "APPROVED_REQUEST";
-    /// A request rejected.
-    pub const REJECTED_REQUEST: &str = "REJECTED_REQUEST";
-    /// A request cancelled.
-    pub const CANCELLED_REQUEST: &str = "CANCELLED_REQUEST";
-    /// An alias pointed at the version.
-    pub const ALIAS_SET: &str = "ALIAS_SET";
-    /// An alias taken off the version.
-    pub const ALIAS_REMOVED: &str = "ALIAS_REMOVED";
-}
-
 /// One entry of a version's audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Activity {
     /// `APPLIED_TRANSITION`, `SYSTEM_TRANSITION`, `REQUESTED_TRANSITION`, …
-    pub activity_type: String,
+    #[schema(value_type = String)]
+    pub activity_type: ActivityType,
     /// Stage before.
     pub from_stage: Option<Stage>,
     /// Stage after (or requested).
@@ -83,7 +64,7 @@ pub fn record_activity(
         .values(NewActivityRow {
             model_id,
             version,
-            activity_type: &activity.activity_type,
+            activity_type: activity.activity_type,
             from_stage: activity.from_stage,
             to_stage: activity.to_stage,
             user_name: &activity.user,
@@ -359,7 +340,7 @@ pub fn apply(
                 model.id,
                 other.version,
                 &Activity {
-                    activity_type: activity_type::SYSTEM_TRANSITION.to_owned(),
+                    activity_type: ActivityType::SystemTransition,
                     from_stage: Some(to),
                     to_stage: Some(Stage::Archived),
                     user: actor.username.clone(),
@@ -400,7 +381,7 @@ pub fn apply(
         model.id,
         row.version,
         &Activity {
-            activity_type: activity_type::APPLIED_TRANSITION.to_owned(),
+            activity_type: ActivityType::AppliedTransition,
             from_stage: Some(from),
             to_stage: Some(to),
             user: actor.username.clone(),

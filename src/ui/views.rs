@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use crate::db::enums::{RequestStatus, Stage};
+use crate::db::enums::{ActivityType, RequestStatus, Stage};
 use crate::domain::lifecycle::Activity;
 use crate::domain::models::RegisteredModel;
 use crate::domain::requests::TransitionRequest;
@@ -204,18 +204,19 @@ impl From<Activity> for TrailItem {
             (None, Some(to)) => format!("→ {to}"),
             _ => String::new(),
         };
-        let what = match a.activity_type.as_str() {
-            "APPLIED_TRANSITION" => format!("Moved {stages}"),
-            "SYSTEM_TRANSITION" => format!("Archived by another promotion {stages}"),
-            "REQUESTED_TRANSITION" => format!("Requested {stages}"),
-            "APPROVED_REQUEST" => "Approved the request".to_owned(),
-            "REJECTED_REQUEST" => "Rejected the request".to_owned(),
-            "CANCELLED_REQUEST" => "Cancelled the request".to_owned(),
-            other => format!("{other} {stages}"),
+        let what = match a.activity_type {
+            ActivityType::AppliedTransition => format!("Moved {stages}"),
+            ActivityType::SystemTransition => format!("Archived by another promotion {stages}"),
+            ActivityType::RequestedTransition => format!("Requested {stages}"),
+            ActivityType::ApprovedRequest => "Approved the request".to_owned(),
+            ActivityType::RejectedRequest => "Rejected the request".to_owned(),
+            ActivityType::CancelledRequest => "Cancelled the request".to_owned(),
+            ActivityType::AliasSet => "Alias set on this version".to_owned(),
+            ActivityType::AliasRemoved => "Alias taken off this version".to_owned(),
         };
         TrailItem {
             what,
-            kind: a.activity_type,
+            kind: a.activity_type.to_string(),
             user: a.user,
             at: when(a.timestamp),
             at_iso: machine_time(a.timestamp),

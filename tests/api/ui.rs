@@ -579,8 +579,9 @@ fn the_policy_page_draws_the_rules_and_the_audit_page_filters_the_feed() {
     policy.expect(200);
     assert_eq!(policy.body.matches("<line ").count(), 9, "{}", policy.body);
     assert!(policy.body.contains(r#"role="img""#), "{}", policy.body);
+    // the guarded stage says so inside its box, on a line of its own
     assert!(
-        policy.body.contains("Production (guarded)"),
+        policy.body.contains(">Production</text>") && policy.body.contains(">guarded</text>"),
         "{}",
         policy.body
     );
@@ -640,7 +641,27 @@ fn compare_shows_two_versions_side_by_side() {
     )
     .expect(200);
     app.transition("churn", 2, "Staging", false).expect(200);
+    app.put(
+        "/api/v1/models/churn/aliases/candidate",
+        json!({"version": 2}),
+    )
+    .expect(200);
+    app.put(
+        "/api/v1/models/churn/aliases/candidate",
+        json!({"version": 1}),
+    )
+    .expect(200);
     let mut vera = Browser::user(&app, "vera", "viewer");
+    // every kind of step reads as words, none as its stored name
+    let version = vera.get("/ui/models/churn/versions/2");
+    version.expect(200);
+    assert!(
+        version.body.contains("Alias set on this version")
+            && version.body.contains("Alias taken off this version"),
+        "{}",
+        version.body
+    );
+    assert!(!version.body.contains("<strong>ALIAS_"), "{}", version.body);
     let page = vera.get("/ui/compare?model=churn&a=1&b=2");
     page.expect(200);
     assert!(

@@ -7,13 +7,14 @@ use diesel::prelude::*;
 
 use super::{ApproveOutcome, TransitionRequest, count_request, load_one, not_found, step};
 use crate::auth::Actor;
+use crate::db::enums::ActivityType;
 use crate::db::enums::{RequestStatus, Role};
 use crate::db::event::{EventKind, Subject};
 use crate::db::rows::{ModelRow, RequestRow, VersionRow};
 use crate::db::schema::{model_versions, request_approvals, transition_requests};
 use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::aliases;
-use crate::domain::lifecycle::{self, Transition, activity_type, set_request_status};
+use crate::domain::lifecycle::{self, Transition, set_request_status};
 use crate::domain::policy::Policy;
 use crate::domain::types::Alias;
 use crate::error::{Error, Result};
@@ -135,7 +136,7 @@ pub fn approve(
                 request_approvals::comment.eq(comment.as_deref()),
             ))
             .execute(tx.conn())?;
-        let approved = activity_type::APPROVED_REQUEST;
+        let approved = ActivityType::ApprovedRequest;
         step(
             tx,
             actor,
@@ -208,7 +209,7 @@ fn close(
                     ));
                 }
                 (
-                    activity_type::REJECTED_REQUEST,
+                    ActivityType::RejectedRequest,
                     EventKind::RequestRejected {
                         id,
                         comment: comment.clone(),
@@ -223,7 +224,7 @@ fn close(
                     ));
                 }
                 (
-                    activity_type::CANCELLED_REQUEST,
+                    ActivityType::CancelledRequest,
                     EventKind::RequestCancelled {
                         id,
                         comment: comment.clone(),

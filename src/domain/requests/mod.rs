@@ -17,13 +17,14 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Actor;
+use crate::db::enums::ActivityType;
 use crate::db::enums::{RequestStatus, Stage};
 use crate::db::event::{EventKind, Snapshot, Subject};
 use crate::db::rows::{ModelRow, RequestRow};
 use crate::db::schema::{registered_models, request_approvals, transition_requests};
 use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::aliases;
-use crate::domain::lifecycle::{self, Activity, Transition, activity_type, record_activity};
+use crate::domain::lifecycle::{self, Activity, Transition, record_activity};
 use crate::domain::lookup::{find_version, lock_model};
 use crate::domain::policy::Policy;
 use crate::domain::sql::{Page, PageToken};
@@ -276,7 +277,7 @@ pub fn create(
             ))
             .returning(transition_requests::id)
             .get_result(tx.conn())?;
-        let requested = activity_type::REQUESTED_TRANSITION;
+        let requested = ActivityType::RequestedTransition;
         step(
             tx,
             actor,
@@ -310,7 +311,7 @@ fn step(
     actor: &Actor,
     model: &ModelRow,
     version: i64,
-    kind: &str,
+    kind: ActivityType,
     (from, to): (Stage, Stage),
     comment: Option<String>,
     request_id: i64,
@@ -321,7 +322,7 @@ fn step(
         model.id,
         version,
         &Activity {
-            activity_type: kind.to_owned(),
+            activity_type: kind,
             from_stage: Some(from),
             to_stage: Some(to),
             user: actor.username.clone(),
