@@ -11,7 +11,7 @@ use crate::db::enums::Stage;
 use crate::domain::lifecycle::Transition;
 use crate::domain::policy::{AliasRule, Guard, Rule};
 use crate::domain::requests::{self, ApproveOutcome, RequestQuery, TransitionRequest, Wanted};
-use crate::domain::types::{self, Alias, ModelName, VersionNumber, page_size};
+use crate::domain::types::{self, Alias, ModelName, RequestId, VersionNumber, page_size};
 use crate::error::{Error, Result};
 use crate::web::AppState;
 use crate::web::Caller;
@@ -230,7 +230,9 @@ pub async fn get_transition_request(
 ) -> Result<HttpResponse> {
     let id = id.into_inner().parse("request")?;
     let request = state
-        .db_as(caller, Role::Viewer, move |conn, _| requests::get(conn, id))
+        .db_as(caller, Role::Viewer, move |conn, _| {
+            requests::get(conn, RequestId::new(id))
+        })
         .await?;
     Ok(HttpResponse::Ok().json(request))
 }
@@ -258,7 +260,7 @@ pub async fn approve_transition_request(
     let policy = state.policy.clone();
     let outcome = state
         .db_as(caller, Role::Approver, move |conn, actor| {
-            requests::approve(conn, &actor, &policy, id, comment)
+            requests::approve(conn, &actor, &policy, RequestId::new(id), comment)
         })
         .await?;
     match outcome {
@@ -295,7 +297,7 @@ pub async fn reject_transition_request(
     let comment = decision(&req, &body)?;
     let request = state
         .db_as(caller, Role::Approver, move |conn, actor| {
-            requests::reject(conn, &actor, id, comment)
+            requests::reject(conn, &actor, RequestId::new(id), comment)
         })
         .await?;
     Ok(HttpResponse::Ok().json(request))
@@ -323,7 +325,7 @@ pub async fn cancel_transition_request(
     let comment = decision(&req, &body)?;
     let request = state
         .db_as(caller, Role::Contributor, move |conn, actor| {
-            requests::cancel(conn, &actor, id, comment)
+            requests::cancel(conn, &actor, RequestId::new(id), comment)
         })
         .await?;
     Ok(HttpResponse::Ok().json(request))

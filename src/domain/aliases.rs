@@ -15,7 +15,9 @@ use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::lifecycle::{Activity, record_activity};
 use crate::domain::lookup::{find_model, find_version, lock_model};
 use crate::domain::policy::Policy;
-use crate::domain::types::{Alias, ModelName, VersionNumber, percent_encode_segment};
+use crate::domain::types::{
+    Alias, ModelId, ModelName, RequestId, VersionNumber, percent_encode_segment,
+};
 use crate::domain::versions::{self, ModelVersion};
 use crate::error::{Entity, Error, Result};
 
@@ -27,7 +29,7 @@ fn alias_not_found(name: &ModelName, alias: &Alias) -> Error {
 }
 
 /// The version an alias of a model points at now.
-fn current(conn: &mut DbConn, model_id: i64, alias: &Alias) -> Result<Option<i64>> {
+fn current(conn: &mut DbConn, model_id: ModelId, alias: &Alias) -> Result<Option<i64>> {
     Ok(registered_model_aliases::table
         .filter(registered_model_aliases::model_id.eq(model_id))
         .filter(registered_model_aliases::alias.eq(alias.as_str()))
@@ -105,14 +107,14 @@ pub fn apply_set(
     model: &ModelRow,
     row: &VersionRow,
     alias: &Alias,
-    request_id: Option<i64>,
+    request_id: Option<RequestId>,
 ) -> Result<()> {
     check_stage(policy, alias, row)?;
     let version = row.version;
     let named = registered_model_aliases::table
         .filter(registered_model_aliases::model_id.eq(model.id))
         .filter(registered_model_aliases::alias.eq(alias.as_str()));
-    let previous = current(tx.conn(), model.id, alias)?;
+    let previous = current(tx.conn(), ModelId::of(model), alias)?;
     if previous.is_some() {
         diesel::update(named)
             .set(registered_model_aliases::version.eq(version))
@@ -131,11 +133,27 @@ pub fn apply_set(
         .set(registered_models::last_updated_timestamp.eq(now))
         .execute(tx.conn())?;
     let set = ActivityType::AliasSet;
-    alias_activity(tx, actor, model.id, version, set, alias, now, request_id)?;
+    alias_activity(
+        tx,
+        actor,
+        ModelId::of(model),
+        version,
+        set,
+        alias,
+        now,
+        request_id,
+    )?;
     if let Some(previous) = previous.filter(|p| *p != version) {
         let removed = ActivityType::AliasRemoved;
         alias_activity(
-            tx, actor, model.id, previous, removed, alias, now, request_id,
+            tx,
+            actor,
+            ModelId::of(model),
+            previous,
+            removed,
+            alias,
+            now,
+            request_id,
         )?;
     }
     tx.emit(
@@ -144,7 +162,7 @@ pub fn apply_set(
             alias: alias.as_str().to_owned(),
             version,
             previous_version: previous,
-            request_id,
+            request_id: request_id.map(RequestId::get),
         },
     )
 }
@@ -156,12 +174,12 @@ pub fn apply_set(
 fn alias_activity(
     tx: &mut WriteTx<'_>,
     actor: &Actor,
-    model_id: i64,
+    model_id: ModelId,
     version: i64,
     kind: ActivityType,
     alias: &Alias,
     timestamp: i64,
-    request_id: Option<i64>,
+    request_id: Option<RequestId>,
 ) -> Result<()> {
     record_activity(
         tx,
@@ -174,7 +192,7 @@ fn alias_activity(
             user: actor.username.clone(),
             timestamp,
             comment: Some(format!("alias '{}'", alias.as_str())),
-            request_id,
+            request_id: request_id.map(RequestId::get),
         },
     )
 }
@@ -183,7 +201,7 @@ fn alias_activity(
 pub fn get_alias(conn: &mut DbConn, name: &ModelName, alias: &Alias) -> Result<ModelVersion> {
     let version = db::read(conn, |conn| {
         let row = find_model(conn, name)?;
-        current(conn, row.id, alias)?.ok_or_else(|| alias_not_found(name, alias))
+        current(conn, ModelId::of(&row), alias)?.ok_or_else(|| alias_not_found(name, alias))
     })?;
     versions::get(conn, name, VersionNumber::new(version)?)
 }
@@ -210,7 +228,7 @@ pub fn delete_alias(
                 actor.role
             )));
         }
-        let previous = current(tx.conn(), row.id, alias)?;
+        let previous = current(tx.conn(), ModelId::of(&row), alias)?;
         let Some(previous) = previous else {
             return Err(alias_not_found(name, alias));
         };
@@ -221,7 +239,16 @@ pub fn delete_alias(
         )
         .execute(tx.conn())?;
         let removed = ActivityType::AliasRemoved;
-        alias_activity(tx, actor, row.id, previous, removed, alias, now_ms(), None)?;
+        alias_activity(
+            tx,
+            actor,
+            ModelId::of(&row),
+            previous,
+            removed,
+            alias,
+            now_ms(),
+            None,
+        )?;
         tx.emit(
             Subject::Version(&row.name, previous),
             EventKind::AliasDeleted {

@@ -19,7 +19,7 @@ use crate::db::schema::{
 use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::lookup::{find_model, find_version};
 use crate::domain::policy::{Policy, Requirement};
-use crate::domain::types::{ModelName, VersionNumber, percent_encode_segment};
+use crate::domain::types::{ModelId, ModelName, RequestId, VersionNumber, percent_encode_segment};
 use crate::error::{Error, Result};
 
 /// A stage move.
@@ -56,13 +56,13 @@ pub struct Activity {
 /// Records one step in a version's trail.
 pub fn record_activity(
     tx: &mut WriteTx<'_>,
-    model_id: i64,
+    model_id: ModelId,
     version: i64,
     activity: &Activity,
 ) -> Result<()> {
     diesel::insert_into(activities::table)
         .values(NewActivityRow {
-            model_id,
+            model_id: model_id.get(),
             version,
             activity_type: activity.activity_type,
             from_stage: activity.from_stage,
@@ -118,7 +118,7 @@ pub fn check_archive_flag(transition: &Transition) -> Result<()> {
 /// Whether a version is cleared for a stage: it entered that stage before
 /// (meeting the stage's gate, or by the rollback of a cleared version), so a
 /// weaker rule back into it is a rollback.
-pub fn cleared(conn: &mut DbConn, model_id: i64, version: i64, stage: Stage) -> Result<bool> {
+pub fn cleared(conn: &mut DbConn, model_id: ModelId, version: i64, stage: Stage) -> Result<bool> {
     Ok(stage_clearances::table
         .filter(stage_clearances::model_id.eq(model_id))
         .filter(stage_clearances::version.eq(version))
@@ -131,7 +131,7 @@ pub fn cleared(conn: &mut DbConn, model_id: i64, version: i64, stage: Stage) -> 
 
 /// Records that a version entered a stage (every entry is allowed only
 /// through the stage's gate or as a rollback, so every entry clears).
-fn clear(tx: &mut WriteTx<'_>, model_id: i64, version: i64, stage: Stage) -> Result<()> {
+fn clear(tx: &mut WriteTx<'_>, model_id: ModelId, version: i64, stage: Stage) -> Result<()> {
     if !cleared(tx.conn(), model_id, version, stage)? {
         diesel::insert_into(stage_clearances::table)
             .values((
@@ -153,7 +153,7 @@ pub fn requirement(
     row: &VersionRow,
     to: Stage,
 ) -> Result<Requirement> {
-    let cleared = policy.guard(to).is_some() && cleared(conn, model.id, row.version, to)?;
+    let cleared = policy.guard(to).is_some() && cleared(conn, ModelId::of(model), row.version, to)?;
     policy
         .requirement(row.current_stage, to, cleared)
         .map_err(Error::InvalidParameter)
@@ -315,7 +315,7 @@ pub fn apply(
     model: &ModelRow,
     row: &VersionRow,
     transition: &Transition,
-    request_id: Option<i64>,
+    request_id: Option<RequestId>,
 ) -> Result<VersionRow> {
     let from = row.current_stage;
     let to = transition.to;
@@ -337,7 +337,7 @@ pub fn apply(
                 .execute(tx.conn())?;
             record_activity(
                 tx,
-                model.id,
+                ModelId::of(model),
                 other.version,
                 &Activity {
                     activity_type: ActivityType::SystemTransition,
@@ -349,7 +349,7 @@ pub fn apply(
                         "archived because version {} moved to {to}",
                         row.version
                     )),
-                    request_id,
+                    request_id: request_id.map(RequestId::get),
                 },
             )?;
             moved(
@@ -363,7 +363,7 @@ pub fn apply(
                 },
             )?;
             mark_stale(tx, model, other.version, Some(Stage::Archived), None)?;
-            clear(tx, model.id, other.version, Stage::Archived)?;
+            clear(tx, ModelId::of(model), other.version, Stage::Archived)?;
         }
     }
     let updated: VersionRow = diesel::update(model_versions::table.find(row.id))
@@ -378,7 +378,7 @@ pub fn apply(
         .execute(tx.conn())?;
     record_activity(
         tx,
-        model.id,
+        ModelId::of(model),
         row.version,
         &Activity {
             activity_type: ActivityType::AppliedTransition,
@@ -387,7 +387,7 @@ pub fn apply(
             user: actor.username.clone(),
             timestamp: now,
             comment: transition.comment.clone(),
-            request_id,
+            request_id: request_id.map(RequestId::get),
         },
     )?;
     moved(
@@ -398,11 +398,11 @@ pub fn apply(
             to_stage: to,
             archive_existing_versions: transition.archive_existing_versions,
             comment: transition.comment.clone(),
-            request_id,
+            request_id: request_id.map(RequestId::get),
         },
     )?;
     mark_stale(tx, model, row.version, Some(to), request_id)?;
-    clear(tx, model.id, row.version, to)?;
+    clear(tx, ModelId::of(model), row.version, to)?;
     Ok(updated)
 }
 
@@ -420,7 +420,7 @@ fn moved(tx: &mut WriteTx<'_>, subject: Subject<'_>, change: StageChange) -> Res
 /// Sets a request's status, with who decided and their comment.
 pub fn set_request_status(
     tx: &mut WriteTx<'_>,
-    id: i64,
+    id: RequestId,
     status: RequestStatus,
     decided_by: Option<&str>,
     comment: Option<&str>,
@@ -445,7 +445,7 @@ pub fn mark_stale(
     model: &ModelRow,
     version: i64,
     current: Option<Stage>,
-    except: Option<i64>,
+    except: Option<RequestId>,
 ) -> Result<()> {
     let pending: Vec<(i64, Stage, Option<String>)> = transition_requests::table
         .filter(transition_requests::model_id.eq(model.id))
@@ -461,10 +461,10 @@ pub fn mark_stale(
         // an alias request names the version, not a stage: it goes stale
         // only with the version
         let still_holds = current == Some(from) || (alias.is_some() && current.is_some());
-        if Some(id) == except || still_holds {
+        if Some(id) == except.map(RequestId::get) || still_holds {
             continue;
         }
-        went_stale(tx, model, version, id, from, current)?;
+        went_stale(tx, model, version, RequestId::new(id), from, current)?;
     }
     Ok(())
 }
@@ -475,7 +475,7 @@ pub fn went_stale(
     tx: &mut WriteTx<'_>,
     model: &ModelRow,
     version: i64,
-    id: i64,
+    id: RequestId,
     from: Stage,
     current: Option<Stage>,
 ) -> Result<()> {
@@ -483,7 +483,7 @@ pub fn went_stale(
     tx.emit(
         Subject::Version(&model.name, version),
         EventKind::RequestStale {
-            id,
+            id: id.get(),
             from_stage: from,
             current_stage: current,
         },

@@ -3,6 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use diesel::backend::Backend;
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::BigInt;
+
 use crate::error::{Error, Result};
 
 fn check_text(what: &str, value: &str, max_chars: usize, allow_empty: bool) -> Result<()> {
@@ -164,6 +168,62 @@ impl VersionNumber {
 }
 
 impl fmt::Display for VersionNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A model's row id (stable across renames): where a function takes a
+/// model and a version number, the two cannot be swapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, diesel::AsExpression)]
+#[diesel(sql_type = BigInt)]
+pub struct ModelId(i64);
+
+impl ModelId {
+    /// The id of a model's row.
+    pub fn of(row: &crate::db::rows::ModelRow) -> Self {
+        ModelId(row.id)
+    }
+
+    /// The id.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A transition request's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, diesel::AsExpression)]
+#[diesel(sql_type = BigInt)]
+pub struct RequestId(i64);
+
+impl RequestId {
+    /// An id read from a path or a row (the API checks it is positive).
+    pub fn new(id: i64) -> Self {
+        RequestId(id)
+    }
+
+    /// The id.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// Both ids go into queries as the integers they are.
+macro_rules! id_to_sql {
+    ($($id:ty),*) => {$(
+        impl<DB: Backend> ToSql<BigInt, DB> for $id
+        where
+            i64: ToSql<BigInt, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                self.0.to_sql(out)
+            }
+        }
+    )*};
+}
+id_to_sql!(ModelId, RequestId);
+
+impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
     }

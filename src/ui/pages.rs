@@ -14,7 +14,9 @@ use crate::domain::filter;
 use crate::domain::lifecycle::{self, Transition};
 use crate::domain::models::{self, ModelOrder, ModelQuery};
 use crate::domain::requests::{self, ApproveOutcome, RequestQuery, Wanted};
-use crate::domain::types::{self, ModelName, VersionNumber, percent_encode_segment as enc};
+use crate::domain::types::{
+    self, ModelName, RequestId, VersionNumber, percent_encode_segment as enc,
+};
 use crate::domain::versions::{self, VersionQuery};
 use crate::error::Error;
 use crate::web::AppState;
@@ -281,7 +283,9 @@ async fn request_page(
 ) -> UiResult {
     let id = request_id(&id)?;
     let (viewer, request) = state
-        .page(&req, Role::Viewer, move |conn, _| requests::get(conn, id))
+        .page(&req, Role::Viewer, move |conn, _| {
+            requests::get(conn, RequestId::new(id))
+        })
         .await?;
     let pending = request.status == RequestStatus::Pending;
     let own = request.requested_by == viewer.username;
@@ -331,7 +335,7 @@ async fn decide(
         "approve" => {
             let outcome = state
                 .action(&req, &csrf, Role::Approver, move |conn, actor| {
-                    requests::approve(conn, &actor, &policy, id, comment)
+                    requests::approve(conn, &actor, &policy, RequestId::new(id), comment)
                 })
                 .await?;
             if let ApproveOutcome::Stale(request) = outcome {
@@ -344,14 +348,14 @@ async fn decide(
         "reject" => {
             state
                 .action(&req, &csrf, Role::Approver, move |conn, actor| {
-                    requests::reject(conn, &actor, id, comment)
+                    requests::reject(conn, &actor, RequestId::new(id), comment)
                 })
                 .await?;
         }
         "cancel" => {
             state
                 .action(&req, &csrf, Role::Contributor, move |conn, actor| {
-                    requests::cancel(conn, &actor, id, comment)
+                    requests::cancel(conn, &actor, RequestId::new(id), comment)
                 })
                 .await?;
         }

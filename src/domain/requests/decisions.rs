@@ -16,12 +16,12 @@ use crate::db::{self, DbConn, WriteTx, now_ms};
 use crate::domain::aliases;
 use crate::domain::lifecycle::{self, Transition, set_request_status};
 use crate::domain::policy::Policy;
-use crate::domain::types::Alias;
+use crate::domain::types::{Alias, RequestId};
 use crate::error::{Error, Result};
 
 /// Locks the request's model row, then reads the request and its version:
 /// the same lock order as every other write to that model.
-fn lock_request(tx: &mut WriteTx<'_>, id: i64) -> Result<(ModelRow, RequestRow)> {
+fn lock_request(tx: &mut WriteTx<'_>, id: RequestId) -> Result<(ModelRow, RequestRow)> {
     let model_id: i64 = transition_requests::table
         .find(id)
         .select(transition_requests::model_id)
@@ -53,12 +53,12 @@ fn ensure_pending(row: &RequestRow) -> Result<()> {
 /// Approves a request; the approval that reaches the required count applies
 /// it. The policy in force now must still allow the move, and its approval
 /// count applies if it has grown since the request was made.
-#[tracing::instrument(skip_all, fields(request = id))]
+#[tracing::instrument(skip_all, fields(request = id.get()))]
 pub fn approve(
     conn: &mut DbConn,
     actor: &Actor,
     policy: &Policy,
-    id: i64,
+    id: RequestId,
     comment: Option<String>,
 ) -> Result<ApproveOutcome> {
     db::write(conn, &actor.username, |tx| {
@@ -155,7 +155,7 @@ pub fn approve(
         tx.emit(
             Subject::Version(&model.name, row.version),
             EventKind::RequestApproved {
-                id,
+                id: id.get(),
                 approvals,
                 required_approvals: required,
                 comment: comment.clone(),
@@ -194,7 +194,7 @@ pub fn approve(
 fn close(
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: RequestId,
     comment: Option<String>,
     status: RequestStatus,
 ) -> Result<TransitionRequest> {
@@ -211,7 +211,7 @@ fn close(
                 (
                     ActivityType::RejectedRequest,
                     EventKind::RequestRejected {
-                        id,
+                        id: id.get(),
                         comment: comment.clone(),
                     },
                     "rejected",
@@ -226,7 +226,7 @@ fn close(
                 (
                     ActivityType::CancelledRequest,
                     EventKind::RequestCancelled {
-                        id,
+                        id: id.get(),
                         comment: comment.clone(),
                     },
                     "cancelled",
@@ -256,7 +256,7 @@ fn close(
 pub fn reject(
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: RequestId,
     comment: Option<String>,
 ) -> Result<TransitionRequest> {
     close(conn, actor, id, comment, RequestStatus::Rejected)
@@ -266,7 +266,7 @@ pub fn reject(
 pub fn cancel(
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: RequestId,
     comment: Option<String>,
 ) -> Result<TransitionRequest> {
     close(conn, actor, id, comment, RequestStatus::Cancelled)

@@ -28,7 +28,9 @@ use crate::domain::lifecycle::{self, Activity, Transition, record_activity};
 use crate::domain::lookup::{find_version, lock_model};
 use crate::domain::policy::Policy;
 use crate::domain::sql::{Page, PageToken};
-use crate::domain::types::{Alias, ModelName, VersionNumber, percent_encode_segment};
+use crate::domain::types::{
+    Alias, ModelId, ModelName, RequestId, VersionNumber, percent_encode_segment,
+};
 use crate::error::{Entity, Error, Result};
 
 /// One approval of a request.
@@ -90,8 +92,8 @@ pub enum ApproveOutcome {
     Stale(TransitionRequest),
 }
 
-fn not_found(id: i64) -> Error {
-    Error::NotFound(Entity::Request(id))
+fn not_found(id: RequestId) -> Error {
+    Error::NotFound(Entity::Request(id.get()))
 }
 
 fn hydrate(conn: &mut DbConn, rows: Vec<(RequestRow, String)>) -> Result<Vec<TransitionRequest>> {
@@ -142,7 +144,7 @@ fn hydrate(conn: &mut DbConn, rows: Vec<(RequestRow, String)>) -> Result<Vec<Tra
         .collect())
 }
 
-fn load_one(conn: &mut DbConn, id: i64) -> Result<TransitionRequest> {
+fn load_one(conn: &mut DbConn, id: RequestId) -> Result<TransitionRequest> {
     let row: Option<(RequestRow, String)> = transition_requests::table
         .inner_join(registered_models::table)
         .filter(transition_requests::id.eq(id))
@@ -286,10 +288,10 @@ pub fn create(
             requested,
             (from, to),
             comment,
-            id,
+            RequestId::new(id),
             now,
         )?;
-        let request = load_one(tx.conn(), id)?;
+        let request = load_one(tx.conn(), RequestId::new(id))?;
         tx.emit(
             Subject::Version(&model.name, version.get()),
             EventKind::RequestCreated {
@@ -314,12 +316,12 @@ fn step(
     kind: ActivityType,
     (from, to): (Stage, Stage),
     comment: Option<String>,
-    request_id: i64,
+    request_id: RequestId,
     timestamp: i64,
 ) -> Result<()> {
     record_activity(
         tx,
-        model.id,
+        ModelId::of(model),
         version,
         &Activity {
             activity_type: kind,
@@ -328,7 +330,7 @@ fn step(
             user: actor.username.clone(),
             timestamp,
             comment,
-            request_id: Some(request_id),
+            request_id: Some(request_id.get()),
         },
     )
 }
@@ -408,6 +410,6 @@ pub fn list(conn: &mut DbConn, query: RequestQuery) -> Result<Page<TransitionReq
 }
 
 /// Reads one request.
-pub fn get(conn: &mut DbConn, id: i64) -> Result<TransitionRequest> {
+pub fn get(conn: &mut DbConn, id: RequestId) -> Result<TransitionRequest> {
     db::read(conn, |conn| load_one(conn, id))
 }
