@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::PageQuery;
-use crate::db::enums::Role;
+use crate::domain::access::Op;
 use crate::domain::audit::{self, Checkpoint};
 use crate::error::Result;
 use crate::web::AppState;
@@ -47,7 +47,7 @@ pub async fn list_checkpoints(
     let (max_results, page_token) = query.into_inner().into_parts()?;
     // Not through the read cache: a checkpoint moves no event head.
     let page = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
+        .db_as(caller, Op::Read, move |conn, _| {
             audit::list(conn, max_results, page_token.as_deref())
         })
         .await?;

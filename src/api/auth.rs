@@ -6,6 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::tokens::TokenKind;
 use crate::db::enums::Role;
+use crate::domain::access::Op;
 use crate::error::Result;
 use crate::web::AppState;
 use crate::web::Caller;
@@ -103,9 +104,7 @@ pub async fn create_token(
 #[get("/me")]
 pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse> {
     let claims = caller.claims.clone();
-    let actor = state
-        .db_as(caller, Role::Viewer, |_, actor| Ok(actor))
-        .await?;
+    let actor = state.db_as(caller, Op::Read, |_, actor| Ok(actor)).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         username: actor.username,
         role: actor.role,

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::db::enums::Role;
+use crate::domain::access::Op;
 use crate::domain::events::{self, Event, EventQuery};
 use crate::domain::types::{ModelName, page_size};
 use crate::error::{Error, Result};
@@ -93,9 +93,9 @@ pub async fn list_events(
         ..EventQuery::default()
     };
     let page = state
-        .db_as(caller, Role::Viewer, move |conn, actor| {
+        .db_as(caller, Op::Read, move |conn, actor| {
             let search = EventQuery {
-                include_identity: actor.role == Role::Admin,
+                include_identity: Op::ReadIdentity.allowed(actor.role),
                 ..search
             };
             events::list(conn, search)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::params::{AliasPath, ModelPath, TagKeyPath};
-use crate::db::enums::Role;
+use crate::domain::access::Op;
 use crate::domain::history::{self, ModelHistory};
 use crate::domain::models::{
     self, ModelChanges, ModelOrder, ModelQuery, NewModel, RegisteredModel,
@@ -146,7 +146,7 @@ pub async fn create_model(
         tags: types::tag_map(body.tags)?,
     };
     let model = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::RegisterModel, move |conn, actor| {
             models::create(conn, &actor, new)
         })
         .await?;
@@ -238,7 +238,7 @@ pub async fn update_model(
     };
     let policy = state.policy.clone();
     let model = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditModel, move |conn, actor| {
             models::update(conn, &actor, &policy, &name, changes)
         })
         .await?;
@@ -262,7 +262,7 @@ pub async fn delete_model(
 ) -> Result<HttpResponse> {
     let name = model.into_inner().parse()?;
     state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::DeleteModel, move |conn, actor| {
             models::delete(conn, &actor, &name)
         })
         .await?;
@@ -294,7 +294,7 @@ pub async fn set_model_tag(
         value: value.clone(),
     };
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditModel, move |conn, actor| {
             models::set_tag(conn, &actor, &name, &key, &value)
         })
         .await?;
@@ -319,7 +319,7 @@ pub async fn delete_model_tag(
 ) -> Result<HttpResponse> {
     let (name, key) = (model.into_inner().parse()?, tag.into_inner().parse()?);
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditModel, move |conn, actor| {
             models::delete_tag(conn, &actor, &name, &key)
         })
         .await?;
@@ -352,7 +352,7 @@ pub async fn set_model_alias(
     };
     let policy = state.policy.clone();
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::SetAlias, move |conn, actor| {
             aliases::set_alias(conn, &actor, &policy, &name, &alias, version)
         })
         .await?;
@@ -377,7 +377,7 @@ pub async fn get_model_alias(
 ) -> Result<HttpResponse> {
     let (name, alias) = (model.into_inner().parse()?, alias.into_inner().parse()?);
     let version: ModelVersion = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
+        .db_as(caller, Op::Read, move |conn, _| {
             aliases::get_alias(conn, &name, &alias)
         })
         .await?;
@@ -446,7 +446,7 @@ pub async fn delete_model_alias(
     let (name, alias) = (model.into_inner().parse()?, alias.into_inner().parse()?);
     let policy = state.policy.clone();
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::SetAlias, move |conn, actor| {
             aliases::delete_alias(conn, &actor, &policy, &name, &alias)
         })
         .await?;

@@ -6,7 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::PageQuery;
 use crate::api::params::IdPath;
-use crate::db::enums::Role;
+use crate::domain::access::Op;
 use crate::domain::tokens::{self, ApiToken, CreatedToken, DEFAULT_DAYS};
 use crate::domain::types::Username;
 use crate::error::Result;
@@ -68,7 +68,7 @@ pub async fn create_api_token(
     let days = body.expires_in_days.unwrap_or(DEFAULT_DAYS);
     let keys = state.auth.keys.clone();
     let created = state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageTokens, move |conn, actor| {
             tokens::create(conn, &actor, &keys, &body.name, &username, days)
         })
         .await?;
@@ -92,7 +92,7 @@ pub async fn list_api_tokens(
 ) -> Result<HttpResponse> {
     let (max_results, token) = query.into_inner().into_parts()?;
     let page = state
-        .db_as(caller, Role::Admin, move |conn, _| {
+        .db_as(caller, Op::ManageTokens, move |conn, _| {
             tokens::list(conn, max_results, token.as_deref())
         })
         .await?;
@@ -119,7 +119,9 @@ pub async fn get_api_token(
 ) -> Result<HttpResponse> {
     let id = id.into_inner().parse("token")?;
     let token = state
-        .db_as(caller, Role::Admin, move |conn, _| tokens::get(conn, id))
+        .db_as(caller, Op::ManageTokens, move |conn, _| {
+            tokens::get(conn, id)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(token))
 }
@@ -141,7 +143,7 @@ pub async fn revoke_api_token(
 ) -> Result<HttpResponse> {
     let id = id.into_inner().parse("token")?;
     state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageTokens, move |conn, actor| {
             tokens::revoke(conn, &actor, id)
         })
         .await?;

@@ -6,8 +6,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::params::{IdPath, ModelPath, VersionPath};
 use crate::db::enums::RequestStatus;
-use crate::db::enums::Role;
 use crate::db::enums::Stage;
+use crate::domain::access::Op;
 use crate::domain::lifecycle::Transition;
 use crate::domain::policy::{AliasRule, Guard, Rule};
 use crate::domain::requests::{self, ApproveOutcome, RequestQuery, TransitionRequest, Wanted};
@@ -162,7 +162,7 @@ pub async fn create_transition_request(
     };
     let policy = state.policy.clone();
     let request = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::OpenRequest, move |conn, actor| {
             requests::create(conn, &actor, &policy, &name, version, wanted)
         })
         .await?;
@@ -203,7 +203,7 @@ pub async fn list_transition_requests(
         ..RequestQuery::default()
     };
     let page = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
+        .db_as(caller, Op::Read, move |conn, _| {
             requests::list(conn, search)
         })
         .await?;
@@ -230,7 +230,7 @@ pub async fn get_transition_request(
 ) -> Result<HttpResponse> {
     let id = id.into_inner().parse("request")?;
     let request = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
+        .db_as(caller, Op::Read, move |conn, _| {
             requests::get(conn, RequestId::new(id))
         })
         .await?;
@@ -259,7 +259,7 @@ pub async fn approve_transition_request(
     let comment = decision(&req, &body)?;
     let policy = state.policy.clone();
     let outcome = state
-        .db_as(caller, Role::Approver, move |conn, actor| {
+        .db_as(caller, Op::DecideRequest, move |conn, actor| {
             requests::approve(conn, &actor, &policy, RequestId::new(id), comment)
         })
         .await?;
@@ -296,7 +296,7 @@ pub async fn reject_transition_request(
     let id = id.into_inner().parse("request")?;
     let comment = decision(&req, &body)?;
     let request = state
-        .db_as(caller, Role::Approver, move |conn, actor| {
+        .db_as(caller, Op::DecideRequest, move |conn, actor| {
             requests::reject(conn, &actor, RequestId::new(id), comment)
         })
         .await?;
@@ -324,7 +324,7 @@ pub async fn cancel_transition_request(
     let id = id.into_inner().parse("request")?;
     let comment = decision(&req, &body)?;
     let request = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::CancelRequest, move |conn, actor| {
             requests::cancel(conn, &actor, RequestId::new(id), comment)
         })
         .await?;
@@ -341,7 +341,7 @@ pub async fn cancel_transition_request(
 )]
 #[get("/policy")]
 pub async fn get_policy(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse> {
-    state.db_as(caller, Role::Viewer, |_, _| Ok(())).await?;
+    state.db_as(caller, Op::Read, |_, _| Ok(())).await?;
     Ok(HttpResponse::Ok().json(PolicyResponse {
         rules: state.policy.rules().copied().collect(),
         guards: state.policy.guards().cloned().collect(),

@@ -8,6 +8,7 @@ use crate::api::PageQuery;
 use crate::api::params::UserPath;
 use crate::auth::password;
 use crate::db::enums::Role;
+use crate::domain::access::Op;
 use crate::domain::types::Username;
 use crate::domain::users::{self, User, UserChanges};
 use crate::error::{Error, Result};
@@ -63,7 +64,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
 async fn hash_password(state: &AppState, caller: &Caller, password: String) -> Result<String> {
     password::check_policy(&password)?;
     state
-        .db_as(caller.clone(), Role::Admin, |_, _| Ok(()))
+        .db_as(caller.clone(), Op::ManageUsers, |_, _| Ok(()))
         .await?;
     state
         .auth
@@ -94,7 +95,7 @@ pub async fn create_user(
     let username = Username::parse(username)?;
     let hash = hash_password(&state, &caller, password).await?;
     let user = state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageUsers, move |conn, actor| {
             users::create(conn, &actor, &username, &hash, role)
         })
         .await?;
@@ -118,7 +119,7 @@ pub async fn list_users(
 ) -> Result<HttpResponse> {
     let (max_results, token) = query.into_inner().into_parts()?;
     let page = state
-        .db_as(caller, Role::Admin, move |conn, _| {
+        .db_as(caller, Op::ManageUsers, move |conn, _| {
             users::list(conn, max_results, token.as_deref())
         })
         .await?;
@@ -145,7 +146,7 @@ pub async fn get_user(
 ) -> Result<HttpResponse> {
     let username = user.into_inner().parse()?;
     let user = state
-        .db_as(caller, Role::Admin, move |conn, _| {
+        .db_as(caller, Op::ManageUsers, move |conn, _| {
             users::get(conn, &username)
         })
         .await?;
@@ -186,7 +187,7 @@ pub async fn update_user(
         disabled: body.disabled,
     };
     let user = state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageUsers, move |conn, actor| {
             users::update(conn, &actor, &username, changes)
         })
         .await?;
@@ -210,7 +211,7 @@ pub async fn delete_user(
 ) -> Result<HttpResponse> {
     let username = user.into_inner().parse()?;
     state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageUsers, move |conn, actor| {
             users::delete(conn, &actor, &username)
         })
         .await?;

@@ -8,8 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::models::{SetTagRequest, TagResponse};
 use crate::api::params::{ModelPath, TagKeyPath, VersionPath};
-use crate::db::enums::Role;
 use crate::db::enums::Stage;
+use crate::domain::access::Op;
 use crate::domain::lifecycle::{self, Activity, Transition};
 use crate::domain::types::{self, page_size};
 use crate::domain::versions::{self, ModelVersion, NewVersion, VersionQuery};
@@ -146,7 +146,7 @@ pub async fn create_model_version(
         model_id: None,
     };
     let version = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::RegisterVersion, move |conn, actor| {
             versions::create(conn, &actor, &name, new)
         })
         .await?;
@@ -298,7 +298,7 @@ pub async fn update_model_version(
         .map(types::description)
         .transpose()?;
     let version = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditVersion, move |conn, actor| {
             versions::update(conn, &actor, &name, version, description)
         })
         .await?;
@@ -323,7 +323,7 @@ pub async fn delete_model_version(
 ) -> Result<HttpResponse> {
     let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
     state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::DeleteVersion, move |conn, actor| {
             versions::delete(conn, &actor, &name, version)
         })
         .await?;
@@ -357,7 +357,7 @@ pub async fn set_model_version_tag(
         value: value.clone(),
     };
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditVersion, move |conn, actor| {
             versions::set_tag(conn, &actor, &name, version, &key, &value)
         })
         .await?;
@@ -384,7 +384,7 @@ pub async fn delete_model_version_tag(
     let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
     let key = tag.into_inner().parse()?;
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditVersion, move |conn, actor| {
             versions::delete_tag(conn, &actor, &name, version, &key)
         })
         .await?;
@@ -419,7 +419,7 @@ pub async fn transition_model_version_stage(
     let policy = state.policy.clone();
     let version = state
         // Any authenticated user may ask; the policy's `direct` role decides.
-        .db_as(caller, Role::Viewer, move |conn, actor| {
+        .db_as(caller, Op::MoveStage, move |conn, actor| {
             versions::transition(conn, &actor, &policy, &name, version, transition)
         })
         .await?;
@@ -444,7 +444,7 @@ pub async fn get_model_version_activity(
 ) -> Result<HttpResponse> {
     let (name, version) = (model.into_inner().parse()?, version.into_inner().parse()?);
     let activities = state
-        .db_as(caller, Role::Viewer, move |conn, _| {
+        .db_as(caller, Op::Read, move |conn, _| {
             lifecycle::trail(conn, &name, version)
         })
         .await?;

@@ -8,8 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::PageQuery;
 use crate::api::params::{IdPath, parse_id};
-use crate::db::enums::Role;
 use crate::db::now_ms;
+use crate::domain::access::Op;
 use crate::domain::types::ModelName;
 use crate::domain::webhooks::{self, Delivery, NewWebhook, Webhook, WebhookChanges};
 use crate::error::{Error, Result};
@@ -163,7 +163,7 @@ pub async fn create_webhook(
     };
     let rules = state.webhooks.rules;
     let (webhook, secret) = state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageWebhooks, move |conn, actor| {
             webhooks::create(conn, &actor, new, rules)
         })
         .await?;
@@ -187,7 +187,7 @@ pub async fn list_webhooks(
 ) -> Result<HttpResponse> {
     let (max_results, token) = query.into_inner().into_parts()?;
     let page = state
-        .db_as(caller, Role::Admin, move |conn, _| {
+        .db_as(caller, Op::ManageWebhooks, move |conn, _| {
             webhooks::list(conn, max_results, token.as_deref())
         })
         .await?;
@@ -214,7 +214,9 @@ pub async fn get_webhook(
 ) -> Result<HttpResponse> {
     let id = id.into_inner().parse("webhook")?;
     let webhook = state
-        .db_as(caller, Role::Admin, move |conn, _| webhooks::get(conn, id))
+        .db_as(caller, Op::ManageWebhooks, move |conn, _| {
+            webhooks::get(conn, id)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(webhook))
 }
@@ -255,7 +257,7 @@ pub async fn update_webhook(
     let rules = state.webhooks.rules;
     let overlap = i64::try_from(state.webhooks.overlap.as_millis()).unwrap_or(i64::MAX);
     let (webhook, secret) = state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageWebhooks, move |conn, actor| {
             webhooks::update(conn, &actor, id, changes, rules, overlap)
         })
         .await?;
@@ -279,7 +281,7 @@ pub async fn delete_webhook(
 ) -> Result<HttpResponse> {
     let id = id.into_inner().parse("webhook")?;
     state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageWebhooks, move |conn, actor| {
             webhooks::delete(conn, &actor, id)
         })
         .await?;
@@ -304,7 +306,9 @@ pub async fn test_webhook(
 ) -> Result<HttpResponse> {
     let id = id.into_inner().parse("webhook")?;
     let subscription = state
-        .db_as(caller, Role::Admin, move |conn, _| webhooks::row(conn, id))
+        .db_as(caller, Op::ManageWebhooks, move |conn, _| {
+            webhooks::row(conn, id)
+        })
         .await?;
     let delivery = state.webhooks.clone();
     let now = now_ms();
@@ -357,7 +361,7 @@ pub async fn list_deliveries(
     let id = id.into_inner().parse("webhook")?;
     let (max_results, token) = query.into_inner().into_parts()?;
     let page = state
-        .db_as(caller, Role::Admin, move |conn, _| {
+        .db_as(caller, Op::ManageWebhooks, move |conn, _| {
             webhooks::deliveries(conn, id, max_results, token.as_deref())
         })
         .await?;
@@ -386,7 +390,7 @@ pub async fn redeliver(
     let id = parse_id(&path.id, "webhook")?;
     let delivery_id = parse_id(&path.delivery_id, "delivery")?;
     let delivery = state
-        .db_as(caller, Role::Admin, move |conn, _| {
+        .db_as(caller, Op::ManageWebhooks, move |conn, _| {
             webhooks::redeliver(conn, id, delivery_id)
         })
         .await?;

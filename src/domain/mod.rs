@@ -7,6 +7,7 @@
 //! <- `models`, `version_search`, `aliases`, `requests`; `events`, `users`,
 //! `tokens`, `sessions` and `callers` stand beside them.
 
+pub mod access;
 pub mod aliases;
 pub mod audit;
 pub mod callers;

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::db::enums::Role;
+use crate::domain::access::Op;
 use crate::domain::filter;
 use crate::domain::lifecycle::Transition;
 use crate::domain::types::{self, ModelName, TagKey, VersionNumber};
@@ -104,7 +104,7 @@ async fn create(
             // only for a caller who may register: the lookup costs the
             // tracking server a request and this server a thread
             state
-                .db_as(caller.clone(), Role::Contributor, |_, _| Ok(()))
+                .db_as(caller.clone(), Op::RegisterVersion, |_, _| Ok(()))
                 .await?;
             let (tracking, id) = (tracking.clone(), model_id.clone());
             let answer = web::block(move || tracking.logged_model(&id))
@@ -132,7 +132,7 @@ async fn create(
         _ => None,
     };
     let version = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::RegisterVersion, move |conn, actor| {
             // a prompt's source is a placeholder; a model's is read as MLflow does
             if !is_prompt {
                 let resolved = sources::resolve(
@@ -166,7 +166,7 @@ async fn update(
     // as MLflow: an update without a description clears it
     let description = Some(types::description(params.text("description")?)?);
     let version = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditVersion, move |conn, actor| {
             versions::update(conn, &actor, &name, version, description)
                 .map_err(version_missing(&name, version))
         })
@@ -182,7 +182,7 @@ async fn delete(
     let params = Params::from_body(body.into_inner())?;
     let (name, version) = name_and_version(&params)?;
     state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::DeleteVersion, move |conn, actor| {
             versions::delete(conn, &actor, &name, version).map_err(version_missing(&name, version))
         })
         .await?;
@@ -304,16 +304,17 @@ async fn transition_stage(
     let moved = state
         // the policy's `direct` role decides; a move that needs approval is
         // refused (PERMISSION_DENIED, naming the request endpoint), never applied
-        .db_as(caller, Role::Viewer, move |conn, actor| {
+        .db_as(caller, Op::MoveStage, move |conn, actor| {
             let current =
                 versions::get(conn, &name, version).map_err(version_missing(&name, version))?;
             if current.current_stage == transition.to && !transition.archive_existing_versions {
                 // as MLflow: a move to the stage it is in is no move (and
                 // answers the version); it still takes a writer
-                if actor.role < Role::Contributor {
-                    return Err(Error::PermissionDenied(
-                        "changing a version's stage needs role contributor".into(),
-                    ));
+                if !Op::EditVersion.allowed(actor.role) {
+                    return Err(Error::PermissionDenied(format!(
+                        "changing a version's stage needs role {}",
+                        Op::EditVersion.role()
+                    )));
                 }
                 return Ok(current);
             }
@@ -352,7 +353,7 @@ async fn set_tag(
     let key = tag_key(params.required("key")?)?;
     let value = types::tag_value(params.text("value")?.unwrap_or_default())?;
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditVersion, move |conn, actor| {
             versions::set_tag(conn, &actor, &name, version, &key, &value)
                 .map_err(version_missing(&name, version))
         })
@@ -369,7 +370,7 @@ async fn delete_tag(
     let (name, version) = name_and_version(&params)?;
     let key = TagKey::parse(params.required("key")?)?;
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditVersion, move |conn, actor| {
             versions::get(conn, &name, version).map_err(version_missing(&name, version))?;
             missing_is_fine(versions::delete_tag(conn, &actor, &name, version, &key))
         })

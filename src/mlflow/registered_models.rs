@@ -4,8 +4,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::db::DbConn;
-use crate::db::enums::Role;
 use crate::db::enums::Stage;
+use crate::domain::access::Op;
 use crate::domain::models::{self, ModelChanges, ModelOrder, ModelQuery, NewModel};
 use crate::domain::types::{self, Alias, ModelName, TagKey};
 use crate::domain::{aliases, filter};
@@ -57,7 +57,7 @@ async fn create(
         tags: params.tags()?,
     };
     let model = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::RegisterModel, move |conn, actor| {
             models::create(conn, &actor, new)
         })
         .await?;
@@ -103,7 +103,7 @@ async fn apply_changes(
 ) -> MResult<HttpResponse> {
     let policy = state.policy.clone();
     let model = state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditModel, move |conn, actor| {
             let mut model = models::update(conn, &actor, &policy, &name, changes)?;
             let current = ModelName::parse(model.name.clone())?;
             in_mlflow_order(conn, &current, &mut model.latest_versions)?;
@@ -121,7 +121,7 @@ async fn delete(
     let params = Params::from_body(body.into_inner())?;
     let name = ModelName::parse(params.required("name")?)?;
     state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::DeleteModel, move |conn, actor| {
             models::delete(conn, &actor, &name)
         })
         .await?;
@@ -309,7 +309,7 @@ async fn set_tag(
     let key = tag_key(params.required("key")?)?;
     let value = types::tag_value(params.text("value")?.unwrap_or_default())?;
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditModel, move |conn, actor| {
             models::set_tag(conn, &actor, &name, &key, &value)
         })
         .await?;
@@ -325,7 +325,7 @@ async fn delete_tag(
     let name = ModelName::parse(params.required("name")?)?;
     let key = TagKey::parse(params.required("key")?)?;
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::EditModel, move |conn, actor| {
             // MLflow: deleting a tag that is not set changes nothing; a missing model is 404
             models::get(conn, &name)?;
             missing_is_fine(models::delete_tag(conn, &actor, &name, &key))
@@ -345,7 +345,7 @@ async fn set_alias(
     let version = version_param(&params, &name)?;
     let policy = state.policy.clone();
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::SetAlias, move |conn, actor| {
             aliases::set_alias(conn, &actor, &policy, &name, &alias, version)
         })
         .await?;
@@ -362,7 +362,7 @@ async fn delete_alias(
     let alias = Alias::parse(params.required("alias")?)?;
     let policy = state.policy.clone();
     state
-        .db_as(caller, Role::Contributor, move |conn, actor| {
+        .db_as(caller, Op::SetAlias, move |conn, actor| {
             models::get(conn, &name)?;
             missing_is_fine(aliases::delete_alias(conn, &actor, &policy, &name, &alias))
         })

@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use crate::db::enums::Role;
 use crate::db::now_ms;
+use crate::domain::access::Op;
 use crate::domain::webhooks::mlflow_subscriptions::{
     self as hooks, ACTIONS, ENTITY_ACTIONS, MlflowChanges, MlflowWebhook, NewMlflowWebhook,
 };
@@ -148,7 +148,7 @@ async fn create(
     };
     let rules = state.webhooks.rules;
     let hook = state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageWebhooks, move |conn, actor| {
             hooks::create(conn, &actor, new, rules)
         })
         .await?;
@@ -190,7 +190,7 @@ async fn list(
     };
     let start = offset(params.text("page_token")?)?;
     let (hooks, next) = state
-        .db_as(caller, Role::Admin, move |conn, _| {
+        .db_as(caller, Op::ManageWebhooks, move |conn, _| {
             hooks::list(conn, max_results, start)
         })
         .await?;
@@ -216,7 +216,9 @@ async fn get(
 ) -> MResult<HttpResponse> {
     let id = id.into_inner();
     let hook = state
-        .db_as(caller, Role::Admin, move |conn, _| hooks::get(conn, &id))
+        .db_as(caller, Op::ManageWebhooks, move |conn, _| {
+            hooks::get(conn, &id)
+        })
         .await?;
     Ok(answer(&hook))
 }
@@ -243,7 +245,7 @@ async fn update(
     };
     let rules = state.webhooks.rules;
     let hook = state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageWebhooks, move |conn, actor| {
             hooks::update(conn, &actor, &id, changes, rules)
         })
         .await?;
@@ -257,7 +259,7 @@ async fn delete(
 ) -> MResult<HttpResponse> {
     let id = id.into_inner();
     state
-        .db_as(caller, Role::Admin, move |conn, actor| {
+        .db_as(caller, Op::ManageWebhooks, move |conn, actor| {
             hooks::delete(conn, &actor, &id)
         })
         .await?;
@@ -280,7 +282,9 @@ async fn test(
     };
     let id = id.into_inner();
     let row = state
-        .db_as(caller, Role::Admin, move |conn, _| hooks::row(conn, &id))
+        .db_as(caller, Op::ManageWebhooks, move |conn, _| {
+            hooks::row(conn, &id)
+        })
         .await?;
     let Some(name) = asked.or_else(|| row.patterns().into_iter().next()) else {
         return Err(Error::invalid("the webhook subscribes to no event").into());

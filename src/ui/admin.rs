@@ -9,6 +9,7 @@ use super::views::{TokenItem, TokensPage, UserItem, UsersPage};
 use super::{PREFIX, UiError, UiResult, html, see_other};
 use crate::auth::password;
 use crate::db::enums::Role;
+use crate::domain::access::Op;
 use crate::domain::tokens::{self, DEFAULT_DAYS};
 use crate::domain::types::Username;
 use crate::domain::users::{self, UserChanges};
@@ -29,7 +30,9 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn users_page(state: web::Data<AppState>, req: HttpRequest) -> UiResult {
     let (viewer, page) = state
-        .page(&req, Role::Admin, |conn, _| users::list(conn, PAGE, None))
+        .page(&req, Op::ManageUsers, |conn, _| {
+            users::list(conn, PAGE, None)
+        })
         .await?;
     html(&UsersPage {
         viewer,
@@ -67,14 +70,14 @@ async fn create_user(
     password::check_policy(&password)?;
     // the caller and the token first: argon2 runs only for an admin's form
     state
-        .action(&req, &csrf, Role::Admin, |_, _| Ok(()))
+        .action(&req, &csrf, Op::ManageUsers, |_, _| Ok(()))
         .await?;
     let hash = state
         .auth
         .hash_work(move || password::hash(&password))
         .await?;
     state
-        .action(&req, &csrf, Role::Admin, move |conn, actor| {
+        .action(&req, &csrf, Op::ManageUsers, move |conn, actor| {
             users::create(conn, &actor, &username, &hash, role)
         })
         .await?;
@@ -123,7 +126,7 @@ async fn change_user(
         )));
     }
     state
-        .action(&req, &csrf, Role::Admin, move |conn, actor| {
+        .action(&req, &csrf, Op::ManageUsers, move |conn, actor| {
             users::update(conn, &actor, &username, changes)
         })
         .await?;
@@ -132,7 +135,9 @@ async fn change_user(
 
 async fn tokens_page(state: web::Data<AppState>, req: HttpRequest) -> UiResult {
     let (viewer, page) = state
-        .page(&req, Role::Admin, |conn, _| tokens::list(conn, PAGE, None))
+        .page(&req, Op::ManageTokens, |conn, _| {
+            tokens::list(conn, PAGE, None)
+        })
         .await?;
     html(&TokensPage {
         viewer,
@@ -175,14 +180,14 @@ async fn create_token(
     };
     let keys = state.auth.keys.clone();
     let (created, page) = state
-        .action(&req, &csrf, Role::Admin, move |conn, actor| {
+        .action(&req, &csrf, Op::ManageTokens, move |conn, actor| {
             let created = tokens::create(conn, &actor, &keys, &name, &username, days)?;
             let page = tokens::list(conn, PAGE, None)?;
             Ok((created, page))
         })
         .await?;
     // shown this once, on a page that is not stored (Cache-Control: no-store)
-    let (viewer, ()) = state.page(&req, Role::Admin, |_, _| Ok(())).await?;
+    let (viewer, ()) = state.page(&req, Op::ManageTokens, |_, _| Ok(())).await?;
     html(&TokensPage {
         viewer,
         nav: "admin",
@@ -213,7 +218,7 @@ async fn revoke_token(
         .filter(|id| *id > 0)
         .ok_or_else(|| Error::invalid(format!("'{id}' is not a token id")))?;
     state
-        .action(&req, &form.csrf, Role::Admin, move |conn, actor| {
+        .action(&req, &form.csrf, Op::ManageTokens, move |conn, actor| {
             tokens::revoke(conn, &actor, id)
         })
         .await?;

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::views::{self, AuditPage, EventItem, PolicyPage, RuleItem};
 use super::{PREFIX, UiResult, graph, html};
-use crate::db::enums::Role;
+use crate::domain::access::Op;
 use crate::domain::events::{self, EventQuery};
 use crate::domain::history::parse_instant;
 use crate::domain::types::{ModelName, percent_encode_segment as enc};
@@ -65,7 +65,7 @@ async fn audit_page(
     );
     let verify = query.verify.is_some();
     let (viewer, (page, head, checkpoint, verdict)) = state
-        .page(&req, Role::Viewer, move |conn, viewer| {
+        .page(&req, Op::Read, move |conn, viewer| {
             let (model, event_type, since, until, page_token) = filters;
             if event_type
                 .as_deref()
@@ -84,14 +84,14 @@ async fn audit_page(
                 until: until.as_deref().map(instant).transpose()?,
                 max_results: PAGE,
                 page_token,
-                include_identity: viewer.may(Role::Admin),
+                include_identity: viewer.may(Op::ReadIdentity),
                 ..EventQuery::default()
             };
             let page = events::list(conn, search)?;
             let head = crate::db::chain::head(conn)?;
             let checkpoint = crate::domain::audit::latest(conn)?;
             // walking the whole chain is an admin's request
-            let verdict = if verify && viewer.may(Role::Admin) {
+            let verdict = if verify && viewer.may(Op::VerifyChain) {
                 Some(events::verify_chain(conn)?)
             } else {
                 None
@@ -115,7 +115,7 @@ async fn audit_page(
         .map(|token| format!("{PREFIX}/audit?{filters}page_token={}", enc(&token)));
     let (head_id, head_hash) = head;
     html(&AuditPage {
-        can_verify: viewer.may(Role::Admin),
+        can_verify: viewer.may(Op::VerifyChain),
         viewer,
         nav: "audit",
         model: query.model.unwrap_or_default(),
@@ -138,7 +138,7 @@ async fn audit_page(
 }
 
 async fn policy_page(state: web::Data<AppState>, req: HttpRequest) -> UiResult {
-    let (viewer, ()) = state.page(&req, Role::Viewer, |_, _| Ok(())).await?;
+    let (viewer, ()) = state.page(&req, Op::Read, |_, _| Ok(())).await?;
     let policy = &state.policy;
     html(&PolicyPage {
         viewer,

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::db::enums::Role;
+use crate::domain::access::Op;
 use crate::domain::callers::Authorized;
 use crate::domain::sessions;
 use crate::error::Error;
@@ -229,8 +230,8 @@ pub struct Viewer {
 impl Viewer {
     /// Whether the role reaches `need` (what a page shows; the server
     /// checks again on every action).
-    pub fn may(&self, need: Role) -> bool {
-        self.role.reaches(need)
+    pub fn may(&self, op: Op) -> bool {
+        op.allowed(self.role)
     }
 }
 
@@ -346,13 +347,13 @@ fn removal<'c>(req: &HttpRequest, name: &'c str) -> Cookie<'c> {
 }
 
 impl AppState {
-    /// Runs a page's database work for the signed-in user, who must reach
-    /// `need`; without a session (or once it has ended), the browser is sent
+    /// Runs a page's database work for the signed-in user, who must be
+    /// allowed `op`; without a session (or once it has ended), the browser is sent
     /// to sign in and come back.
     pub(crate) async fn page<T, F>(
         &self,
         req: &HttpRequest,
-        need: Role,
+        op: Op,
         work: F,
     ) -> std::result::Result<(Viewer, T), UiError>
     where
@@ -362,7 +363,7 @@ impl AppState {
         let secret = session_secret(req).ok_or_else(|| UiError::SignIn { next: here(req) })?;
         let csrf = csrf_token(&secret);
         let authorize = self
-            .authorizer(Credentials::Session { secret }, need)
+            .authorizer(Credentials::Session { secret }, op.role())
             .await?;
         self.db(move |conn| {
             let Authorized { actor, .. } = authorize(conn)?;
@@ -382,12 +383,12 @@ impl AppState {
     }
 
     /// Runs a form's action for the signed-in user: the form's CSRF token must
-    /// be the session's, then `work` runs as the user (who must reach `need`).
+    /// be the session's, then `work` runs as the user (who must be allowed `op`).
     pub(crate) async fn action<T, F>(
         &self,
         req: &HttpRequest,
         csrf: &str,
-        need: Role,
+        op: Op,
         work: F,
     ) -> std::result::Result<T, UiError>
     where
@@ -400,7 +401,7 @@ impl AppState {
             next: format!("{PREFIX}/"),
         })?;
         check_form(&secret, csrf)?;
-        self.db_as(Credentials::Session { secret }, need, work)
+        self.db_as(Credentials::Session { secret }, op, work)
             .await
             .map_err(|error| match error {
                 Error::Unauthenticated(_) => UiError::SignIn {

@@ -9,7 +9,8 @@ use super::views::{
     VersionPage,
 };
 use super::{PREFIX, UiError, UiResult, html, see_other};
-use crate::db::enums::{RequestStatus, Role, Stage};
+use crate::db::enums::{RequestStatus, Stage};
+use crate::domain::access::Op;
 use crate::domain::filter;
 use crate::domain::lifecycle::{self, Transition};
 use crate::domain::models::{self, ModelOrder, ModelQuery};
@@ -59,7 +60,7 @@ async fn models_page(
     let (text, token) = (filter.clone(), page_token.clone().filter(|t| !t.is_empty()));
     // the caller first: a bad search is shown only to someone signed in
     let (viewer, page) = state
-        .page(&req, Role::Viewer, move |conn, _| {
+        .page(&req, Op::Read, move |conn, _| {
             let search = ModelQuery {
                 filter: filter::parse(&text)?,
                 order: ModelOrder::default(),
@@ -111,7 +112,7 @@ async fn model_page(
     };
     let read = name.clone();
     let (viewer, (model, page)) = state
-        .page(&req, Role::Viewer, move |conn, _| {
+        .page(&req, Op::Read, move |conn, _| {
             let model = models::get(conn, &read)?;
             let page = versions::list(conn, &read, versions_query)?;
             Ok((model, page))
@@ -153,7 +154,7 @@ async fn version_page(
     let policy = state.policy.clone();
     let read = name.clone();
     let (viewer, (found, trail, pending)) = state
-        .page(&req, Role::Viewer, move |conn, _| {
+        .page(&req, Op::Read, move |conn, _| {
             let found = versions::get(conn, &read, version)?;
             let trail = lifecycle::trail(conn, &read, version)?;
             let pending = requests::list(
@@ -175,7 +176,7 @@ async fn version_page(
         .map(|rule| rule.to.as_str())
         .collect();
     html(&VersionPage {
-        can_request: viewer.may(Role::Contributor),
+        can_request: viewer.may(Op::OpenRequest),
         viewer,
         nav: "models",
         model_href: views::model_href(name.as_str()),
@@ -223,7 +224,7 @@ async fn open_request(
     });
     let policy = state.policy.clone();
     let request = state
-        .action(&req, &csrf, Role::Contributor, move |conn, actor| {
+        .action(&req, &csrf, Op::OpenRequest, move |conn, actor| {
             requests::create(conn, &actor, &policy, &name, version, wanted)
         })
         .await?;
@@ -232,8 +233,8 @@ async fn open_request(
 
 async fn inbox_page(state: web::Data<AppState>, req: HttpRequest) -> UiResult {
     let (viewer, (awaiting, mine)) = state
-        .page(&req, Role::Viewer, |conn, viewer| {
-            let awaiting = if viewer.may(Role::Approver) {
+        .page(&req, Op::Read, |conn, viewer| {
+            let awaiting = if viewer.may(Op::DecideRequest) {
                 requests::list(
                     conn,
                     RequestQuery {
@@ -260,7 +261,7 @@ async fn inbox_page(state: web::Data<AppState>, req: HttpRequest) -> UiResult {
         })
         .await?;
     html(&InboxPage {
-        approver: viewer.may(Role::Approver),
+        approver: viewer.may(Op::DecideRequest),
         viewer,
         nav: "requests",
         awaiting: awaiting.into_iter().map(RequestItem::from).collect(),
@@ -283,7 +284,7 @@ async fn request_page(
 ) -> UiResult {
     let id = request_id(&id)?;
     let (viewer, request) = state
-        .page(&req, Role::Viewer, move |conn, _| {
+        .page(&req, Op::Read, move |conn, _| {
             requests::get(conn, RequestId::new(id))
         })
         .await?;
@@ -292,7 +293,7 @@ async fn request_page(
     let approved = request.approvals.iter().any(|a| a.user == viewer.username);
     let why_not = if !pending {
         String::new()
-    } else if !viewer.may(Role::Approver) {
+    } else if !viewer.may(Op::DecideRequest) {
         format!("Approving needs role approver; you are {}.", viewer.role)
     } else if own {
         "You opened this request: someone else must approve it.".to_owned()
@@ -302,8 +303,8 @@ async fn request_page(
         String::new()
     };
     html(&RequestPage {
-        can_decide: pending && viewer.may(Role::Approver) && !own && !approved,
-        can_cancel: pending && (own || viewer.may(Role::Admin)),
+        can_decide: pending && viewer.may(Op::DecideRequest) && !own && !approved,
+        can_cancel: pending && (own || viewer.may(Op::CancelAnyRequest)),
         why_not,
         viewer,
         nav: "requests",
@@ -334,7 +335,7 @@ async fn decide(
     match action.as_str() {
         "approve" => {
             let outcome = state
-                .action(&req, &csrf, Role::Approver, move |conn, actor| {
+                .action(&req, &csrf, Op::DecideRequest, move |conn, actor| {
                     requests::approve(conn, &actor, &policy, RequestId::new(id), comment)
                 })
                 .await?;
@@ -347,14 +348,14 @@ async fn decide(
         }
         "reject" => {
             state
-                .action(&req, &csrf, Role::Approver, move |conn, actor| {
+                .action(&req, &csrf, Op::DecideRequest, move |conn, actor| {
                     requests::reject(conn, &actor, RequestId::new(id), comment)
                 })
                 .await?;
         }
         "cancel" => {
             state
-                .action(&req, &csrf, Role::Contributor, move |conn, actor| {
+                .action(&req, &csrf, Op::CancelRequest, move |conn, actor| {
                     requests::cancel(conn, &actor, RequestId::new(id), comment)
                 })
                 .await?;
@@ -381,7 +382,7 @@ async fn compare_page(
 ) -> UiResult {
     let CompareQuery { model, a, b } = query.into_inner();
     let (viewer, ((va, ta), (vb, tb))) = state
-        .page(&req, Role::Viewer, move |conn, _| {
+        .page(&req, Op::Read, move |conn, _| {
             let name = ModelName::parse(model)?;
             let mut side = |text: &str| -> crate::error::Result<_> {
                 let version = VersionNumber::parse(text)?;

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::Actor;
-use crate::db::enums::Role;
 use crate::db::{DbConn, Pool};
+use crate::domain::access::Op;
 use crate::domain::callers::Authorized;
 use crate::domain::policy::Policy;
 use crate::error::{Error, Result};
@@ -114,14 +114,14 @@ impl AppState {
     }
 
     /// Runs database work for an authenticated caller: checks the caller
-    /// against the database and the role `need` first, on the same
+    /// against the database and the role operation `op` needs first, on the same
     /// connection, then runs `work` as that actor.
-    pub async fn db_as<T, F>(&self, who: impl Into<Credentials>, need: Role, work: F) -> Result<T>
+    pub async fn db_as<T, F>(&self, who: impl Into<Credentials>, op: Op, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn, Actor) -> Result<T> + Send + 'static,
     {
-        let authorize = self.authorizer(who.into(), need).await?;
+        let authorize = self.authorizer(who.into(), op.role()).await?;
         self.db(move |conn| {
             let authorized = authorize(conn)?;
             work(conn, authorized.actor)
@@ -164,7 +164,7 @@ impl AppState {
         T: serde::Serialize,
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
     {
-        let authorize = self.authorizer(who.into(), Role::Viewer).await?;
+        let authorize = self.authorizer(who.into(), Op::Read.role()).await?;
         let cache = self.cache.clone();
         let (answer, cache_status) = self
             .db(move |conn| {

@@ -8,11 +8,12 @@ use diesel::prelude::*;
 use super::{ApproveOutcome, TransitionRequest, count_request, load_one, not_found, step};
 use crate::auth::Actor;
 use crate::db::enums::ActivityType;
-use crate::db::enums::{RequestStatus, Role};
+use crate::db::enums::RequestStatus;
 use crate::db::event::{EventKind, Subject};
 use crate::db::rows::{ModelRow, RequestRow, VersionRow};
 use crate::db::schema::{model_versions, request_approvals, transition_requests};
 use crate::db::{self, DbConn, WriteTx, now_ms};
+use crate::domain::access::Op;
 use crate::domain::aliases;
 use crate::domain::lifecycle::{self, Transition, set_request_status};
 use crate::domain::policy::Policy;
@@ -218,7 +219,7 @@ fn close(
                 )
             }
             _ => {
-                if row.requested_by != actor.username && actor.role != Role::Admin {
+                if row.requested_by != actor.username && !Op::CancelAnyRequest.allowed(actor.role) {
                     return Err(Error::PermissionDenied(
                         "only the requester or an admin may cancel a request".to_owned(),
                     ));
