@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use crate::cli::parse_duration;
 use crate::domain::filter;
 use crate::domain::history::parse_instant;
-use crate::domain::models::ModelOrder;
+use crate::domain::model_search::ModelOrder;
 use crate::domain::sql::PageToken;
 use crate::domain::types::{Alias, ModelName, TagKey, Username, VersionNumber};
 use crate::domain::version_search::VersionOrder;

@@ -9,9 +9,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::params::{AliasPath, ModelPath, TagKeyPath};
 use crate::domain::access::Op;
 use crate::domain::history::{self, ModelHistory};
-use crate::domain::models::{
-    self, ModelChanges, ModelOrder, ModelQuery, NewModel, RegisteredModel,
-};
+use crate::domain::model_search::{self, ModelOrder, ModelQuery};
+use crate::domain::models::{self, ModelChanges, NewModel, RegisteredModel};
 use crate::domain::types::{self, ModelName, VersionNumber, page_size};
 use crate::domain::versions::ModelVersion;
 use crate::domain::{aliases, filter};
@@ -182,7 +181,7 @@ pub async fn list_models(
     };
     state
         .read_json(caller, &req, move |conn| {
-            let page = models::list(conn, search)?;
+            let page = model_search::list(conn, search)?;
             Ok(ListModelsResponse {
                 models: page.items,
                 next_page_token: page.next_page_token,

@@ -17,6 +17,7 @@ pub mod history;
 pub mod keys;
 pub mod lifecycle;
 pub mod lookup;
+pub mod model_search;
 pub mod models;
 pub mod policy;
 pub mod requests;

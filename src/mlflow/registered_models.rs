@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::db::DbConn;
 use crate::db::enums::Stage;
 use crate::domain::access::Op;
-use crate::domain::models::{self, ModelChanges, ModelOrder, ModelQuery, NewModel};
+use crate::domain::model_search::{self, ModelOrder, ModelQuery};
+use crate::domain::models::{self, ModelChanges, NewModel};
 use crate::domain::types::{self, Alias, ModelName, TagKey};
 use crate::domain::{aliases, filter};
 use crate::error::{Entity, Error};
@@ -220,7 +221,7 @@ async fn search(
     };
     state
         .read_json(caller, &req, move |conn| {
-            let mut page = models::list(conn, query)?;
+            let mut page = model_search::list(conn, query)?;
             for model in &mut page.items {
                 // MLflow's search reads the latest versions with a window
                 // over (name, stage): they come in the stages' alphabetical order

@@ -13,7 +13,8 @@ use crate::db::enums::{RequestStatus, Stage};
 use crate::domain::access::Op;
 use crate::domain::filter;
 use crate::domain::lifecycle::{self, Transition};
-use crate::domain::models::{self, ModelOrder, ModelQuery};
+use crate::domain::model_search::{self, ModelOrder, ModelQuery};
+use crate::domain::models;
 use crate::domain::requests::{self, ApproveOutcome, RequestQuery, Wanted};
 use crate::domain::types::{
     self, ModelName, RequestId, VersionNumber, percent_encode_segment as enc,
@@ -68,7 +69,7 @@ async fn models_page(
                 page_token: token,
                 exclude_prompts: false,
             };
-            models::list(conn, search)
+            model_search::list(conn, search)
         })
         .await?;
     let next = page.next_page_token.map(|token| {
