@@ -326,38 +326,21 @@ fn apply_event(
             let kind = ActivityType::RequestedTransition;
             step(models, event, event.version, kind, stages, Some(request.id));
         }
+        // a decision's step has the stages of the request it decides
         EventKind::RequestApproved { id, .. } => {
+            let stages = closed(requests, *id);
             let kind = ActivityType::ApprovedRequest;
-            step(
-                models,
-                event,
-                event.version,
-                kind,
-                closed(requests, *id),
-                Some(*id),
-            );
+            step(models, event, event.version, kind, stages, Some(*id));
         }
         EventKind::RequestRejected { id, .. } => {
+            let stages = closed(requests, *id);
             let kind = ActivityType::RejectedRequest;
-            step(
-                models,
-                event,
-                event.version,
-                kind,
-                closed(requests, *id),
-                Some(*id),
-            );
+            step(models, event, event.version, kind, stages, Some(*id));
         }
         EventKind::RequestCancelled { id, .. } => {
+            let stages = closed(requests, *id);
             let kind = ActivityType::CancelledRequest;
-            step(
-                models,
-                event,
-                event.version,
-                kind,
-                closed(requests, *id),
-                Some(*id),
-            );
+            step(models, event, event.version, kind, stages, Some(*id));
         }
         EventKind::ModelCreated { .. } => {
             models.insert(name, Replayed::default());
