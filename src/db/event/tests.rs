@@ -292,3 +292,14 @@ fn an_unknown_kind_or_a_payload_of_another_shape_is_refused() {
     assert!(EventKind::decode(1, "version.stage_changed", r#"{"system":false}"#).is_err());
     assert!(EventKind::decode(1, "model.tag_set", "not json").is_err());
 }
+
+#[test]
+fn the_api_docs_list_every_kind_in_the_payload_table() {
+    let docs = include_str!("../../../docs/api.md");
+    for kind in EventKind::KINDS {
+        assert!(
+            docs.contains(&format!("| `{kind}` |")),
+            "docs/api.md has no payload row for {kind}"
+        );
+    }
+}
