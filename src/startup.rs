@@ -127,13 +127,10 @@ pub fn migrate(pool: &Pool, url: &DbUrl, settings: &Settings) -> Result<usize, S
     let mut conn = pool
         .get()
         .map_err(|e| StartupError::Database(format!("cannot connect: {e}")))?;
-    let bounds = |conn: &mut db::DbConn, timeouts: PostgresTimeouts| match conn {
-        db::DbConn::Postgresql(pg) => {
-            use diesel::connection::SimpleConnection;
-            pg.batch_execute(&timeouts.set_sql())
-                .map_err(|e| StartupError::Database(format!("cannot set timeouts: {e}")))
-        }
-        db::DbConn::Sqlite(_) => Ok(()),
+    let bounds = |conn: &mut db::DbConn, timeouts: PostgresTimeouts| {
+        timeouts
+            .apply(conn)
+            .map_err(|e| StartupError::Database(format!("cannot set timeouts: {e}")))
     };
     let migrating = PostgresTimeouts {
         statement_ms: 0,
@@ -157,6 +154,15 @@ fn migrate_on(conn: &mut db::DbConn, url: &DbUrl) -> Result<usize, StartupError>
         .map_err(|e| StartupError::Database(format!("building the history index failed: {e}")))?;
     if indexed > 0 {
         tracing::info!(rows = indexed, "history index built from the event chain");
+    }
+    let trails = crate::domain::audit::alias_trails_if_missing(conn).map_err(|e| {
+        StartupError::Database(format!("adding the alias moves to the trails failed: {e}"))
+    })?;
+    if trails > 0 {
+        tracing::info!(
+            rows = trails,
+            "alias moves of an older release added to the trails"
+        );
     }
     Ok(applied)
 }

@@ -108,6 +108,15 @@ impl PostgresTimeouts {
             self.statement_ms, self.lock_ms
         )
     }
+
+    /// Applies them to this connection's session (PostgreSQL; SQLite has no
+    /// statement bounds and ignores them).
+    pub fn apply(&self, conn: &mut DbConn) -> diesel::QueryResult<()> {
+        match conn {
+            DbConn::Postgresql(pg) => pg.batch_execute(&self.set_sql()),
+            DbConn::Sqlite(_) => Ok(()),
+        }
+    }
 }
 
 impl ConnectionManager {

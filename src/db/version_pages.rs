@@ -1,4 +1,9 @@
-//! Pages of versions that a backend reads better with a query of its own.
+//! Version reads written as SQL of their own, where the query builder's
+//! form would be planned worse:
+//!
+//! - the newest version in each stage of many models at once
+//!   ([`newest_per_stage`]): one index probe per model and stage;
+//! - over every model, ordered by a time ([`by_time`]): on SQLite only.
 //!
 //! Over every model, ordered by a time, the versions are read in the order
 //! of that time's index and only those sharing a time are sorted by model
@@ -10,6 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::DbConn;
+use crate::db::enums::Stage;
 use crate::db::rows::VersionRow;
 use crate::error::Result;
 
@@ -122,4 +128,48 @@ impl ByTime {
         let found: Vec<Found> = query.bind::<BigInt, _>(self.limit).load(conn)?;
         Ok(found.into_iter().map(|f| (f.version, f.name)).collect())
     }
+}
+
+/// The newest version in each stage of each model, as version row ids: one
+/// probe of `model_versions_by_stage` (model, stage, version) per model and
+/// stage, so the cost does not grow with a model's number of versions.
+pub fn newest_per_stage(conn: &mut DbConn, model_ids: &[i64]) -> Result<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Newest {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        none: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        staging: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        production: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        archived: Option<i64>,
+    }
+    if model_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let probe = |stage: Stage| {
+        format!(
+            "(SELECT v.id FROM model_versions v WHERE v.model_id = m.id \
+             AND v.current_stage = '{}' ORDER BY v.version DESC LIMIT 1)",
+            stage.as_str()
+        )
+    };
+    // the ids are the database's own integers, not text from a request
+    let ids: Vec<String> = model_ids.iter().map(i64::to_string).collect();
+    let query = format!(
+        "SELECT {} AS none, {} AS staging, {} AS production, {} AS archived \
+         FROM registered_models m WHERE m.id IN ({})",
+        probe(Stage::None),
+        probe(Stage::Staging),
+        probe(Stage::Production),
+        probe(Stage::Archived),
+        ids.join(", ")
+    );
+    let rows: Vec<Newest> = diesel::sql_query(query).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .flat_map(|r| [r.none, r.staging, r.production, r.archived])
+        .flatten()
+        .collect())
 }

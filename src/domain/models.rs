@@ -14,6 +14,7 @@ use crate::db::schema::{
     model_versions, registered_model_aliases, registered_model_tags, registered_models,
     transition_requests,
 };
+use crate::db::version_pages;
 use crate::db::{self, DbConn, now_ms};
 use crate::domain::lifecycle;
 use crate::domain::lookup::{find_model, lock_model};
@@ -104,7 +105,7 @@ pub(crate) fn hydrate(conn: &mut DbConn, rows: Vec<ModelRow>) -> Result<Vec<Regi
         aliases.entry(model_id).or_default().insert(alias, version);
     }
 
-    let latest_ids = newest_per_stage(conn, &ids)?;
+    let latest_ids = version_pages::newest_per_stage(conn, &ids)?;
     let mut latest: HashMap<String, Vec<ModelVersion>> = HashMap::new();
     if !latest_ids.is_empty() {
         let version_rows: Vec<VersionRow> = model_versions::table
@@ -136,50 +137,6 @@ pub(crate) fn hydrate(conn: &mut DbConn, rows: Vec<ModelRow>) -> Result<Vec<Regi
                 last_updated_timestamp: row.last_updated_timestamp,
             }
         })
-        .collect())
-}
-
-/// The newest version in each stage of each model, as version row ids: one
-/// probe of `model_versions_by_stage` (model, stage, version) per model and
-/// stage, so the cost does not grow with a model's number of versions.
-fn newest_per_stage(conn: &mut DbConn, model_ids: &[i64]) -> Result<Vec<i64>> {
-    #[derive(QueryableByName)]
-    struct Newest {
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
-        none: Option<i64>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
-        staging: Option<i64>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
-        production: Option<i64>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
-        archived: Option<i64>,
-    }
-    if model_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let probe = |stage: Stage| {
-        format!(
-            "(SELECT v.id FROM model_versions v WHERE v.model_id = m.id \
-             AND v.current_stage = '{}' ORDER BY v.version DESC LIMIT 1)",
-            stage.as_str()
-        )
-    };
-    // the ids are the database's own integers, not text from a request
-    let ids: Vec<String> = model_ids.iter().map(i64::to_string).collect();
-    let query = format!(
-        "SELECT {} AS none, {} AS staging, {} AS production, {} AS archived \
-         FROM registered_models m WHERE m.id IN ({})",
-        probe(Stage::None),
-        probe(Stage::Staging),
-        probe(Stage::Production),
-        probe(Stage::Archived),
-        ids.join(", ")
-    );
-    let rows: Vec<Newest> = diesel::sql_query(query).load(conn)?;
-    Ok(rows
-        .into_iter()
-        .flat_map(|r| [r.none, r.staging, r.production, r.archived])
-        .flatten()
         .collect())
 }
 
