@@ -36,6 +36,7 @@ mod telemetry;
 mod throttle;
 mod transitions;
 mod ui;
+mod upgrade;
 mod versions;
 mod webhooks;
 mod write_tx;

@@ -17,7 +17,9 @@ use crate::domain::events::check_links;
 use crate::domain::sql::{Page, PageToken};
 use crate::error::Result;
 
+mod backfill;
 mod replay;
+pub use backfill::alias_trails_if_missing;
 use replay::replay_differs;
 
 /// A signed checkpoint of the event chain.
