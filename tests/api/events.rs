@@ -249,15 +249,10 @@ fn every_kind_of_change(app: &crate::helpers::TestApp) {
 #[test]
 fn every_kind_of_event_is_stored_as_its_typed_form_writes_it_and_the_chain_holds() {
     use modelgate::db::event::EventKind;
-    use modelgate::db::rows::EventRow;
     let app = spawn_app();
     every_kind_of_change(&app);
+    let rows = app.event_rows();
     let mut conn = app.conn();
-    let rows: Vec<EventRow> = modelgate::db::schema::events::table
-        .order(modelgate::db::schema::events::id.asc())
-        .select(EventRow::as_select())
-        .load(&mut *conn)
-        .unwrap_or_else(|e| panic!("{e}"));
     let mut kinds: Vec<&str> = Vec::new();
     let mut shapes = std::collections::BTreeSet::new();
     for row in &rows {

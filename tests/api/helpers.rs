@@ -660,6 +660,16 @@ impl TestApp {
         );
     }
 
+    /// Every event of the chain, in order, as stored.
+    pub fn event_rows(&self) -> Vec<modelgate::db::rows::EventRow> {
+        use modelgate::db::schema::events;
+        events::table
+            .order(events::id.asc())
+            .select(modelgate::db::rows::EventRow::as_select())
+            .load(&mut *self.conn())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Stages of all versions of a model, by version.
     pub fn stages(&self, name: &str) -> Vec<(i64, String)> {
         let body = self

@@ -9,12 +9,10 @@
 //! tables, and the models it held are served.
 
 use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
 use serde_json::json;
 
 use crate::helpers::{TestDb, create_database, start, test_settings};
 use modelgate::db::event::EventKind;
-use modelgate::db::rows::EventRow;
 use modelgate::db::{ConnectionManager, DbUrl};
 
 fn first_release_app() -> crate::helpers::TestApp {
@@ -37,12 +35,8 @@ fn first_release_app() -> crate::helpers::TestApp {
 #[test]
 fn a_database_the_first_release_made_migrates_verifies_and_serves() {
     let app = first_release_app();
+    let rows = app.event_rows();
     let mut conn = app.conn();
-    let rows: Vec<EventRow> = modelgate::db::schema::events::table
-        .order(modelgate::db::schema::events::id.asc())
-        .select(EventRow::as_select())
-        .load(&mut *conn)
-        .unwrap_or_else(|e| panic!("{e}"));
     // what the first release wrote, and the admin this one made on start
     let kinds: std::collections::BTreeSet<&str> =
         rows.iter().map(|r| r.event_type.as_str()).collect();

@@ -7,8 +7,7 @@ use diesel::prelude::*;
 
 use super::{ApproveOutcome, TransitionRequest, count_request, load_one, not_found, step};
 use crate::auth::Actor;
-use crate::db::enums::ActivityType;
-use crate::db::enums::RequestStatus;
+use crate::db::enums::{ActivityType, RequestStatus};
 use crate::db::event::{EventKind, Subject};
 use crate::db::rows::{ModelRow, RequestRow, VersionRow};
 use crate::db::schema::{model_versions, request_approvals, transition_requests};

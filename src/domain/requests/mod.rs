@@ -17,8 +17,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Actor;
-use crate::db::enums::ActivityType;
-use crate::db::enums::{RequestStatus, Stage};
+use crate::db::enums::{ActivityType, RequestStatus, Stage};
 use crate::db::event::{EventKind, Snapshot, Subject};
 use crate::db::rows::{ModelRow, RequestRow};
 use crate::db::schema::{registered_models, request_approvals, transition_requests};
