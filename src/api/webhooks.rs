@@ -391,7 +391,11 @@ pub async fn redeliver(
     let delivery_id = parse_id(&path.delivery_id, "delivery")?;
     let delivery = state
         .db_as(caller, Op::ManageWebhooks, move |conn, _| {
-            webhooks::redeliver(conn, id, delivery_id)
+            let delivery = webhooks::DeliveryOf {
+                webhook_id: id,
+                delivery_id,
+            };
+            webhooks::redeliver(conn, delivery)
         })
         .await?;
     Ok(HttpResponse::Ok().json(delivery))

@@ -34,14 +34,23 @@ pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Whose session it is: a user's id and the session generation their
+/// password check saw (named, so the two numbers cannot be swapped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionUser {
+    /// The user's row id.
+    pub user_id: i64,
+    /// `users.session_generation` when the password was checked.
+    pub generation: i64,
+}
+
 /// Starts a session for a user whose password was just checked, and removes
 /// expired sessions (of anyone).
-pub fn start(
-    conn: &mut DbConn,
-    user_id: i64,
-    generation: i64,
-    ttl_seconds: i64,
-) -> Result<Started> {
+pub fn start(conn: &mut DbConn, user: SessionUser, ttl_seconds: i64) -> Result<Started> {
+    let SessionUser {
+        user_id,
+        generation,
+    } = user;
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     let secret = hex::encode(bytes);

@@ -489,9 +489,12 @@ async fn signin(
         Err(other) => return Err(other.into()),
     };
     let ttl = state.auth.token_ttl_seconds;
-    let (uid, generation) = (user.uid, user.generation);
+    let whose = sessions::SessionUser {
+        user_id: user.uid,
+        generation: user.generation,
+    };
     let started = state
-        .db(move |conn| sessions::start(conn, uid, generation, ttl))
+        .db(move |conn| sessions::start(conn, whose, ttl))
         .await?;
     tracing::info!(user = %user.username, "signed in to the web UI");
     Ok(HttpResponse::SeeOther()

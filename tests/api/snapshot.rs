@@ -94,7 +94,11 @@ fn fill_every_table(app: &TestApp) {
         .select(modelgate::db::schema::users::id)
         .first(&mut *conn)
         .unwrap_or_else(|e| panic!("{e}"));
-    modelgate::domain::sessions::start(&mut conn, admin, 0, 3600).unwrap_or_else(|e| panic!("{e}"));
+    let whose = modelgate::domain::sessions::SessionUser {
+        user_id: admin,
+        generation: 0,
+    };
+    modelgate::domain::sessions::start(&mut conn, whose, 3600).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         modelgate::domain::audit::checkpoint(&mut conn, &key)
             .unwrap_or_else(|e| panic!("{e}"))

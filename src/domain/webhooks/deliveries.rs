@@ -108,8 +108,21 @@ pub fn deliveries(
     }))
 }
 
+/// A delivery of a subscription (named, so the two ids cannot be swapped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryOf {
+    /// The subscription.
+    pub webhook_id: i64,
+    /// The delivery.
+    pub delivery_id: i64,
+}
+
 /// Sends a delivery again: pending, due now, with the same `webhook-id`.
-pub fn redeliver(conn: &mut DbConn, webhook_id: i64, delivery_id: i64) -> Result<Delivery> {
+pub fn redeliver(conn: &mut DbConn, delivery: DeliveryOf) -> Result<Delivery> {
+    let DeliveryOf {
+        webhook_id,
+        delivery_id,
+    } = delivery;
     db::bookkeeping(conn, |conn| {
         let updated = diesel::update(
             webhook_deliveries::table

@@ -27,7 +27,7 @@ pub use crate::db::outbox::{
     Attempt, Due, Outcome, backlog, claim, due, purge, record, release, renew, state,
 };
 pub use crate::db::rows::{DeliveryRow, WebhookRow};
-pub use deliveries::{Delivery, deliveries, redeliver};
+pub use deliveries::{Delivery, DeliveryOf, deliveries, redeliver};
 pub use fan_out::fan_out;
 pub use subscriptions::{
     NewWebhook, UrlRules, Webhook, WebhookChanges, check_url, create, delete, get, is_public, list,
