@@ -244,6 +244,7 @@ mod tests {
         for label in [
             label_of("contributor", 1),
             label_of("contributor", 10),
+            label_of("contributor", u32::MAX),
             label_of("approver", 2),
             label_of("admin", 1),
         ] {

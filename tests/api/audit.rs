@@ -367,3 +367,18 @@ fn the_server_checkpoints_every_n_events_and_at_shutdown() {
         .map(|c| c["event_id"].as_i64().unwrap_or_default());
     assert_eq!(last, Some(head), "{page}");
 }
+
+#[test]
+fn a_payload_rewritten_into_another_shape_and_rechained_is_tampering_not_a_fault() {
+    let app = spawn_app();
+    app.create_model("fraud");
+    app.create_version("fraud");
+    app.transition("fraud", 1, "Staging", false).expect(200);
+    sql(
+        &app,
+        "UPDATE events SET payload = '{\"moved\": true}' WHERE event_type = 'version.stage_changed'",
+    );
+    rechain(&app);
+    let what = tampered(&app, &[]);
+    assert!(what.contains("does not read as its kind"), "{what}");
+}

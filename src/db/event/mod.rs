@@ -294,10 +294,17 @@ event_kinds! {
         role: Option<Role>,
         disabled: Option<bool>,
         password_changed: bool,
+        /// Absent before tokens were revoked with a disable.
+        #[serde(default)]
         revoked_tokens: Vec<i64>,
     },
     /// A user was deleted, and the pipeline tokens revoked with them.
-    UserDeleted = "user.deleted" { username: String, revoked_tokens: Vec<i64> },
+    UserDeleted = "user.deleted" {
+        username: String,
+        /// Absent before tokens were revoked with their user.
+        #[serde(default)]
+        revoked_tokens: Vec<i64>,
+    },
     /// A pipeline token was issued.
     TokenCreated = "token.created" { id: i64, name: String, username: String, expires_at: i64 },
     /// A pipeline token was revoked.

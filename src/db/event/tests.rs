@@ -278,6 +278,12 @@ fn payloads_of_the_first_release_still_decode() {
             r#"{"archive_existing_versions":false,"comment":null,"from_stage":"None","to_stage":"Staging"}"#,
         ),
         ("request.stale", r#"{"from_stage":"Staging","id":3}"#),
+        // as identity's first release wrote them
+        (
+            "user.updated",
+            r#"{"username":"carol","role":"viewer","disabled":null,"password_changed":false}"#,
+        ),
+        ("user.deleted", r#"{"username":"carol"}"#),
     ];
     for (kind, payload) in first {
         let decoded = EventKind::decode(1, kind, payload);

@@ -28,14 +28,15 @@ pub fn alias_trails_if_missing(conn: &mut DbConn) -> Result<usize> {
         tx.unchanged();
         let conn = tx.conn();
         chain::lock_head(conn)?;
-        let recorded: i64 = activities::table
+        let recorded: Option<i64> = activities::table
             .filter(
                 activities::activity_type
                     .eq(ActivityType::AliasSet)
                     .or(activities::activity_type.eq(ActivityType::AliasRemoved)),
             )
-            .count()
-            .get_result(conn)?;
+            .select(activities::id)
+            .first(conn)
+            .optional()?;
         let any_alias_event: Option<i64> = events::table
             .filter(
                 events::event_type
@@ -45,7 +46,7 @@ pub fn alias_trails_if_missing(conn: &mut DbConn) -> Result<usize> {
             .select(events::id)
             .first(conn)
             .optional()?;
-        if recorded > 0 || any_alias_event.is_none() {
+        if recorded.is_some() || any_alias_event.is_none() {
             return Ok(0);
         }
         // follow each model through renames: its current name's steps

@@ -39,8 +39,22 @@ pub fn fan_out(conn: &mut DbConn) -> Result<usize> {
         for event in &batch {
             // the MLflow name of the event, when an MLflow subscription may
             // want it (a prompt's events have names of their own)
-            let mlflow_name = if any_mlflow {
-                mlflow::event_name(&EventKind::of(event)?, || match &event.model_name {
+            let kind = if any_mlflow {
+                match EventKind::of(event) {
+                    Ok(kind) => Some(kind),
+                    // one unreadable event must not stop every delivery:
+                    // it has no MLflow name, and native matching needs only
+                    // its type and model
+                    Err(error) => {
+                        tracing::warn!(event = event.id, %error, "event without an MLflow name");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let mlflow_name = if let Some(kind) = &kind {
+                mlflow::event_name(kind, || match &event.model_name {
                     Some(model) => match prompts.get(model) {
                         Some(known) => Ok(*known),
                         None => {
