@@ -33,6 +33,13 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// A body that is not declared as JSON.
+    pub fn not_json() -> Self {
+        Transport::UnsupportedMediaType(
+            "request body must be JSON (Content-Type: application/json)".to_owned(),
+        )
+    }
+
     /// The stable code that goes into `error_code`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -217,15 +224,6 @@ fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         other => Error::invalid(format!("could not read the request body: {other}")),
     };
     mapped.into()
-}
-
-impl Transport {
-    /// A body that is not declared as JSON.
-    pub fn not_json() -> Self {
-        Transport::UnsupportedMediaType(
-            "request body must be JSON (Content-Type: application/json)".to_owned(),
-        )
-    }
 }
 
 fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {

@@ -123,6 +123,19 @@ enum Change {
     AliasDeleted(String),
 }
 
+/// What a change to the event's version means (nothing without a version).
+fn touches_version(
+    name: String,
+    event: &EventRow,
+    slots: Vec<Slot>,
+    change: impl FnOnce(i64) -> Change,
+) -> Effect {
+    match event.version {
+        Some(version) => Effect::Touches(name, slots, change(version)),
+        None => Effect::Nothing,
+    }
+}
+
 fn effect(event: &EventRow, kind: &EventKind) -> Effect {
     let Some(name) = event.model_name.clone() else {
         return Effect::Nothing;
@@ -134,24 +147,16 @@ fn effect(event: &EventRow, kind: &EventKind) -> Effect {
             to: to.clone(),
         },
         EventKind::ModelDeleted { .. } => Effect::Deleted(name),
-        EventKind::VersionCreated { .. } => match event.version {
-            Some(version) => Effect::Touches(
-                name,
-                vec![Slot::Stage(Stage::None)],
-                Change::Registered(version),
-            ),
-            None => Effect::Nothing,
-        },
+        EventKind::VersionCreated { .. } => touches_version(
+            name,
+            event,
+            vec![Slot::Stage(Stage::None)],
+            Change::Registered,
+        ),
         EventKind::VersionStageChanged(change) => {
             let (from, to) = change.stages();
-            match event.version {
-                Some(version) => Effect::Touches(
-                    name,
-                    vec![Slot::Stage(from), Slot::Stage(to)],
-                    Change::Entered(version, to),
-                ),
-                None => Effect::Nothing,
-            }
+            let slots = vec![Slot::Stage(from), Slot::Stage(to)];
+            touches_version(name, event, slots, |version| Change::Entered(version, to))
         }
         EventKind::VersionDeleted {
             stage,
@@ -162,10 +167,7 @@ fn effect(event: &EventRow, kind: &EventKind) -> Effect {
                 .into_iter()
                 .chain(aliases)
                 .collect();
-            match event.version {
-                Some(version) => Effect::Touches(name, slots, Change::Deleted(version)),
-                None => Effect::Nothing,
-            }
+            touches_version(name, event, slots, Change::Deleted)
         }
         EventKind::AliasSet { alias, version, .. } => Effect::Touches(
             name,
